@@ -1,0 +1,18 @@
+package cmd
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+)
+
+// Placeholder until the command lands.
+func newDiffCmd(o *RootOptions) *cobra.Command {
+	_ = o
+	return &cobra.Command{
+		Use:    "diff",
+		Short:  "(not implemented yet)",
+		Hidden: true,
+		RunE:   func(*cobra.Command, []string) error { return errors.New("diff: not implemented yet") },
+	}
+}

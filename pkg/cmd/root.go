@@ -1,0 +1,154 @@
+// Package cmd holds kubectl-kpr's cobra commands. Each command has an
+// options struct with Complete, Validate and Run (kubectl's and stern's
+// pattern); Run calls into pkg/collect, pkg/interpret and pkg/render and
+// writes only to the IOStreams it was given.
+package cmd
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/version"
+)
+
+// RootOptions are the flags every command shares.
+type RootOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	Streams     genericiooptions.IOStreams
+	Color       string
+}
+
+// ExitError carries a specific exit code (e.g. `diff --exit-code`). A nil
+// Err exits silently: the command already printed what it had to say.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// NewRootCmd builds `kubectl kpr` and its subcommands.
+func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RootOptions{
+		ConfigFlags: genericclioptions.NewConfigFlags(true),
+		Streams:     streams,
+		Color:       string(render.ColorAuto),
+	}
+	root := &cobra.Command{
+		Use:   "kubectl-kpr",
+		Short: "Who implements Kubernetes Services on each node: Cilium KPR, kube-proxy, or nobody",
+		Long: `kubectl kpr tells, node by node, who implements Kubernetes Services:
+Cilium's eBPF kube-proxy replacement (KPR), kube-proxy (iptables, ipvs,
+nftables), both, or nobody, and proves it by reading agents and node rules
+and by probing ClusterIPs and NodePorts.`,
+		Version:       version.Get().Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Annotations: map[string]string{
+			// Help and usage say "kubectl kpr", as kubectl plugins should.
+			cobra.CommandDisplayNameAnnotation: "kubectl kpr",
+		},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	root.SetVersionTemplate("kubectl-kpr {{.Version}}\n")
+
+	o.ConfigFlags.AddFlags(root.PersistentFlags())
+	root.PersistentFlags().StringVar(&o.Color, "color", o.Color, "Color output: auto, always or never (NO_COLOR is honoured)")
+	_ = root.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(
+		newStatusCmd(o),
+		newServicesCmd(o),
+		newAnalyzeCmd(o),
+		newInspectCmd(o),
+		newProbeCmd(o),
+		newDiffCmd(o),
+		newCleanupCmd(o),
+		newVersionCmd(o),
+		newCompletionCmd(o),
+	)
+	return root
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute(streams genericiooptions.IOStreams, args []string) int {
+	root := NewRootCmd(streams)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(streams.ErrOut, "error: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
+	return 1
+}
+
+// Palette returns the color palette for w according to --color.
+func (o *RootOptions) Palette() (render.Palette, error) {
+	mode, err := render.ParseColorMode(o.Color)
+	if err != nil {
+		return render.Palette{}, err
+	}
+	return render.Palette{Enabled: render.UseColor(mode, o.Streams.Out)}, nil
+}
+
+// RESTConfig returns the client config from the kubeconfig flags, with an
+// error that reads like kubectl's when there is none.
+func (o *RootOptions) RESTConfig() (*rest.Config, error) {
+	cfg, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return nil, kubeconfigError(err)
+	}
+	// kpr fans out many execs at once; client-go's default 5 QPS would
+	// serialise them behind the rate limiter.
+	cfg.QPS = 100
+	cfg.Burst = 200
+	return cfg, nil
+}
+
+// Clientset returns a typed client built from RESTConfig.
+func (o *RootOptions) Clientset() (*rest.Config, kubernetes.Interface, error) {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, cs, nil
+}
+
+// Namespace returns -n, or the kubeconfig context's namespace.
+func (o *RootOptions) Namespace() (string, bool, error) {
+	return o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+}
+
+func kubeconfigError(err error) error {
+	if clientcmdIsEmptyConfig(err) {
+		return fmt.Errorf("no kubeconfig found: set KUBECONFIG or pass --kubeconfig (and --context) to point kpr at a cluster: %w", err)
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+// Package collect gathers facts from a live cluster: API objects, output
+// of commands exec'd in Cilium agents, debug pods and probes. It returns
+// plain structs; deciding what they mean is pkg/interpret's job.
+package collect
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/httpstream"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+)
+
+// Executor runs a command in a container and returns its output. The fake
+// clientset cannot stream exec, so everything that execs takes this
+// interface; tests give it canned outputs.
+type Executor interface {
+	Exec(ctx context.Context, namespace, pod, container string, command []string) (ExecResult, error)
+}
+
+// ExecResult is what a finished command printed. A command that ran and
+// exited non-zero is a result, not an error: Cilium's `status` exits 1 when
+// the agent is unhealthy but still prints everything kpr needs.
+type ExecResult struct {
+	Stdout   []byte
+	Stderr   []byte
+	ExitCode int
+}
+
+// RemoteExecutor execs through the API server like `kubectl exec`.
+type RemoteExecutor struct {
+	Config *rest.Config
+	Client rest.Interface // the core/v1 REST client
+}
+
+// NewRemoteExecutor builds an executor from a client config.
+func NewRemoteExecutor(cfg *rest.Config, cs kubernetes.Interface) *RemoteExecutor {
+	return &RemoteExecutor{Config: cfg, Client: cs.CoreV1().RESTClient()}
+}
+
+// Exec runs command with kubectl's transport choice: WebSocket (the
+// v5.channel.k8s.io protocol, default since Kubernetes 1.30) and SPDY when
+// the upgrade fails (older servers, proxies). KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false
+// forces SPDY, as it does for kubectl.
+func (e *RemoteExecutor) Exec(ctx context.Context, namespace, pod, container string, command []string) (ExecResult, error) {
+	req := e.Client.Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{
+			Container: container,
+			Command:   command,
+			Stdout:    true,
+			Stderr:    true,
+		}, scheme.ParameterCodec)
+	u := req.URL()
+	spdy, err := remotecommand.NewSPDYExecutor(e.Config, http.MethodPost, u)
+	if err != nil {
+		return ExecResult{}, err
+	}
+	exec := spdy
+	if !strings.EqualFold(os.Getenv("KUBECTL_REMOTE_COMMAND_WEBSOCKETS"), "false") {
+		ws, err := remotecommand.NewWebSocketExecutor(e.Config, http.MethodGet, u.String())
+		if err != nil {
+			return ExecResult{}, err
+		}
+		exec, err = remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+			return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+		})
+		if err != nil {
+			return ExecResult{}, err
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	res := ExecResult{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var exitErr utilexec.ExitError
+	if errors.As(err, &exitErr) && exitErr.Exited() {
+		res.ExitCode = exitErr.ExitStatus()
+		return res, nil
+	}
+	if err != nil {
+		return res, ExplainExecError(err, namespace, pod)
+	}
+	return res, nil
+}
+
+// ExplainExecError turns transport and RBAC failures into a sentence an
+// operator can act on.
+func ExplainExecError(err error, namespace, pod string) error {
+	if err == nil {
+		return nil
+	}
+	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), "forbidden") {
+		return fmt.Errorf("forbidden: missing permission `create pods/exec` in namespace %s (exec into %s): %v", namespace, pod, firstLine(err.Error()))
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("timed out waiting for exec into %s/%s (raise --timeout if the agent is just slow)", namespace, pod)
+	}
+	return err
+}
+
+// IsCommandNotFound reports whether an exec failed because the binary is
+// not in the container (the way the runtime says it, through the kubelet).
+func IsCommandNotFound(res ExecResult, err error) bool {
+	text := strings.ToLower(string(res.Stderr))
+	if err != nil {
+		text += " " + strings.ToLower(err.Error())
+	}
+	for _, s := range []string{"executable file not found", "no such file or directory", "not found in $path", "command not found"} {
+		if strings.Contains(text, s) {
+			return true
+		}
+	}
+	// 126/127 are the shell's "cannot execute" / "not found".
+	return err == nil && (res.ExitCode == 127 || res.ExitCode == 126) && len(res.Stdout) == 0
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
