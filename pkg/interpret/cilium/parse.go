@@ -1,14 +1,151 @@
 package cilium
 
-import "errors"
-
-// errNotImplemented is a placeholder until the parsers land.
-var errNotImplemented = errors.New("not implemented")
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+)
 
 // ParseStatus reads `cilium status` output in any supported rendering
 // (JSON or text, plain, --verbose or only the KPR details block), after
-// the paste noise has been removed.
-func ParseStatus(b []byte) (*Status, error) { return nil, errNotImplemented }
+// the paste noise has been removed. When several listings were pasted one
+// after another, the last one wins.
+func ParseStatus(b []byte) (*Status, error) {
+	b = normalizeInput(b)
+	if looksJSON(b, '{') {
+		st, err := ParseStatusJSON(b)
+		if err == nil {
+			return st, nil
+		}
+		// A JSON-looking paste with text after it (or a broken document)
+		// may still hold a readable text listing.
+		if st2, err2 := ParseStatusText(b); err2 == nil {
+			return st2, nil
+		}
+		return nil, err
+	}
+	return ParseStatusText(b)
+}
 
-// ParseServiceList reads `cilium service list` output, JSON or text.
-func ParseServiceList(b []byte) ([]Service, error) { return nil, errNotImplemented }
+// ParseServiceList reads `cilium service list` output, JSON or text. When
+// several listings were pasted one after another, the last one wins.
+func ParseServiceList(b []byte) ([]Service, error) {
+	b = normalizeInput(b)
+	if looksJSON(b, '[') {
+		svcs, err := ParseServiceListJSON(b)
+		if err == nil {
+			return svcs, nil
+		}
+		if svcs2, err2 := ParseServiceListText(b); err2 == nil {
+			return svcs2, nil
+		}
+		return nil, err
+	}
+	return ParseServiceListText(b)
+}
+
+// LooksLikeStatus is a cheap check that b could be `cilium status` output
+// (text, details block alone, or JSON). It does not validate.
+func LooksLikeStatus(b []byte) bool {
+	return bytes.Contains(b, []byte("KubeProxyReplacement:")) ||
+		bytes.Contains(b, []byte("KubeProxyReplacement Details:")) ||
+		bytes.Contains(b, []byte(`"kube-proxy-replacement"`)) ||
+		(bytes.Contains(b, []byte("KVStore:")) && bytes.Contains(b, []byte("Cilium:"))) ||
+		(bytes.Contains(b, []byte(`"cilium"`)) && bytes.Contains(b, []byte(`"kvstore"`)))
+}
+
+// LooksLikeServiceList is a cheap check that b could be `cilium service
+// list` output (text table or JSON). It does not validate.
+func LooksLikeServiceList(b []byte) bool {
+	if bytes.Contains(b, []byte(`"frontend-address"`)) {
+		return true
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if isServiceHeader(string(line)) {
+			return true
+		}
+	}
+	return false
+}
+
+// normalizeInput drops a UTF-8 BOM and carriage returns (CRLF pastes).
+func normalizeInput(b []byte) []byte {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	if bytes.IndexByte(b, '\r') >= 0 {
+		b = bytes.ReplaceAll(b, []byte("\r"), nil)
+	}
+	return b
+}
+
+// looksJSON reports whether some line starts with open ('{' or '['), which
+// is where a pretty-printed or compact JSON document begins.
+func looksJSON(b []byte, open byte) bool {
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		line = bytes.TrimLeft(line, " \t")
+		if len(line) > 0 && line[0] == open {
+			return true
+		}
+	}
+	return false
+}
+
+// lastJSONDocument decodes the last complete JSON value that starts a line
+// with open and is accepted by accept. Candidates at column 0 are tried
+// first (that is where `-o json` puts the top-level value); indented ones
+// only if none of those fit, so nested objects do not shadow the document.
+// A truncated last document is skipped in favour of the one before it.
+func lastJSONDocument(b []byte, open byte, accept func(json.RawMessage) bool) (json.RawMessage, bool) {
+	var col0, indented []int
+	off := 0
+	for off < len(b) {
+		end := bytes.IndexByte(b[off:], '\n')
+		if end < 0 {
+			end = len(b) - off
+		}
+		line := b[off : off+end]
+		trimmed := bytes.TrimLeft(line, " \t")
+		if len(trimmed) > 0 && trimmed[0] == open {
+			start := off + (len(line) - len(trimmed))
+			if start == off {
+				col0 = append(col0, start)
+			} else {
+				indented = append(indented, start)
+			}
+		}
+		off += end + 1
+	}
+	try := func(starts []int) (json.RawMessage, bool) {
+		for i := len(starts) - 1; i >= 0; i-- {
+			dec := json.NewDecoder(bytes.NewReader(b[starts[i]:]))
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				continue
+			}
+			if accept(raw) {
+				return raw, true
+			}
+		}
+		return nil, false
+	}
+	if raw, ok := try(col0); ok {
+		return raw, true
+	}
+	// Indented candidates can be many (one per nested object); bound the
+	// quadratic worst case on large inputs.
+	if len(indented) > 64 {
+		indented = indented[:64]
+	}
+	return try(indented)
+}
+
+// splitLines splits on '\n' and drops the carriage returns of CRLF input.
+func splitLines(b []byte) []string {
+	s := strings.ReplaceAll(string(b), "\r", "")
+	return strings.Split(s, "\n")
+}
