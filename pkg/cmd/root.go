@@ -83,6 +83,7 @@ and by probing ClusterIPs and NodePorts.`,
 		newVersionCmd(o),
 		newCompletionCmd(o),
 	)
+	registerCompletions(root, o)
 	return root
 }
 
@@ -100,6 +101,13 @@ func Execute(streams genericiooptions.IOStreams, args []string) int {
 			fmt.Fprintf(streams.ErrOut, "error: %v\n", ee.Err)
 		}
 		return ee.Code
+	}
+	// kubectl's wording for unreachable servers and API errors
+	// ("The connection to the server ... was refused - did you specify the
+	// right host or port?").
+	if msg, ok := standardErrorMessage(err); ok {
+		fmt.Fprintln(streams.ErrOut, msg)
+		return 1
 	}
 	fmt.Fprintf(streams.ErrOut, "error: %v\n", err)
 	return 1

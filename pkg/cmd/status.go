@@ -1,18 +1,116 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
-// Placeholder until the command lands.
-func newStatusCmd(o *RootOptions) *cobra.Command {
-	_ = o
-	return &cobra.Command{
-		Use:    "status",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("status: not implemented yet") },
+// StatusOptions are `kubectl kpr status`'s flags.
+type StatusOptions struct {
+	root *RootOptions
+
+	CiliumNamespace string
+	Concurrency     int
+	Timeout         time.Duration
+	Nodes           []string
+	Output          string
+
+	format render.Format
+}
+
+func newStatusCmd(root *RootOptions) *cobra.Command {
+	o := &StatusOptions{root: root, Concurrency: 16, Timeout: 30 * time.Second}
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show, for every node, who implements Services: Cilium KPR, kube-proxy, both or nobody",
+		Long: `status reads nodes, the Cilium agents (DaemonSet, cilium-config, and each
+agent's own "cilium-dbg status") and kube-proxy (DaemonSet, ConfigMap, pods),
+and gives every node a verdict:
+
+  cilium               the agent reports full KPR and no kube-proxy runs there
+  kube-proxy-iptables  kube-proxy in iptables mode (also -ipvs, -nftables)
+  both                 kube-proxy and full Cilium KPR on one node: a conflict
+  partial              Cilium KPR Partial or Probe
+  none                 no agent and no kube-proxy: nothing serves ClusterIPs
+  unknown              the agent could not be read (the row says why)`,
+		Example: `  kubectl kpr status
+  kubectl kpr status -o wide
+  kubectl kpr status -o json | jq '.nodes[] | {name, servicesBy}'
+  kubectl kpr status --cilium-namespace cilium --timeout 10s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
 	}
+	f := c.Flags()
+	f.StringVar(&o.CiliumNamespace, "cilium-namespace", "", "Namespace of the Cilium agents (default: found by label k8s-app=cilium in all namespaces)")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many agents to exec into at once")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Deadline for each agent exec (and for the agent phase as a whole)")
+	f.StringSliceVar(&o.Nodes, "node", nil, "Only these nodes (repeatable or comma-separated)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
+	registerOutputCompletion(c, "wide", "json", "yaml")
+	return c
+}
+
+// Validate checks flag values.
+func (o *StatusOptions) Validate() error {
+	f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatWide, render.FormatJSON, render.FormatYAML)
+	if err != nil {
+		return err
+	}
+	o.format = f
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, got %d", o.Concurrency)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
+	}
+	_, err = o.root.Palette()
+	return err
+}
+
+// Run collects and prints the report.
+func (o *StatusOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, cs, err := o.root.Clientset()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+}
+
+// run is Run with the cluster access injected (fake clientset and executor
+// in unit tests).
+func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	rep, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{
+		CiliumNamespace: o.CiliumNamespace,
+		Concurrency:     o.Concurrency,
+		Timeout:         o.Timeout,
+		Nodes:           o.Nodes,
+	})
+	if err != nil {
+		return err
+	}
+	return o.print(rep)
+}
+
+func (o *StatusOptions) print(rep *report.Status) error {
+	if o.format.IsStructured() {
+		return render.Structured(o.root.Streams.Out, o.format, rep)
+	}
+	p, _ := o.root.Palette()
+	return render.Status(o.root.Streams.Out, rep, p, o.format == render.FormatWide)
 }

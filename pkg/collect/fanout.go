@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // ForEach calls fn for every index in [0,n) with at most concurrency calls
@@ -10,26 +11,48 @@ import (
 // own result (by index) and never fail the others: one broken node is a row
 // in the output, not an error for the run.
 func ForEach(ctx context.Context, n, concurrency int, fn func(ctx context.Context, i int)) {
+	ForEachBounded(ctx, n, concurrency, 0, fn)
+}
+
+// ForEachBounded is ForEach for calls that may hang (an exec into a stuck
+// agent): a call still running after slowAfter gives its slot back, so a
+// handful of stuck nodes cannot starve the healthy ones, while never more
+// than 4×concurrency calls are in flight. Calls are not retried: a stuck
+// node simply ends with its own deadline. slowAfter <= 0 disables this.
+func ForEachBounded(ctx context.Context, n, concurrency int, slowAfter time.Duration, fn func(ctx context.Context, i int)) {
+	if n == 0 {
+		return
+	}
 	if concurrency < 1 {
 		concurrency = 1
 	}
-	if concurrency > n {
-		concurrency = n
-	}
+	slots := make(chan struct{}, concurrency)
+	inflight := make(chan struct{}, 4*concurrency)
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < concurrency; w++ {
+	for i := 0; i < n; i++ {
+		slots <- struct{}{}
+		inflight <- struct{}{}
 		wg.Add(1)
-		go func() {
+		done := make(chan struct{})
+		go func(i int) {
 			defer wg.Done()
-			for i := range next {
-				fn(ctx, i)
+			defer func() { <-inflight }()
+			defer close(done)
+			fn(ctx, i)
+		}(i)
+		go func() {
+			if slowAfter <= 0 {
+				<-done
+			} else {
+				t := time.NewTimer(slowAfter)
+				select {
+				case <-done:
+				case <-t.C:
+				}
+				t.Stop()
 			}
+			<-slots
 		}()
 	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 }

@@ -1,0 +1,407 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+)
+
+// Labels and names by which Cilium and kube-proxy are found.
+const (
+	CiliumAgentSelector    = "k8s-app=cilium"
+	CiliumAgentContainer   = "cilium-agent"
+	CiliumConfigMapName    = "cilium-config"
+	KubeProxySelector      = "k8s-app=kube-proxy"
+	KubeProxyAltSelector   = "component=kube-proxy" // static pods of RKE2 and kubeadm-era manifests
+	KubeProxyNamespace     = "kube-system"
+	KubeProxyConfigMapName = "kube-proxy"
+	listPageSize           = 500
+)
+
+// CiliumConfigKeys are the cilium-config keys that decide how Services are
+// handled, across versions (facts: cilium-formats.md §7).
+var CiliumConfigKeys = []string{
+	"kube-proxy-replacement", "cni-chaining-mode", "cni-chaining-target", "cni-exclusive",
+	"enable-node-port", "enable-host-port", "enable-external-ips",
+	"enable-host-reachable-services", "host-reachable-services-protos",
+	"bpf-lb-sock", "bpf-lb-sock-hostns-only",
+	"routing-mode", "tunnel", "tunnel-protocol",
+	"bpf-lb-mode", "node-port-mode", "bpf-lb-acceleration", "node-port-range",
+	"devices", "direct-routing-device", "nodeport-addresses",
+	"enable-session-affinity", "enable-experimental-lb",
+	"kube-proxy-replacement-healthz-bind-address",
+}
+
+// NodeInfo is what kpr needs of a Node.
+type NodeInfo struct {
+	Name          string
+	InternalIP    string
+	Addresses     []string // InternalIP and ExternalIP addresses, both families
+	KernelVersion string
+	OSImage       string
+	OS            string
+	Ready         bool
+	Taints        []string
+}
+
+// ListNodes lists every node (one paginated LIST).
+func ListNodes(ctx context.Context, client kubernetes.Interface) ([]NodeInfo, error) {
+	var out []NodeInfo
+	opts := metav1.ListOptions{Limit: listPageSize}
+	for {
+		list, err := client.CoreV1().Nodes().List(ctx, opts)
+		if err != nil {
+			return nil, explainAPIError(err, "list", "nodes", "")
+		}
+		for i := range list.Items {
+			out = append(out, nodeInfo(&list.Items[i]))
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func nodeInfo(n *corev1.Node) NodeInfo {
+	ni := NodeInfo{
+		Name:          n.Name,
+		KernelVersion: n.Status.NodeInfo.KernelVersion,
+		OSImage:       n.Status.NodeInfo.OSImage,
+		OS:            n.Status.NodeInfo.OperatingSystem,
+	}
+	if os := n.Labels[corev1.LabelOSStable]; os != "" {
+		ni.OS = os
+	}
+	for _, a := range n.Status.Addresses {
+		switch a.Type {
+		case corev1.NodeInternalIP:
+			if ni.InternalIP == "" {
+				ni.InternalIP = a.Address
+			}
+			ni.Addresses = append(ni.Addresses, a.Address)
+		case corev1.NodeExternalIP:
+			ni.Addresses = append(ni.Addresses, a.Address)
+		}
+	}
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			ni.Ready = c.Status == corev1.ConditionTrue
+		}
+	}
+	for _, t := range n.Spec.Taints {
+		s := t.Key
+		if t.Value != "" {
+			s += "=" + t.Value
+		}
+		ni.Taints = append(ni.Taints, s+":"+string(t.Effect))
+	}
+	return ni
+}
+
+// AgentPod is one Cilium agent pod.
+type AgentPod struct {
+	Name      string
+	Namespace string
+	Node      string
+	Ready     bool
+	Phase     string
+	Container string
+	Image     string
+	OwnerDS   string
+}
+
+// CiliumInfo is Cilium as the API server shows it.
+type CiliumInfo struct {
+	Install report.CiliumInstall
+	Agents  []AgentPod
+	// AgentByNode indexes Agents by node name.
+	AgentByNode map[string]*AgentPod
+}
+
+// FindCilium finds the agent pods by label in every namespace (or in
+// namespaceOverride), then their DaemonSet and cilium-config in the agents'
+// namespace: a fixed number of requests however many nodes there are.
+func FindCilium(ctx context.Context, client kubernetes.Interface, namespaceOverride string) (*CiliumInfo, error) {
+	info := &CiliumInfo{AgentByNode: map[string]*AgentPod{}, Install: report.CiliumInstall{Config: map[string]string{}}}
+	pods, err := listPods(ctx, client, namespaceOverride, CiliumAgentSelector)
+	if err != nil {
+		return nil, err
+	}
+	where := "pods labelled " + CiliumAgentSelector + " in all namespaces"
+	if namespaceOverride != "" {
+		where = "pods labelled " + CiliumAgentSelector + " in namespace " + namespaceOverride
+	}
+	for i := range pods {
+		p := &pods[i]
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil {
+			continue // pending or going away: not the node's agent
+		}
+		ap := AgentPod{Name: p.Name, Namespace: p.Namespace, Node: p.Spec.NodeName, Phase: string(p.Status.Phase), Ready: podReady(p), Container: CiliumAgentContainer}
+		if c := findContainer(p, CiliumAgentContainer); c != nil {
+			ap.Image = c.Image
+		} else if len(p.Spec.Containers) > 0 {
+			ap.Container, ap.Image = p.Spec.Containers[0].Name, p.Spec.Containers[0].Image
+		}
+		for _, o := range p.OwnerReferences {
+			if o.Kind == "DaemonSet" {
+				ap.OwnerDS = o.Name
+			}
+		}
+		info.Agents = append(info.Agents, ap)
+	}
+	sort.Slice(info.Agents, func(i, j int) bool { return info.Agents[i].Node < info.Agents[j].Node })
+	for i := range info.Agents {
+		a := &info.Agents[i]
+		// Two agents on a node (a rollout): prefer the Ready one.
+		if cur, ok := info.AgentByNode[a.Node]; !ok || (!cur.Ready && a.Ready) {
+			info.AgentByNode[a.Node] = a
+		}
+	}
+	ns := namespaceOverride
+	if len(info.Agents) > 0 {
+		ns = info.Agents[0].Namespace
+	}
+	if ns == "" {
+		ns = "kube-system" // Helm's and the cilium CLI's default
+	}
+	info.Install.Namespace = ns
+
+	dsName := "cilium"
+	if len(info.Agents) > 0 && info.Agents[0].OwnerDS != "" {
+		dsName = info.Agents[0].OwnerDS
+	}
+	ds, err := client.AppsV1().DaemonSets(ns).Get(ctx, dsName, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		info.Install.DaemonSet = daemonSetStatus(ds, CiliumAgentContainer)
+	case apierrors.IsNotFound(err):
+	default:
+		return nil, explainAPIError(err, "get", "daemonsets", ns)
+	}
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, CiliumConfigMapName, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		for _, k := range CiliumConfigKeys {
+			if v, ok := cm.Data[k]; ok {
+				info.Install.Config[k] = v
+			}
+		}
+	case apierrors.IsNotFound(err):
+	default:
+		return nil, explainAPIError(err, "get", "configmaps", ns)
+	}
+	info.Install.Found = len(info.Agents) > 0 || info.Install.DaemonSet != nil
+	if !info.Install.Found {
+		info.Install.SearchedIn = where + fmt.Sprintf(", DaemonSet %s/%s", ns, dsName)
+		info.Install.Namespace = ""
+	}
+	image := ""
+	if info.Install.DaemonSet != nil {
+		image = info.Install.DaemonSet.Image
+	} else if len(info.Agents) > 0 {
+		image = info.Agents[0].Image
+	}
+	info.Install.Version = ImageVersion(image)
+	return info, nil
+}
+
+// ImageVersion extracts a version from an image reference's tag
+// ("quay.io/cilium/cilium:v1.16.5@sha256:..." → "1.16.5").
+func ImageVersion(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return ""
+	}
+	tag := strings.TrimPrefix(image[i+1:], "v")
+	if tag == "" || tag[0] < '0' || tag[0] > '9' {
+		return ""
+	}
+	return tag
+}
+
+// KubeProxyInfo is kube-proxy as the API server shows it.
+type KubeProxyInfo struct {
+	Install report.KubeProxyInstall
+	// PodByNode maps a node name to the kube-proxy pod on it.
+	PodByNode map[string]string
+}
+
+// FindKubeProxy finds kube-proxy pods (DaemonSet or static, by label; static
+// pods are also recognised by their kube-proxy-* name), the DaemonSet, and
+// the configured mode from the kube-proxy ConfigMap or the command line.
+func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxyInfo, error) {
+	info := &KubeProxyInfo{PodByNode: map[string]string{}}
+	var pods []corev1.Pod
+	for _, sel := range []string{KubeProxySelector, KubeProxyAltSelector} {
+		ps, err := listPods(ctx, client, "", sel)
+		if err != nil {
+			return nil, err
+		}
+		pods = append(pods, ps...)
+	}
+	var args []string
+	for i := range pods {
+		p := &pods[i]
+		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if _, dup := info.PodByNode[p.Spec.NodeName]; dup {
+			continue
+		}
+		info.PodByNode[p.Spec.NodeName] = p.Namespace + "/" + p.Name
+		if args == nil && len(p.Spec.Containers) > 0 {
+			args = append(append([]string{}, p.Spec.Containers[0].Command...), p.Spec.Containers[0].Args...)
+		}
+	}
+	info.Install.Pods = len(info.PodByNode)
+
+	ds, err := client.AppsV1().DaemonSets(KubeProxyNamespace).Get(ctx, "kube-proxy", metav1.GetOptions{})
+	switch {
+	case err == nil:
+		info.Install.DaemonSet = daemonSetStatus(ds, "kube-proxy")
+		if len(ds.Spec.Template.Spec.Containers) > 0 {
+			c := ds.Spec.Template.Spec.Containers[0]
+			args = append(append([]string{}, c.Command...), c.Args...)
+		}
+	case apierrors.IsNotFound(err):
+	default:
+		return nil, explainAPIError(err, "get", "daemonsets", KubeProxyNamespace)
+	}
+	info.Install.Found = info.Install.Pods > 0 || info.Install.DaemonSet != nil
+	if !info.Install.Found {
+		return info, nil
+	}
+	if m := ProxyModeFromArgs(args); m != "" {
+		info.Install.Mode, info.Install.ModeFrom = m, "command line --proxy-mode"
+		return info, nil
+	}
+	cm, err := client.CoreV1().ConfigMaps(KubeProxyNamespace).Get(ctx, KubeProxyConfigMapName, metav1.GetOptions{})
+	switch {
+	case err == nil:
+		for _, key := range []string{"config.conf", "kube-proxy-config", "config"} {
+			if v, ok := cm.Data[key]; ok {
+				info.Install.Mode = ProxyModeFromConfig(v)
+				info.Install.ModeFrom = "ConfigMap " + KubeProxyNamespace + "/" + KubeProxyConfigMapName + " " + key
+				break
+			}
+		}
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		// Not fatal: the mode then defaults below.
+	default:
+		return nil, explainAPIError(err, "get", "configmaps", KubeProxyNamespace)
+	}
+	if info.Install.Mode == "" {
+		info.Install.Mode = "iptables"
+		if info.Install.ModeFrom == "" {
+			info.Install.ModeFrom = "default (mode unset)"
+		} else {
+			info.Install.ModeFrom += " (mode unset: iptables)"
+		}
+	}
+	return info, nil
+}
+
+// ProxyModeFromArgs returns --proxy-mode from a kube-proxy command line.
+func ProxyModeFromArgs(args []string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--proxy-mode="); ok {
+			return strings.ToLower(v)
+		}
+		if a == "--proxy-mode" && i+1 < len(args) {
+			return strings.ToLower(args[i+1])
+		}
+	}
+	return ""
+}
+
+// ProxyModeFromConfig reads `mode` from a KubeProxyConfiguration document.
+// An empty mode means the platform default: iptables on Linux.
+func ProxyModeFromConfig(doc string) string {
+	var cfg struct {
+		Mode string `json:"mode"`
+	}
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSpace(cfg.Mode))
+}
+
+func listPods(ctx context.Context, client kubernetes.Interface, namespace, selector string) ([]corev1.Pod, error) {
+	var out []corev1.Pod
+	opts := metav1.ListOptions{LabelSelector: selector, Limit: listPageSize}
+	for {
+		list, err := client.CoreV1().Pods(namespace).List(ctx, opts)
+		if err != nil {
+			return nil, explainAPIError(err, "list", "pods", namespace)
+		}
+		out = append(out, list.Items...)
+		if list.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = list.Continue
+	}
+}
+
+func daemonSetStatus(ds *appsv1.DaemonSet, container string) *report.DaemonSetStatus {
+	s := &report.DaemonSetStatus{
+		Name: ds.Name, Namespace: ds.Namespace,
+		Desired: ds.Status.DesiredNumberScheduled, Ready: ds.Status.NumberReady,
+		NodeSelector: ds.Spec.Template.Spec.NodeSelector,
+	}
+	for _, c := range ds.Spec.Template.Spec.Containers {
+		if c.Name == container || s.Image == "" {
+			s.Image = c.Image
+		}
+	}
+	return s
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func findContainer(p *corev1.Pod, name string) *corev1.Container {
+	for i := range p.Spec.Containers {
+		if p.Spec.Containers[i].Name == name {
+			return &p.Spec.Containers[i]
+		}
+	}
+	return nil
+}
+
+// explainAPIError names the missing permission on Forbidden, and reads like
+// kubectl's message when the server cannot be reached.
+func explainAPIError(err error, verb, resource, namespace string) error {
+	if apierrors.IsForbidden(err) {
+		scope := "cluster-wide"
+		if namespace != "" {
+			scope = "in namespace " + namespace
+		}
+		return fmt.Errorf("forbidden: kpr needs permission `%s %s` %s (see deploy/rbac.yaml): %v", verb, resource, scope, firstLine(err.Error()))
+	}
+	if apierrors.IsUnauthorized(err) {
+		return fmt.Errorf("unauthorized: the API server rejected the credentials of the current kubeconfig context: %v", firstLine(err.Error()))
+	}
+	return err
+}

@@ -1,0 +1,264 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
+)
+
+// StatusOptions configure CollectStatus.
+type StatusOptions struct {
+	// CiliumNamespace restricts the agent search to one namespace.
+	CiliumNamespace string
+	// Concurrency bounds parallel execs (default 16).
+	Concurrency int
+	// Timeout bounds each exec, and the agent phase as a whole, so that
+	// stuck agents cannot stretch a run past it.
+	Timeout time.Duration
+	// Nodes, when set, restricts the report to these nodes.
+	Nodes []string
+}
+
+// AgentStatus is the outcome of reading one agent's status.
+type AgentStatus struct {
+	Status *cilium.Status
+	// Source is the command whose output was parsed.
+	Source string
+	Err    error
+}
+
+// statusCommands are tried in order: JSON first (exact), then text. The
+// binary is cilium-dbg from 1.15 on and cilium before (the cilium symlink
+// still exists in new images, but not cilium-dbg in old ones).
+func statusCommands(preferOld bool) [][]string {
+	dbg, old := "cilium-dbg", "cilium"
+	if preferOld {
+		dbg, old = old, dbg
+	}
+	return [][]string{
+		{dbg, "status", "-o", "json"},
+		{old, "status", "-o", "json"},
+		{dbg, "status"},
+		{old, "status"},
+	}
+}
+
+// binaryProbe remembers which agent binary answered, so that on a
+// homogeneous cluster every other node gets it right on the first exec.
+type binaryProbe struct {
+	mu      sync.Mutex
+	missing map[string]bool
+}
+
+func (b *binaryProbe) skip(bin string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.missing[bin]
+}
+
+func (b *binaryProbe) markMissing(bin string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.missing == nil {
+		b.missing = map[string]bool{}
+	}
+	b.missing[bin] = true
+}
+
+// ReadAgentStatus execs the status command into one agent, with fallbacks
+// from cilium-dbg to cilium and from JSON to text.
+func ReadAgentStatus(ctx context.Context, ex Executor, a AgentPod, preferOld bool, probe *binaryProbe) AgentStatus {
+	var errs []string
+	for _, cmd := range statusCommands(preferOld) {
+		if probe != nil && probe.skip(cmd[0]) {
+			continue
+		}
+		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, cmd)
+		source := strings.Join(cmd, " ")
+		if IsCommandNotFound(res, err) {
+			errs = append(errs, cmd[0]+": not found")
+			// Only remember "missing" across nodes when it is certain.
+			if probe != nil && err == nil {
+				probe.markMissing(cmd[0])
+			}
+			continue
+		}
+		if err != nil {
+			// Transport, RBAC or timeout: another command will not fare better.
+			return AgentStatus{Source: source, Err: err}
+		}
+		st, perr := cilium.ParseStatus(res.Stdout)
+		if perr == nil {
+			return AgentStatus{Status: st, Source: source}
+		}
+		msg := fmt.Sprintf("%s: %v", source, perr)
+		if res.ExitCode != 0 {
+			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, firstLine(strings.TrimSpace(string(res.Stderr))))
+		}
+		errs = append(errs, msg)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, "no status command could be run")
+	}
+	return AgentStatus{Err: errors.New(strings.Join(errs, "; "))}
+}
+
+// CollectStatus builds the `status` report: API objects first (a fixed
+// number of LIST/GET calls), then one status exec per agent, in parallel.
+func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor, opts StatusOptions) (*report.Status, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	nodes, err := ListNodes(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	if len(opts.Nodes) > 0 {
+		nodes, err = SelectNodes(nodes, opts.Nodes)
+		if err != nil {
+			return nil, err
+		}
+	}
+	ci, err := FindCilium(ctx, client, opts.CiliumNamespace)
+	if err != nil {
+		return nil, err
+	}
+	kp, err := FindKubeProxy(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+
+	rep := &report.Status{Cilium: ci.Install, KubeProxy: kp.Install, Nodes: make([]report.NodeStatus, len(nodes))}
+	preferOld := preferCiliumBinary(ci.Install.Version)
+	probe := &binaryProbe{}
+
+	// One deadline for the whole agent phase: a stuck agent ends as a row
+	// that says so, never as a run that hangs.
+	phaseCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	statuses := make([]AgentStatus, len(nodes))
+	ForEachBounded(phaseCtx, len(nodes), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
+		a := ci.AgentByNode[nodes[i].Name]
+		if a == nil || isWindows(nodes[i]) {
+			return
+		}
+		statuses[i] = ReadAgentStatus(ctx, ex, *a, preferOld, probe)
+	})
+
+	for i, n := range nodes {
+		row := report.NodeStatus{
+			Name: n.Name, InternalIP: n.InternalIP, KernelVersion: n.KernelVersion, OSImage: n.OSImage, OS: n.OS,
+			Ready: n.Ready, Taints: n.Taints, Errors: []string{}, Warnings: []verdict.Warning{},
+		}
+		if row.Taints == nil {
+			row.Taints = []string{}
+		}
+		ev := verdict.Evidence{Node: n.Name, KernelVersion: n.KernelVersion, Windows: isWindows(n), ConfigKPR: ci.Install.Config["kube-proxy-replacement"], AgentVersion: ci.Install.Version}
+		if pod, ok := kp.PodByNode[n.Name]; ok {
+			p := pod
+			row.KubeProxyPod = &p
+			ev.KubeProxy, ev.KubeProxyMode = true, kp.Install.Mode
+		}
+		if a := ci.AgentByNode[n.Name]; a != nil {
+			row.CiliumAgent = &report.AgentRef{Pod: a.Name, Namespace: a.Namespace, Ready: a.Ready}
+			ev.HasAgent, ev.AgentReady = true, a.Ready
+			st := statuses[i]
+			row.CiliumAgent.Source = st.Source
+			if st.Err != nil {
+				row.Errors = append(row.Errors, "cilium agent "+a.Namespace+"/"+a.Name+": "+st.Err.Error())
+			}
+			if st.Status != nil {
+				ev.AgentRead = true
+				row.KubeProxyReplacement = st.Status.KubeProxyReplacement
+				row.CNIChaining = st.Status.CNIChaining
+				row.AgentVersion = st.Status.Version
+				if st.Status.Version != "" {
+					ev.AgentVersion = st.Status.Version
+				}
+				if k := st.Status.KubeProxyReplacement; k != nil {
+					ev.Mode, ev.Replacement = k.Mode, k.ReplacesKubeProxy
+				}
+			}
+		}
+		if ev.Windows {
+			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")
+		}
+		row.ServicesBy = verdict.Decide(ev)
+		row.Warnings = append(row.Warnings, verdict.Check(ev)...)
+		rep.Nodes[i] = row
+	}
+	rep.Warnings = clusterWarnings(rep)
+	return rep, nil
+}
+
+// slowExecThreshold is when an exec is presumed stuck and gives its
+// concurrency slot back (it keeps running until the deadline).
+func slowExecThreshold(timeout time.Duration) time.Duration {
+	t := timeout / 4
+	if t < 2*time.Second {
+		t = 2 * time.Second
+	}
+	return t
+}
+
+func preferCiliumBinary(version string) bool {
+	var maj, min int
+	if _, err := fmt.Sscanf(version, "%d.%d", &maj, &min); err != nil {
+		return false
+	}
+	return maj == 1 && min < 15
+}
+
+func isWindows(n NodeInfo) bool { return strings.EqualFold(n.OS, "windows") }
+
+func clusterWarnings(rep *report.Status) []verdict.Warning {
+	ws := []verdict.Warning{}
+	if !rep.Cilium.Found {
+		ws = append(ws, verdict.Warning{Code: "cilium-not-found", Message: "no Cilium agent found (looked at " + rep.Cilium.SearchedIn + "); use --cilium-namespace if it runs elsewhere"})
+	}
+	if ds := rep.Cilium.DaemonSet; ds != nil && ds.Ready < ds.Desired {
+		ws = append(ws, verdict.Warning{Code: "cilium-daemonset-not-ready", Message: fmt.Sprintf("DaemonSet %s/%s: %d of %d agents ready", ds.Namespace, ds.Name, ds.Ready, ds.Desired)})
+	}
+	return ws
+}
+
+// SelectNodes keeps the named nodes, or fails naming the closest matches
+// for each unknown name.
+func SelectNodes(nodes []NodeInfo, names []string) ([]NodeInfo, error) {
+	byName := make(map[string]NodeInfo, len(nodes))
+	all := make([]string, 0, len(nodes))
+	for _, n := range nodes {
+		byName[n.Name] = n
+		all = append(all, n.Name)
+	}
+	var out []NodeInfo
+	var unknown []string
+	for _, name := range names {
+		n, ok := byName[name]
+		if !ok {
+			msg := fmt.Sprintf("node %q not found", name)
+			if c := Closest(name, all, 3); len(c) > 0 {
+				msg += "; did you mean " + strings.Join(c, ", ") + "?"
+			}
+			unknown = append(unknown, msg)
+			continue
+		}
+		out = append(out, n)
+	}
+	if len(unknown) > 0 {
+		return nil, errors.New(strings.Join(unknown, "; "))
+	}
+	return out, nil
+}

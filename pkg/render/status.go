@@ -1,0 +1,220 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
+)
+
+// ServicesByTone is how a verdict is colored everywhere.
+func ServicesByTone(s verdict.ServicesBy) Tone {
+	switch s {
+	case verdict.Cilium:
+		return ToneGood
+	case verdict.KubeProxyIPTables, verdict.KubeProxyIPVS, verdict.KubeProxyNFTables:
+		return ToneInfo
+	case verdict.Both, verdict.None:
+		return ToneBad
+	case verdict.Partial, verdict.Unknown:
+		return ToneWarn
+	}
+	return ToneNone
+}
+
+// Status prints the `status` header, node table and the notes under it.
+func Status(w io.Writer, rep *report.Status, p Palette, wide bool) error {
+	statusHeader(w, rep, p)
+	fmt.Fprintln(w)
+
+	header := []string{"NODE", "INTERNAL-IP", "READY", "CILIUM-AGENT", "KPR", "KUBE-PROXY", "SERVICES-BY"}
+	if wide {
+		header = append(header, "KERNEL", "OS-IMAGE", "CHAINING", "DEVICES", "TAINTS")
+	}
+	rows := make([][]string, 0, len(rep.Nodes))
+	for _, n := range rep.Nodes {
+		ready := p.Good("Ready")
+		if !n.Ready {
+			ready = p.Bad("NotReady")
+		}
+		agent := p.Faint("-")
+		if a := n.CiliumAgent; a != nil {
+			agent = Safe(a.Pod)
+			if !a.Ready {
+				agent += " " + p.Warn("(not ready)")
+			}
+		}
+		kpr := p.Faint("-")
+		if k := n.KubeProxyReplacement; k != nil {
+			kpr = p.Paint(replacementTone(k.ReplacesKubeProxy), Safe(k.Mode))
+		} else if n.CiliumAgent != nil {
+			kpr = p.Warn("?")
+		}
+		kp := p.Faint("-")
+		if n.KubeProxyPod != nil {
+			kp = Safe(*n.KubeProxyPod)
+		}
+		sb := p.Paint(ServicesByTone(n.ServicesBy), string(n.ServicesBy))
+		if len(n.Warnings) > 0 || len(n.Errors) > 0 {
+			sb += " " + p.Warn("(!)")
+		}
+		row := []string{Safe(n.Name), n.InternalIP, ready, agent, kpr, kp, sb}
+		if wide {
+			row = append(row, Safe(orDash(n.KernelVersion)), Safe(orDash(n.OSImage)), Safe(orDash(n.CNIChaining)), devicesCell(n.KubeProxyReplacement), Safe(orDash(strings.Join(n.Taints, ","))))
+		}
+		rows = append(rows, row)
+	}
+	if err := Table(w, header, rows); err != nil {
+		return err
+	}
+	return statusNotes(w, rep, p)
+}
+
+func statusHeader(w io.Writer, rep *report.Status, p Palette) {
+	c := rep.Cilium
+	if c.Found {
+		line := "Cilium:      " + p.Bold(orDefaultStr(c.Version, "version unknown")) + " in namespace " + Safe(c.Namespace)
+		if ds := c.DaemonSet; ds != nil {
+			counts := fmt.Sprintf("%d/%d ready", ds.Ready, ds.Desired)
+			if ds.Ready < ds.Desired {
+				counts = p.Warn(counts)
+			} else {
+				counts = p.Good(counts)
+			}
+			line += fmt.Sprintf(", DaemonSet %s %s", Safe(ds.Name), counts)
+			if len(ds.NodeSelector) > 0 {
+				line += ", nodeSelector " + Safe(mapString(ds.NodeSelector))
+			}
+		}
+		fmt.Fprintln(w, line)
+		if len(c.Config) > 0 {
+			fmt.Fprintln(w, "cilium-config: "+Safe(configLine(c.Config)))
+		} else {
+			fmt.Fprintln(w, "cilium-config: "+p.Warn("not found"))
+		}
+	} else {
+		fmt.Fprintln(w, "Cilium:      "+p.Warn("not found")+" (looked at "+Safe(c.SearchedIn)+")")
+	}
+	k := rep.KubeProxy
+	if k.Found {
+		line := "kube-proxy:  " + p.Bold(k.Mode) + " (" + Safe(k.ModeFrom) + ")"
+		if ds := k.DaemonSet; ds != nil {
+			line += fmt.Sprintf(", DaemonSet %s/%s %d/%d ready", Safe(ds.Namespace), Safe(ds.Name), ds.Ready, ds.Desired)
+		}
+		line += fmt.Sprintf(", %d pod(s)", k.Pods)
+		fmt.Fprintln(w, line)
+	} else {
+		fmt.Fprintln(w, "kube-proxy:  "+p.Faint("absent")+" (no DaemonSet kube-system/kube-proxy, no pods labelled k8s-app=kube-proxy)")
+	}
+}
+
+func statusNotes(w io.Writer, rep *report.Status, p Palette) error {
+	var lines []string
+	for _, wn := range rep.Warnings {
+		lines = append(lines, p.Warn("warning")+": "+Safe(wn.Message)+" ["+wn.Code+"]")
+	}
+	for _, n := range rep.Nodes {
+		for _, wn := range n.Warnings {
+			lines = append(lines, p.Warn("warning")+" "+Safe(n.Name)+": "+Safe(wn.Message)+" ["+wn.Code+"]")
+		}
+		for _, e := range n.Errors {
+			lines = append(lines, p.Bad("error")+" "+Safe(n.Name)+": "+Safe(e))
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	for _, l := range lines {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func replacementTone(r string) Tone {
+	switch r {
+	case cilium.ReplacesFull:
+		return ToneGood
+	case cilium.ReplacesPartial:
+		return ToneWarn
+	}
+	return ToneBad
+}
+
+// DevicesString renders a KPR device list the way Cilium prints it.
+func DevicesString(k *cilium.KPR) string {
+	if k == nil || len(k.Devices) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(k.Devices))
+	for _, d := range k.Devices {
+		s := strings.Join(append([]string{d.Name}, d.Addresses...), " ")
+		if d.DirectRouting {
+			s += " (Direct Routing)"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func devicesCell(k *cilium.KPR) string { return Safe(orDash(DevicesString(k))) }
+
+// configLine prints the decisive keys first, in a stable order.
+func configLine(cfg map[string]string) string {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		pi, pj := configPriority(keys[i]), configPriority(keys[j])
+		if pi != pj {
+			return pi < pj
+		}
+		return keys[i] < keys[j]
+	})
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+cfg[k])
+	}
+	return strings.Join(parts, " ")
+}
+
+func configPriority(k string) int {
+	switch k {
+	case "kube-proxy-replacement":
+		return 0
+	case "cni-chaining-mode":
+		return 1
+	case "cni-chaining-target":
+		return 2
+	}
+	return 3
+}
+
+func mapString(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+"="+m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func orDash(s string) string { return orDefaultStr(s, "-") }
+
+func orDefaultStr(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
