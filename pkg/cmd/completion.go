@@ -1,18 +1,70 @@
 package cmd
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 )
 
-// Placeholder until the command lands.
+// kubectlCompletionShim is the kubectl_complete-kpr script. kubectl (1.26+)
+// runs it from PATH to complete `kubectl kpr ...`; krew cannot install it
+// (kubernetes-sigs/krew#812), so `completion kubectl` prints it. The copy at
+// the repository top, shipped in the release archives, must stay identical
+// (a test compares them).
+const kubectlCompletionShim = `#!/usr/bin/env sh
+# kubectl_complete-kpr: shell completion for "kubectl kpr".
+# kubectl >= 1.26 runs this from PATH with the words typed after
+# "kubectl kpr"; cobra's hidden __complete command answers with one
+# candidate per line and a final ":<directive>" line.
+exec kubectl-kpr __complete "$@"
+`
+
+const completionLong = `Print a shell completion script.
+
+"kubectl kpr <TAB>" is completed by kubectl itself (1.26 or newer), which
+asks an executable named kubectl_complete-kpr on PATH. Install it once
+(kubectl's own completion must be set up too):
+
+  kubectl kpr completion kubectl > ~/.local/bin/kubectl_complete-kpr
+  chmod +x ~/.local/bin/kubectl_complete-kpr      # any directory on PATH
+
+The release archives contain the same file. krew does not install it.
+
+The shell scripts complete the kubectl-kpr binary when it is run directly:
+
+  bash:       source <(kubectl kpr completion bash)
+              (permanently: kubectl kpr completion bash > /etc/bash_completion.d/kubectl-kpr)
+  zsh:        kubectl kpr completion zsh > "${fpath[1]}/_kubectl-kpr"
+  fish:       kubectl kpr completion fish > ~/.config/fish/completions/kubectl-kpr.fish
+  powershell: kubectl kpr completion powershell | Out-String | Invoke-Expression
+
+Node names, namespaces and Service names are completed from the cluster
+(each lookup gives up after 2 seconds).`
+
 func newCompletionCmd(o *RootOptions) *cobra.Command {
-	_ = o
 	return &cobra.Command{
-		Use:    "completion",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("completion: not implemented yet") },
+		Use:                   "completion bash|zsh|fish|powershell|kubectl",
+		Short:                 "Print a shell completion script (or the kubectl_complete-kpr shim)",
+		Long:                  completionLong,
+		DisableFlagsInUseLine: true,
+		ValidArgs:             []string{"bash", "zsh", "fish", "powershell", "kubectl"},
+		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root, out := cmd.Root(), o.Streams.Out
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, true)
+			case "zsh":
+				return root.GenZshCompletion(out)
+			case "fish":
+				return root.GenFishCompletion(out, true)
+			case "powershell":
+				return root.GenPowerShellCompletionWithDesc(out)
+			case "kubectl":
+				_, err := fmt.Fprint(out, kubectlCompletionShim)
+				return err
+			}
+			return fmt.Errorf("unsupported shell %q: use bash, zsh, fish, powershell or kubectl", args[0])
+		},
 	}
 }
