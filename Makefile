@@ -21,3 +21,9 @@ unit:
 	$(GO) test -race ./...
 
 test: vet unit
+
+# Regenerate the Cilium parser fixtures with each release's own code
+# (tools/fixturegen; needs the Go module proxy; not run in CI).
+.PHONY: fixtures
+fixtures:
+	$(MAKE) -C tools/fixturegen fixtures
