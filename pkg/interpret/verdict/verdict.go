@@ -135,7 +135,7 @@ func Check(e Evidence) []Warning {
 		add(CodeNoServiceDatapath, "no Cilium agent and no kube-proxy: nothing implements ClusterIP or NodePort Services on this node")
 	}
 	if !e.HasAgent && e.KernelVersion != "" {
-		if min := MinKPRKernel(e.AgentVersion); KernelOlderThan(e.KernelVersion, min) {
+		if min := MinKPRKernel(e.AgentVersion); KernelOlderThan(e.KernelVersion, min) && !isRHEL8Backport(e.KernelVersion) {
 			add(CodeKernelTooOldForKPR, "kernel %s is older than %s, the minimum for Cilium's kube-proxy replacement: Cilium KPR cannot be rolled out to this node as it is", e.KernelVersion, min)
 		}
 	}
@@ -160,8 +160,10 @@ func orDefault(s, d string) string {
 }
 
 // MinKPRKernel is the minimum kernel for Cilium's kube-proxy replacement by
-// agent version: 4.19.57 up to 1.15, 5.4 from 1.16 on (Cilium's system
-// requirements page of each release). Unknown versions get the newer bound.
+// agent version. Cilium 1.14's requirement was 4.19.57 (cilium/cilium#24258
+// cites it); the current system requirements page says 5.4 (or 4.18 on
+// RHEL 8.6, which backports what Cilium needs: see kernelOK). We draw the
+// line at 1.16; unknown versions get the newer bound.
 func MinKPRKernel(ciliumVersion string) string {
 	maj, min, ok := majorMinor(ciliumVersion)
 	if ok && (maj < 1 || (maj == 1 && min < 16)) {
@@ -199,4 +201,10 @@ func KernelOlderThan(kernel, min string) bool {
 		}
 	}
 	return false
+}
+
+// isRHEL8Backport: RHEL 8.6+ kernels report 4.18 but carry the eBPF
+// features of 5.x, and Cilium documents them as supported.
+func isRHEL8Backport(kernel string) bool {
+	return strings.HasPrefix(kernel, "4.18.") && strings.Contains(kernel, ".el8")
 }
