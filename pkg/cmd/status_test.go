@@ -268,9 +268,9 @@ func TestStatusTableShowsHeaderAndRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"Cilium:      1.16.5 in namespace kube-system, DaemonSet cilium 2/2 ready, nodeSelector cilium=true",
+		"Cilium:        1.16.5 in namespace kube-system, DaemonSet cilium 2/2 ready, nodeSelector cilium=true",
 		"cilium-config: kube-proxy-replacement=true cni-chaining-mode=generic-veth",
-		"kube-proxy:  iptables",
+		"kube-proxy:    iptables",
 		"NODE", "SERVICES-BY", "KERNEL",
 		"eth0 172.30.0.11 (Direct Routing)",
 		"key=cilium:NoExecute",
@@ -337,7 +337,7 @@ func TestStatusNoCiliumStillShowsNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"Cilium:      not found (looked at pods labelled k8s-app=cilium in all namespaces", "kube-proxy:  absent", "a ", "b ", "none"} {
+	for _, want := range []string{"Cilium:        not found (looked at pods labelled k8s-app=cilium in all namespaces", "kube-proxy:    absent", "a ", "b ", "none"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -311,7 +311,7 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 		if info.Install.ModeFrom == "" {
 			info.Install.ModeFrom = "default (mode unset)"
 		} else {
-			info.Install.ModeFrom += " (mode unset: iptables)"
+			info.Install.ModeFrom += "; mode unset, so iptables"
 		}
 	}
 	return info, nil

@@ -77,7 +77,7 @@ func Status(w io.Writer, rep *report.Status, p Palette, wide bool) error {
 func statusHeader(w io.Writer, rep *report.Status, p Palette) {
 	c := rep.Cilium
 	if c.Found {
-		line := "Cilium:      " + p.Bold(orDefaultStr(c.Version, "version unknown")) + " in namespace " + Safe(c.Namespace)
+		line := "Cilium:        " + p.Bold(orDefaultStr(c.Version, "version unknown")) + " in namespace " + Safe(c.Namespace)
 		if ds := c.DaemonSet; ds != nil {
 			counts := fmt.Sprintf("%d/%d ready", ds.Ready, ds.Desired)
 			if ds.Ready < ds.Desired {
@@ -97,18 +97,18 @@ func statusHeader(w io.Writer, rep *report.Status, p Palette) {
 			fmt.Fprintln(w, "cilium-config: "+p.Warn("not found"))
 		}
 	} else {
-		fmt.Fprintln(w, "Cilium:      "+p.Warn("not found")+" (looked at "+Safe(c.SearchedIn)+")")
+		fmt.Fprintln(w, "Cilium:        "+p.Warn("not found")+" (looked at "+Safe(c.SearchedIn)+")")
 	}
 	k := rep.KubeProxy
 	if k.Found {
-		line := "kube-proxy:  " + p.Bold(k.Mode) + " (" + Safe(k.ModeFrom) + ")"
+		line := "kube-proxy:    " + p.Bold(k.Mode) + " (" + Safe(k.ModeFrom) + ")"
 		if ds := k.DaemonSet; ds != nil {
 			line += fmt.Sprintf(", DaemonSet %s/%s %d/%d ready", Safe(ds.Namespace), Safe(ds.Name), ds.Ready, ds.Desired)
 		}
 		line += fmt.Sprintf(", %d pod(s)", k.Pods)
 		fmt.Fprintln(w, line)
 	} else {
-		fmt.Fprintln(w, "kube-proxy:  "+p.Faint("absent")+" (no DaemonSet kube-system/kube-proxy, no pods labelled k8s-app=kube-proxy)")
+		fmt.Fprintln(w, "kube-proxy:    "+p.Faint("absent")+" (no DaemonSet kube-system/kube-proxy, no pods labelled k8s-app=kube-proxy)")
 	}
 }
 
