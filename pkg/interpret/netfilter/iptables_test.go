@@ -1,0 +1,206 @@
+package netfilter
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func parseFixture(t *testing.T, name string) *Summary {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var s *Summary
+	switch {
+	case strings.HasSuffix(name, ".json"), strings.HasPrefix(name, "nft-"):
+		s, err = ParseNFT(f)
+	case strings.HasPrefix(name, "ipvsadm"):
+		s, err = ParseIPVSAdm(f)
+	default:
+		s, err = ParseIPTablesSave(f)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return s
+}
+
+func TestIPTablesKubeProxyNode(t *testing.T) {
+	s := parseFixture(t, "iptables-nft-kube-proxy.txt")
+	wantSVC := []string{
+		"KUBE-SVC-33ZUN3ABJWYS5QQP", "KUBE-SVC-ERIFXISQEP7F7OF4", "KUBE-SVC-JD5MR3NA4I4DYORP",
+		"KUBE-SVC-NPX46M4PTMTKRN6Y", "KUBE-SVC-TCOU7JCQXEZGVUNU", "KUBE-SVC-V7ZMVOA2AOW6ATRL",
+	}
+	var gotSVC []string
+	for _, c := range s.KubeServiceChains {
+		if strings.HasPrefix(c, PrefixSVC) {
+			gotSVC = append(gotSVC, c)
+		}
+	}
+	if !slices.Equal(gotSVC, wantSVC) {
+		t.Errorf("KUBE-SVC chains = %v\nwant %v", gotSVC, wantSVC)
+	}
+	if len(s.KubeServiceChains) != 7 { // + one KUBE-SVL
+		t.Errorf("kubeServiceChains = %d, want 7: %v", len(s.KubeServiceChains), s.KubeServiceChains)
+	}
+	c := s.Counts
+	if c.KubeServices != (ChainRules{Chains: 2, Rules: 9}) {
+		t.Errorf("KUBE-SERVICES = %+v, want 2 chains (filter, nat), 9 rules", c.KubeServices)
+	}
+	if c.KubeNodePorts != (ChainRules{Chains: 2, Rules: 3}) {
+		t.Errorf("KUBE-NODEPORTS = %+v", c.KubeNodePorts)
+	}
+	if c.KubeSVC.Chains != 6 || c.KubeSVC.Rules != 16 || c.KubeSVL != (ChainRules{1, 1}) {
+		t.Errorf("SVC/SVL = %+v %+v", c.KubeSVC, c.KubeSVL)
+	}
+	if c.KubeSEP.Chains != 10 || c.KubeSEP.Rules != 20 || c.KubeEXT.Chains != 2 || c.KubeFW.Chains != 1 {
+		t.Errorf("SEP/EXT/FW = %+v %+v %+v", c.KubeSEP, c.KubeEXT, c.KubeFW)
+	}
+	if !slices.Equal(s.KubeProxyModes, []string{ModeIPTables}) {
+		t.Errorf("modes = %v", s.KubeProxyModes)
+	}
+	if len(s.CiliumChains) != 0 || s.HasCilium() {
+		t.Errorf("cilium chains on a kube-proxy node: %v", s.CiliumChains)
+	}
+	if !slices.Contains(s.KubeletChains, "KUBE-IPTABLES-HINT") || slices.Contains(s.KubeProxyChains, "KUBE-FIREWALL") {
+		t.Errorf("kubelet chains misfiled: kubelet=%v kube-proxy=%v", s.KubeletChains, s.KubeProxyChains)
+	}
+	// One dump: iptables-nft-save prints a header per table.
+	if len(s.Dumps) != 1 || s.Dumps[0].Backend != "nf_tables" || s.Dumps[0].Family != "ipv4" {
+		t.Fatalf("dumps = %+v", s.Dumps)
+	}
+	if !slices.Equal(s.Dumps[0].Tables, []string{"filter", "mangle", "nat"}) {
+		t.Errorf("tables = %v", s.Dumps[0].Tables)
+	}
+	byChain := map[string]ServiceChain{}
+	for _, sc := range s.Services {
+		byChain[sc.Chain] = sc
+	}
+	k := byChain["KUBE-SVC-NPX46M4PTMTKRN6Y"]
+	if k.ServicePort != "default/kubernetes:https" || k.ClusterIP != "10.96.0.1" || k.Port != "443" || k.Protocol != "tcp" || !k.HashVerified {
+		t.Errorf("kubernetes chain = %+v", k)
+	}
+	dns := byChain["KUBE-SVC-TCOU7JCQXEZGVUNU"]
+	if dns.ServicePort != "kube-system/kube-dns:dns" || dns.Protocol != "udp" || !dns.HashVerified {
+		t.Errorf("kube-dns chain = %+v", dns)
+	}
+	ext := byChain[ServiceChainName(PrefixEXT, "default/nm-nginx", "tcp")]
+	if ext.ServicePort != "default/nm-nginx" || !ext.HashVerified {
+		t.Errorf("nm-nginx EXT chain = %+v", ext)
+	}
+	fw := byChain[ServiceChainName(PrefixFW, "default/web-local:http", "tcp")]
+	if fw.ServicePort != "default/web-local:http" {
+		t.Errorf("FW chain = %+v", fw)
+	}
+	for _, sc := range s.Services {
+		if !sc.HashVerified {
+			t.Errorf("chain %s → %s not verified by hash", sc.Chain, sc.ServicePort)
+		}
+	}
+}
+
+func TestIPTablesCiliumDualStack(t *testing.T) {
+	s := parseFixture(t, "iptables-cilium-kpr-dual.txt")
+	if len(s.KubeServiceChains) != 0 || s.HasKubeProxyRules() {
+		t.Errorf("kube-proxy evidence on a Cilium KPR node: svc=%v kp=%v modes=%v", s.KubeServiceChains, s.KubeProxyChains, s.KubeProxyModes)
+	}
+	want := []string{"CILIUM_FORWARD", "CILIUM_INPUT", "CILIUM_OUTPUT", "CILIUM_OUTPUT_nat", "CILIUM_OUTPUT_raw", "CILIUM_POST_mangle", "CILIUM_POST_nat", "CILIUM_PRE_mangle", "CILIUM_PRE_nat", "CILIUM_PRE_raw"}
+	if !slices.Equal(s.CiliumChains, want) {
+		t.Errorf("cilium chains = %v", s.CiliumChains)
+	}
+	if !slices.Contains(s.CiliumFeeders, "CILIUM_INPUT") || len(s.CiliumFeeders) != 10 {
+		t.Errorf("feeders = %v", s.CiliumFeeders)
+	}
+	if len(s.Dumps) != 2 || s.Dumps[0].Family != "ipv4" || s.Dumps[1].Family != "ipv6" || s.Dumps[0].Superseded || s.Dumps[1].Superseded {
+		t.Errorf("dumps = %+v", s.Dumps)
+	}
+}
+
+func TestIPTablesStaleKubeProxy(t *testing.T) {
+	s := parseFixture(t, "iptables-cilium-stale-kube-proxy.txt")
+	if !s.HasCilium() || !s.HasKubeProxyRules() || len(s.KubeServiceChains) != 7 {
+		t.Errorf("want both Cilium and kube-proxy rules: cilium=%v svc=%v", s.CiliumChains, s.KubeServiceChains)
+	}
+}
+
+func TestIPTablesContivWithLegacyLeftovers(t *testing.T) {
+	s := parseFixture(t, "iptables-contiv-legacy-leftovers.txt")
+	if len(s.Other) != 1 || s.Other[0].Implementation != "contiv" || !slices.Equal(s.Other[0].Chains, []string{"CONTIV-NODEPORT"}) {
+		t.Errorf("other = %+v", s.Other)
+	}
+	if len(s.Dumps) != 2 || s.Dumps[0].Backend != "nf_tables" || s.Dumps[1].Backend != "legacy" {
+		t.Fatalf("dumps = %+v", s.Dumps)
+	}
+	if !strings.Contains(strings.Join(s.Warnings, "\n"), "iptables-legacy tables are present") {
+		t.Errorf("warnings = %v", s.Warnings)
+	}
+	// The leftovers sit in the legacy backend: still kube-proxy rules.
+	if !slices.Equal(s.KubeProxyModes, []string{ModeIPTables}) {
+		t.Errorf("modes = %v", s.KubeProxyModes)
+	}
+}
+
+func TestIPTablesSameDumpTwiceLastWins(t *testing.T) {
+	first := "# Generated by iptables-save v1.8.7 (nf_tables) on Mon\n*nat\n:KUBE-SERVICES - [0:0]\n:KUBE-SVC-AAAAAAAAAAAAAAAA - [0:0]\n-A KUBE-SERVICES -d 10.96.0.1/32 -j KUBE-SVC-AAAAAAAAAAAAAAAA\nCOMMIT\n"
+	second := "# Generated by iptables-save v1.8.7 (nf_tables) on Tue\n*nat\n:CILIUM_POST_nat - [0:0]\nCOMMIT\n"
+	s, err := ParseIPTablesSave(strings.NewReader(first + second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.KubeServiceChains) != 0 || !slices.Equal(s.CiliumChains, []string{"CILIUM_POST_nat"}) {
+		t.Errorf("the later dump must win: svc=%v cilium=%v", s.KubeServiceChains, s.CiliumChains)
+	}
+	if len(s.Dumps) != 2 || !s.Dumps[0].Superseded || s.Dumps[1].Superseded {
+		t.Errorf("dumps = %+v", s.Dumps)
+	}
+}
+
+func TestIPTablesMessyInput(t *testing.T) {
+	in := "garbage line\n*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment \"a \\\"quoted\\\" cilium-feeder: x\" -j CILIUM_INPUT\n-A KUBE-SERVICES -m comment --comment \"ns/svc:p cluster IP\" -d 10.0.0.1/32 --dport 80 -j KUBE-SVC-TRUNCATED"
+	s, err := ParseIPTablesSave(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.CiliumChains, "CILIUM_INPUT") || s.Counts.KubeServices.Rules != 1 {
+		t.Errorf("summary = %+v", s)
+	}
+	w := strings.Join(s.Warnings, "\n")
+	if !strings.Contains(w, "truncated") || !strings.Contains(w, "1 line(s)") {
+		t.Errorf("warnings = %v", s.Warnings)
+	}
+	if len(s.Services) != 1 || s.Services[0].HashVerified {
+		t.Errorf("a made-up chain name must not verify: %+v", s.Services)
+	}
+	if _, err := ParseIPTablesSave(strings.NewReader("hello\nworld\n")); err == nil {
+		t.Error("no table: want an error")
+	}
+}
+
+func TestSplitRule(t *testing.T) {
+	got := splitRule(`-A X -m comment --comment "a \"b\" c" -j Y "unterminated`, nil)
+	want := []string{"-A", "X", "-m", "comment", "--comment", `a "b" c`, "-j", "Y", "unterminated"}
+	if !slices.Equal(got, want) {
+		t.Errorf("splitRule = %q", got)
+	}
+}
+
+func TestHeaderFacts(t *testing.T) {
+	cases := map[string][2]string{
+		"# Generated by iptables-nft-save v1.8.9 (nf_tables) on Fri": {"ipv4", "nf_tables"},
+		"# Generated by iptables-save v1.8.9 on Fri":                  {"ipv4", "legacy"},
+		"# Generated by ip6tables-save v1.8.7 (legacy) on Fri":        {"ipv6", "legacy"},
+		"# Generated by ip6tables-save v1.8.4 (nf_tables) on Fri":     {"ipv6", "nf_tables"},
+		"# Generated by iptables-save v1.6.1 on Fri":                  {"ipv4", "legacy"},
+	}
+	for h, want := range cases {
+		f, b := headerFacts(h)
+		if f != want[0] || b != want[1] {
+			t.Errorf("headerFacts(%q) = %q %q, want %v", h, f, b, want)
+		}
+	}
+}
