@@ -31,7 +31,7 @@ func ParseStatus(b []byte) (*Status, error) {
 // several listings were pasted one after another, the last one wins.
 func ParseServiceList(b []byte) ([]Service, error) {
 	b = normalizeInput(b)
-	if looksJSON(b, '[') {
+	if looksJSON(b, '[') || string(bytes.TrimSpace(b)) == "null" {
 		svcs, err := ParseServiceListJSON(b)
 		if err == nil {
 			return svcs, nil

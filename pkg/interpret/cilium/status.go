@@ -89,6 +89,9 @@ func ParseStatusJSON(b []byte) (*Status, error) {
 	if k := doc.KPR; k != nil {
 		kpr := &KPR{Mode: k.Mode, ReplacesKubeProxy: Replacement(k.Mode), Devices: []Device{}}
 		for _, d := range k.DeviceList {
+			if d.Name == "" {
+				continue
+			}
 			dev := Device{Name: d.Name, Addresses: []string{}, DirectRouting: d.Name != "" && d.Name == k.DirectRoutingDevice}
 			// 1.15+ pads the list with one "" per address before the
 			// addresses themselves (daemon/cmd/status.go).
@@ -102,6 +105,9 @@ func ParseStatusJSON(b []byte) (*Status, error) {
 		// Agents that fill only the legacy name list.
 		if len(k.DeviceList) == 0 {
 			for _, name := range k.Devices {
+				if name == "" {
+					continue
+				}
 				kpr.Devices = append(kpr.Devices, Device{Name: name, Addresses: []string{}, DirectRouting: name == k.DirectRoutingDevice})
 			}
 		}
@@ -311,6 +317,11 @@ func (s *statusText) finish() *Status {
 		if kpr.Devices == nil {
 			kpr.Devices = []Device{}
 		}
+	}
+	if s.details != nil && kpr.SocketLB == nil {
+		// 1.10–1.11 print "Socket LB Protocols" only when it is on; 1.12+
+		// always print "Socket LB:". Neither line means off.
+		kpr.SocketLB = boolPtr(false)
 	}
 	if kpr != nil {
 		kpr.ReplacesKubeProxy = Replacement(kpr.Mode)
