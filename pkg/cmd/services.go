@@ -1,18 +1,156 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
-// Placeholder until the command lands.
-func newServicesCmd(o *RootOptions) *cobra.Command {
-	_ = o
-	return &cobra.Command{
-		Use:    "services",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("services: not implemented yet") },
+// ServicesOptions are `kubectl kpr services`'s flags.
+type ServicesOptions struct {
+	root *RootOptions
+
+	AllNamespaces   bool
+	CiliumNamespace string
+	Concurrency     int
+	Timeout         time.Duration
+	Nodes           []string
+	Output          string
+	ExitCode        bool
+
+	namespace string
+	format    render.Format
+}
+
+func newServicesCmd(root *RootOptions) *cobra.Command {
+	o := &ServicesOptions{root: root, Concurrency: 16, Timeout: 30 * time.Second}
+	c := &cobra.Command{
+		Use:   "services",
+		Short: "Compare each Cilium agent's service table with the cluster's Services and EndpointSlices",
+		Long: `services execs "cilium-dbg service list" in the Cilium agents (falling back to
+"cilium service list", then to text) and compares it, node by node, with
+what the cluster's Services and EndpointSlices say Cilium should have there:
+
+  - frontends: every ClusterIP; NodePorts on the node's InternalIP(s) and on
+    the 0.0.0.0 / :: surrogate; LoadBalancer ingress IPs; externalIPs
+    (headless and ExternalName Services have none);
+  - backends: the ready endpoints (only the node's own for
+    externalTrafficPolicy=Local on NodePort/LoadBalancer/externalIPs and for
+    internalTrafficPolicy=Local on ClusterIPs); terminating endpoints may
+    linger as "terminating".
+
+Problems: missing-frontend, stale-frontend (no Service explains it),
+unexpected-frontend (the Service exists but does not define it), wrong-type,
+missing-backend, extra-backend, backend-not-active. Cilium-internal
+frontends (HostPort, LocalRedirect, load-balancer health checks) are
+"unmanaged", not problems.
+
+Like kubectl, it looks at the current namespace unless given -n or -A.
+The exit code is 0 when the check ran, whatever it found; --exit-code
+makes it 1 when there are problems or unreadable agents.`,
+		Example: `  kubectl kpr services -A
+  kubectl kpr services -n demo --node worker-1 -o wide
+  kubectl kpr services -A -o json | jq '.nodes[].problems[]'
+  kubectl kpr services -A --exit-code >/dev/null || echo "Cilium and the cluster disagree"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
 	}
+	f := c.Flags()
+	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check Services in all namespaces (stale frontends are only reported for namespaces in scope)")
+	f.StringVar(&o.CiliumNamespace, "cilium-namespace", "", "Namespace of the Cilium agents (default: found by label k8s-app=cilium in all namespaces)")
+	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many agents to exec into at once")
+	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Deadline for each agent's exec")
+	f.StringSliceVar(&o.Nodes, "node", nil, "Only these nodes (repeatable or comma-separated)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
+	f.BoolVar(&o.ExitCode, "exit-code", false, "Exit 1 when any node has problems or its agent could not be read")
+	registerOutputCompletion(c, "wide", "json", "yaml")
+	return c
+}
+
+// Complete resolves the namespace: -A, else -n, else the context's.
+func (o *ServicesOptions) Complete() error {
+	if o.AllNamespaces {
+		o.namespace = ""
+		return nil
+	}
+	ns, _, err := o.root.Namespace()
+	if err != nil {
+		return kubeconfigError(err)
+	}
+	o.namespace = ns
+	return nil
+}
+
+// Validate checks flag values.
+func (o *ServicesOptions) Validate() error {
+	f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatWide, render.FormatJSON, render.FormatYAML)
+	if err != nil {
+		return err
+	}
+	o.format = f
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, got %d", o.Concurrency)
+	}
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
+	}
+	_, err = o.root.Palette()
+	return err
+}
+
+// Run collects, reconciles and prints.
+func (o *ServicesOptions) Run(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cfg, cs, err := o.root.Clientset()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+}
+
+// run is Run with the cluster access injected (fake clientset and executor
+// in unit tests).
+func (o *ServicesOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	rep, err := collect.CollectServices(ctx, cs, ex, collect.ServicesOptions{
+		Namespace:       o.namespace,
+		CiliumNamespace: o.CiliumNamespace,
+		Concurrency:     o.Concurrency,
+		Timeout:         o.Timeout,
+		Nodes:           o.Nodes,
+	})
+	if err != nil {
+		return err
+	}
+	if err := o.print(rep); err != nil {
+		return err
+	}
+	if o.ExitCode && (rep.Summary.Problems > 0 || rep.Summary.NodesFailed > 0) {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func (o *ServicesOptions) print(rep *report.Services) error {
+	if o.format.IsStructured() {
+		return render.Structured(o.root.Streams.Out, o.format, rep)
+	}
+	p, _ := o.root.Palette()
+	return render.Services(o.root.Streams.Out, rep, p, o.format == render.FormatWide)
 }

@@ -370,9 +370,9 @@ func typeRank(t string) int {
 }
 
 func problemsOf(fc report.FrontendCheck, staleCode string) []report.ServiceProblem {
-	mk := func(code, backend, state, msg string) report.ServiceProblem {
+	mk := func(code, backend, state, detail, msg string) report.ServiceProblem {
 		return report.ServiceProblem{Code: code, Service: fc.Service, Frontend: fc.Frontend, Protocol: fc.Protocol,
-			Type: fc.Type, Backend: backend, State: state, Message: msg}
+			Type: fc.Type, Backend: backend, State: state, Detail: detail, Message: msg}
 	}
 	where := fc.Frontend
 	if fc.Protocol != "" {
@@ -384,17 +384,17 @@ func problemsOf(fc report.FrontendCheck, staleCode string) []report.ServiceProbl
 	var out []report.ServiceProblem
 	switch fc.Status {
 	case report.FrontendMissing:
-		return []report.ServiceProblem{mk(report.ProblemMissingFrontend, "", "",
+		return []report.ServiceProblem{mk(report.ProblemMissingFrontend, "", "", "not in the agent's service table",
 			fmt.Sprintf("the agent has no %s frontend %s for %s", fc.Type, where, portLabel(fc)))}
 	case report.FrontendStale:
 		code := staleCode
 		if code == "" {
 			code = report.ProblemStaleFrontend
 		}
-		return []report.ServiceProblem{mk(code, "", "", fmt.Sprintf("the agent has %s frontend %s: %s", fc.Type, where, fc.Reason))}
+		return []report.ServiceProblem{mk(code, "", "", fc.Reason, fmt.Sprintf("the agent has %s frontend %s: %s", fc.Type, where, fc.Reason))}
 	case report.FrontendMismatch:
 		if strings.HasPrefix(fc.Reason, "type ") {
-			out = append(out, mk(report.ProblemWrongType, "", "",
+			out = append(out, mk(report.ProblemWrongType, "", "", fmt.Sprintf("agent type %s, expected %s", fc.ActualType, fc.Type),
 				fmt.Sprintf("frontend %s of %s has type %s, expected %s", where, portLabel(fc), fc.ActualType, fc.Type)))
 		}
 	}
@@ -404,17 +404,24 @@ func problemsOf(fc report.FrontendCheck, staleCode string) []report.ServiceProbl
 			if fc.Status == report.FrontendMissing {
 				continue
 			}
-			out = append(out, mk(report.ProblemMissingBackend, b.Address, b.State,
+			out = append(out, mk(report.ProblemMissingBackend, b.Address, b.State, "ready endpoint "+b.Address+" missing",
 				fmt.Sprintf("ready endpoint %s is not a backend of %s", b.Address, where)))
 		case report.BackendExtra:
-			out = append(out, mk(report.ProblemExtraBackend, b.Address, b.State,
+			out = append(out, mk(report.ProblemExtraBackend, b.Address, b.State, "backend "+b.Address+" is no endpoint"+stateSuffix(b.State),
 				fmt.Sprintf("backend %s of %s is not a ready or terminating endpoint of %s", b.Address, where, orUnknown(fc.Service))))
 		case report.BackendNotActive:
-			out = append(out, mk(report.ProblemBackendNotActive, b.Address, b.State,
+			out = append(out, mk(report.ProblemBackendNotActive, b.Address, b.State, "backend "+b.Address+" is "+b.State,
 				fmt.Sprintf("backend %s of %s is %q in the agent but the endpoint is ready", b.Address, where, b.State)))
 		}
 	}
 	return out
+}
+
+func stateSuffix(state string) string {
+	if state == "" {
+		return ""
+	}
+	return " (" + state + ")"
 }
 
 func portLabel(fc report.FrontendCheck) string {

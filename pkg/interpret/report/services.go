@@ -123,5 +123,7 @@ type ServiceProblem struct {
 	Type     string `json:"type"`
 	Backend  string `json:"backend,omitempty"`
 	State    string `json:"state,omitempty"`
-	Message  string `json:"message"`
+	// Detail is the short form for tables; Message the full sentence.
+	Detail  string `json:"detail"`
+	Message string `json:"message"`
 }

@@ -1,0 +1,363 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/reconcile"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+)
+
+// ServicesOptions configure CollectServices.
+type ServicesOptions struct {
+	// Namespace limits the check to one namespace; "" means all.
+	Namespace string
+	// CiliumNamespace restricts the agent search to one namespace.
+	CiliumNamespace string
+	// Concurrency bounds parallel execs (default 16).
+	Concurrency int
+	// Timeout bounds each agent's exec (its fallbacks included).
+	Timeout time.Duration
+	// Nodes, when set, restricts the check to these nodes.
+	Nodes []string
+}
+
+// ServiceInventory is the cluster side of the reconciliation.
+type ServiceInventory struct {
+	Services []reconcile.Service
+	Slices   []reconcile.EndpointSlice
+}
+
+// ListServiceInventory lists Services and EndpointSlices in namespace (""
+// for all): one paginated LIST each, however many nodes will be checked.
+func ListServiceInventory(ctx context.Context, client kubernetes.Interface, namespace string) (*ServiceInventory, error) {
+	inv := &ServiceInventory{}
+	opts := metav1.ListOptions{Limit: listPageSize}
+	for {
+		list, err := client.CoreV1().Services(namespace).List(ctx, opts)
+		if err != nil {
+			return nil, explainAPIError(err, "list", "services", namespace)
+		}
+		for i := range list.Items {
+			inv.Services = append(inv.Services, ServiceFromAPI(&list.Items[i]))
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	// Only slices that belong to a Service carry its name label.
+	opts = metav1.ListOptions{Limit: listPageSize, LabelSelector: discoveryv1.LabelServiceName}
+	for {
+		list, err := client.DiscoveryV1().EndpointSlices(namespace).List(ctx, opts)
+		if err != nil {
+			return nil, explainAPIError(err, "list", "endpointslices.discovery.k8s.io", namespace)
+		}
+		for i := range list.Items {
+			inv.Slices = append(inv.Slices, EndpointSliceFromAPI(&list.Items[i]))
+		}
+		if list.Continue == "" {
+			break
+		}
+		opts.Continue = list.Continue
+	}
+	return inv, nil
+}
+
+// ServiceFromAPI keeps what reconcile needs of a Service.
+func ServiceFromAPI(s *corev1.Service) reconcile.Service {
+	out := reconcile.Service{
+		Namespace:             s.Namespace,
+		Name:                  s.Name,
+		Type:                  string(s.Spec.Type),
+		ClusterIPs:            s.Spec.ClusterIPs,
+		ExternalIPs:           s.Spec.ExternalIPs,
+		ExternalTrafficPolicy: string(s.Spec.ExternalTrafficPolicy),
+		HealthCheckNodePort:   s.Spec.HealthCheckNodePort,
+		ProxyName:             s.Labels["service.kubernetes.io/service-proxy-name"],
+	}
+	if out.Type == "" {
+		out.Type = string(corev1.ServiceTypeClusterIP)
+	}
+	if len(out.ClusterIPs) == 0 && s.Spec.ClusterIP != "" {
+		out.ClusterIPs = []string{s.Spec.ClusterIP}
+	}
+	for _, f := range s.Spec.IPFamilies {
+		out.IPFamilies = append(out.IPFamilies, string(f))
+	}
+	if s.Spec.InternalTrafficPolicy != nil {
+		out.InternalTrafficPolicy = string(*s.Spec.InternalTrafficPolicy)
+	}
+	for _, ing := range s.Status.LoadBalancer.Ingress {
+		if ing.IP == "" {
+			continue // hostname-only ingress: nothing for the datapath
+		}
+		lb := reconcile.LBIngress{IP: ing.IP}
+		if ing.IPMode != nil {
+			lb.IPMode = string(*ing.IPMode)
+		}
+		out.LoadBalancerIngress = append(out.LoadBalancerIngress, lb)
+	}
+	for _, p := range s.Spec.Ports {
+		out.Ports = append(out.Ports, reconcile.ServicePort{Name: p.Name, Protocol: string(p.Protocol), Port: p.Port, NodePort: p.NodePort})
+	}
+	return out
+}
+
+// EndpointSliceFromAPI keeps what reconcile needs of an EndpointSlice.
+func EndpointSliceFromAPI(s *discoveryv1.EndpointSlice) reconcile.EndpointSlice {
+	out := reconcile.EndpointSlice{
+		Namespace:   s.Namespace,
+		Service:     s.Labels[discoveryv1.LabelServiceName],
+		AddressType: string(s.AddressType),
+	}
+	for _, p := range s.Ports {
+		ep := reconcile.EndpointPort{}
+		if p.Name != nil {
+			ep.Name = *p.Name
+		}
+		if p.Protocol != nil {
+			ep.Protocol = string(*p.Protocol)
+		}
+		if p.Port != nil {
+			ep.Port = *p.Port
+		}
+		out.Ports = append(out.Ports, ep)
+	}
+	for _, e := range s.Endpoints {
+		ep := reconcile.Endpoint{
+			Addresses:   e.Addresses,
+			Ready:       e.Conditions.Ready,
+			Serving:     e.Conditions.Serving,
+			Terminating: e.Conditions.Terminating,
+		}
+		if e.NodeName != nil {
+			ep.NodeName = *e.NodeName
+		}
+		out.Endpoints = append(out.Endpoints, ep)
+	}
+	return out
+}
+
+// AgentServices is the outcome of reading one agent's service table.
+type AgentServices struct {
+	Services []cilium.Service
+	// Source is the command whose output was parsed.
+	Source string
+	Err    error
+}
+
+// serviceListCommands are tried in order: JSON (names and protocols) first,
+// then text; cilium-dbg from 1.15 on, cilium before.
+func serviceListCommands(preferOld bool) [][]string {
+	dbg, old := "cilium-dbg", "cilium"
+	if preferOld {
+		dbg, old = old, dbg
+	}
+	return [][]string{
+		{dbg, "service", "list", "-o", "json"},
+		{old, "service", "list", "-o", "json"},
+		{dbg, "service", "list"},
+		{old, "service", "list"},
+	}
+}
+
+// ReadAgentServices execs `service list` into one agent, with fallbacks
+// from cilium-dbg to cilium and from JSON to text.
+func ReadAgentServices(ctx context.Context, ex Executor, a AgentPod, preferOld bool, probe *binaryProbe) AgentServices {
+	var errs []string
+	for _, cmd := range serviceListCommands(preferOld) {
+		if probe != nil && probe.skip(cmd[0]) {
+			continue
+		}
+		source := strings.Join(cmd, " ")
+		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, cmd)
+		if IsCommandNotFound(res, err) {
+			errs = append(errs, cmd[0]+": not found")
+			if probe != nil && err == nil {
+				probe.markMissing(cmd[0])
+			}
+			continue
+		}
+		if err != nil {
+			// Transport, RBAC or timeout: another command will not fare better.
+			if !strings.Contains(err.Error(), "pods/exec") && !strings.Contains(err.Error(), "timed out") {
+				err = ExplainExecError(err, a.Namespace, a.Name)
+			}
+			return AgentServices{Source: source, Err: err}
+		}
+		svcs, perr := cilium.ParseServiceList(res.Stdout)
+		if perr == nil && (res.ExitCode == 0 || len(svcs) > 0) {
+			return AgentServices{Services: svcs, Source: source}
+		}
+		msg := source + ": "
+		if perr != nil {
+			msg += perr.Error()
+		} else {
+			msg += "empty output"
+		}
+		if res.ExitCode != 0 {
+			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, firstLine(strings.TrimSpace(string(res.Stderr))))
+		}
+		errs = append(errs, msg)
+	}
+	if len(errs) == 0 {
+		errs = append(errs, "no service list command could be run")
+	}
+	return AgentServices{Err: errors.New(strings.Join(errs, "; "))}
+}
+
+// CollectServices builds the `services` report: a fixed number of LIST/GET
+// calls (nodes, agent pods, DaemonSet, cilium-config, Services,
+// EndpointSlices), then one `service list` exec per agent, in parallel,
+// and a reconciliation per node.
+func CollectServices(ctx context.Context, client kubernetes.Interface, ex Executor, opts ServicesOptions) (*report.Services, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	nodes, err := ListNodes(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	explicit := len(opts.Nodes) > 0
+	if explicit {
+		if nodes, err = SelectNodes(nodes, opts.Nodes); err != nil {
+			return nil, err
+		}
+	}
+	ci, err := FindCilium(ctx, client, opts.CiliumNamespace)
+	if err != nil {
+		return nil, err
+	}
+	if !ci.Install.Found {
+		return nil, fmt.Errorf("no Cilium agents found (looked at %s): nothing to reconcile; pass --cilium-namespace if Cilium runs elsewhere", ci.Install.SearchedIn)
+	}
+	inv, err := ListServiceInventory(ctx, client, opts.Namespace)
+	if err != nil {
+		return nil, err
+	}
+
+	// Nodes without an agent (a chained cluster's other nodes) have no
+	// service table: they are rows only when asked for by name.
+	type target struct {
+		node  NodeInfo
+		agent *AgentPod
+	}
+	var targets []target
+	for _, n := range nodes {
+		a := ci.AgentByNode[n.Name]
+		if (a == nil || isWindows(n)) && !explicit {
+			continue
+		}
+		targets = append(targets, target{node: n, agent: a})
+	}
+
+	preferOld := preferCiliumBinary(ci.Install.Version)
+	probe := &binaryProbe{}
+	lists := make([]AgentServices, len(targets))
+	ForEachBounded(ctx, len(targets), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
+		t := targets[i]
+		if t.agent == nil || isWindows(t.node) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		lists[i] = ReadAgentServices(ctx, ex, *t.agent, preferOld, probe)
+	})
+
+	ix := reconcile.NewIndex(inv.Services, inv.Slices)
+	ropts := reconcileOptions(ci.Install.Config)
+	ropts.Namespace = opts.Namespace
+	rep := &report.Services{Namespace: opts.Namespace, CiliumNamespace: ci.Install.Namespace, Nodes: make([]report.NodeServices, 0, len(targets))}
+	for i, t := range targets {
+		row := report.NodeServices{Node: t.node.Name, Frontends: []report.FrontendCheck{}, Problems: []report.ServiceProblem{}, Errors: []string{}}
+		switch {
+		case isWindows(t.node):
+			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")
+		case t.agent == nil:
+			row.Errors = append(row.Errors, "no Cilium agent on this node: it has no Cilium service table to check")
+		default:
+			row.CiliumAgent = &report.AgentRef{Pod: t.agent.Name, Namespace: t.agent.Namespace, Ready: t.agent.Ready, Source: lists[i].Source}
+			if err := lists[i].Err; err != nil {
+				row.Errors = append(row.Errors, "cilium agent "+t.agent.Namespace+"/"+t.agent.Name+": "+err.Error())
+				break
+			}
+			res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, lists[i].Services, ropts)
+			row.Counts, row.Frontends, row.Problems = res.Counts, res.Frontends, res.Problems
+			if row.Problems == nil {
+				row.Problems = []report.ServiceProblem{}
+			}
+		}
+		rep.Nodes = append(rep.Nodes, row)
+	}
+	rep.Summary = Summarize(rep.Nodes)
+	return rep, nil
+}
+
+// Summarize totals the node rows.
+func Summarize(rows []report.NodeServices) report.ServicesSummary {
+	s := report.ServicesSummary{Nodes: len(rows)}
+	for _, r := range rows {
+		if len(r.Errors) > 0 && r.CiliumAgent != nil {
+			s.NodesFailed++
+		}
+		if len(r.Problems) > 0 {
+			s.NodesWithProblems++
+			s.Problems += len(r.Problems)
+		}
+	}
+	return s
+}
+
+// reconcileOptions reads which frontend kinds the agents implement from
+// cilium-config: KPR true/strict implies all (and 1.19 dropped the
+// enable-* keys); otherwise each enable-* key decides. Without the
+// kube-proxy-replacement key (no ConfigMap readable) everything is expected.
+func reconcileOptions(config map[string]string) reconcile.Options {
+	kpr, ok := config["kube-proxy-replacement"]
+	if !ok || cilium.Replacement(kpr) == cilium.ReplacesFull {
+		return reconcile.Options{}
+	}
+	on := func(key string) bool { return strings.EqualFold(strings.TrimSpace(config[key]), "true") }
+	return reconcile.Options{
+		SkipNodePort:     !on("enable-node-port"),
+		SkipLoadBalancer: !on("enable-node-port"),
+		SkipExternalIPs:  !on("enable-external-ips"),
+	}
+}
+
+// nodePortAddresses are the addresses NodePorts are expected on: the
+// InternalIP, plus the node's addresses of the other IP family on
+// dual-stack nodes. ExternalIPs of the same family are left out: on clouds
+// they are NATed to the node and are not on any of its devices.
+func nodePortAddresses(n NodeInfo) []string {
+	out := []string{}
+	primary, perr := netip.ParseAddr(n.InternalIP)
+	hasPrimary := perr == nil
+	if hasPrimary {
+		out = append(out, n.InternalIP)
+	}
+	for _, a := range n.Addresses {
+		addr, err := netip.ParseAddr(a)
+		if err != nil || a == n.InternalIP {
+			continue
+		}
+		if !hasPrimary || addr.Is6() != primary.Is6() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
