@@ -1,0 +1,551 @@
+#!/usr/bin/env bash
+# The kpr lab: a real Kubernetes control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler built from the Go module proxy)
+# and four kwok nodes, each in its own network namespace joined by a bridge.
+# See lab/README.md for what is real and what is a stand-in.
+#
+#   lab/lab.sh up      tear down leftovers, build (cached), start, wait, check
+#   lab/lab.sh down    stop everything, remove namespaces, bridge, state
+#   lab/lab.sh check   probe the scenario's datapaths from inside the nodes
+#   lab/lab.sh is-clean  exit 0 if nothing of the lab is left (used by tests)
+#
+# Needs root (network namespaces, bridge, nft). Traffic never leaves the
+# lab: node namespaces have no default route, host forwarding is untouched.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+# shellcheck source=config.env
+. "$here/config.env"
+# shellcheck source=build/versions.env
+. "$here/build/versions.env"
+
+LAB_DIR="${KPR_LAB_DIR:-$repo/.lab}"
+CACHE="${KPR_LAB_CACHE:-$HOME/.cache/kubectl-kpr/lab/$KUBE_VERSION}"
+BIN="$CACHE/bin"
+export KPR_LAB_DIR="$LAB_DIR" KPR_LAB_CACHE="$CACHE" KPR_LAB_BIN="$BIN"
+API="https://$LAB_BRIDGE_IP:$LAB_APISERVER_PORT"
+
+log() { printf '[lab] %s\n' "$*" >&2; }
+die() {
+  printf '[lab] error: %s\n' "$*" >&2
+  exit 1
+}
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, a bridge, nft rules): run 'sudo make ${1:-lab-up}'"
+}
+
+netns_of() { echo "${LAB_NETNS_PREFIX}$1"; }
+ip_of() {
+  local v="LAB_IP_${1//-/_}"
+  echo "${!v}"
+}
+# Host-side veth name: kpr-<node without "node-">, at most 15 characters.
+veth_of() { echo "kpr-${1#node-}" | cut -c1-15; }
+
+kubectl_admin() { "$BIN/kubectl" --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" "$@"; }
+
+# ---------------------------------------------------------------- packages
+
+ensure_packages() {
+  local missing=()
+  command -v iptables-save >/dev/null || missing+=(iptables)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  command -v nsenter >/dev/null || missing+=(util-linux)
+  command -v ss >/dev/null || missing+=(iproute2)
+  command -v pgrep >/dev/null || missing+=(procps)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing tools (${missing[*]}) and no apt-get to install them"
+  log "installing Debian packages: ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# ------------------------------------------------------------------ build
+
+build() {
+  "$here/build/build.sh"
+  mkdir -p "$LAB_DIR/bin/cilium-node"
+  log "building the stand-ins (lab/standin)"
+  (cd "$here/standin" && CGO_ENABLED=0 go build -trimpath -o "$LAB_DIR/bin/kpr-lab-node.tmp" .)
+  mv "$LAB_DIR/bin/kpr-lab-node.tmp" "$LAB_DIR/bin/kpr-lab-node"
+  ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium-dbg"
+  ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium"
+}
+
+# -------------------------------------------------------------------- pki
+
+pki() {
+  local d="$LAB_DIR/pki"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -keyout ca.key -out ca.crt -subj "/CN=kpr-lab-ca" 2>/dev/null
+    cert() { # name cn san
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
+      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+    }
+    local kube_svc_ip="${LAB_SERVICE_CIDR%.*/*}.1"
+    cert apiserver kube-apiserver "IP:$LAB_BRIDGE_IP,IP:127.0.0.1,IP:$kube_svc_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+    for n in $LAB_NODES; do cert "$n" "system:node:$n" "IP:$(ip_of "$n"),DNS:$n"; done
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+}
+
+# tokens.csv: token,user,uid,"groups". The restricted users have no
+# bindings here; deploy/rbac.yaml's ClusterRoles are bound by tests.
+tokens() {
+  local f="$LAB_DIR/pki/tokens.csv"
+  : >"$f"
+  chmod 600 "$f"
+  for u in kpr-admin system:kube-proxy kpr-reader kpr-inspector nobody; do
+    local t
+    t="$(openssl rand -hex 24)"
+    printf '%s\n' "$t" >"$LAB_DIR/pki/token-${u//:/_}"
+    case "$u" in
+    kpr-admin) printf '%s,%s,uid-%s,"system:masters"\n' "$t" "$u" "$u" >>"$f" ;;
+    *) printf '%s,%s,uid-%s\n' "$t" "$u" "${u//:/_}" >>"$f" ;;
+    esac
+  done
+}
+
+kubeconfig_entry() { # file context user tokenfile
+  local f="$1" ctx="$2" user="$3" tok
+  tok="$(cat "$LAB_DIR/pki/token-${user//:/_}")"
+  "$BIN/kubectl" config --kubeconfig "$f" set-credentials "$user" --token "$tok" >/dev/null
+  "$BIN/kubectl" config --kubeconfig "$f" set-context "$ctx" --cluster kpr-lab --user "$user" >/dev/null
+}
+
+kubeconfigs() {
+  mkdir -p "$LAB_DIR/internal"
+  local main="$LAB_DIR/kubeconfig"
+  rm -f "$main" "$LAB_DIR"/kubeconfig-* "$LAB_DIR"/internal/kubeconfig-*
+  for f in "$main" "$LAB_DIR/internal/kubeconfig-admin" "$LAB_DIR/internal/kubeconfig-kube-proxy" \
+    "$LAB_DIR/kubeconfig-reader" "$LAB_DIR/kubeconfig-inspector" "$LAB_DIR/kubeconfig-nobody"; do
+    "$BIN/kubectl" config --kubeconfig "$f" set-cluster kpr-lab --server "$API" \
+      --certificate-authority "$LAB_DIR/pki/ca.crt" --embed-certs >/dev/null
+  done
+  kubeconfig_entry "$main" kpr-lab kpr-admin
+  kubeconfig_entry "$main" kpr-lab-reader kpr-reader
+  kubeconfig_entry "$main" kpr-lab-inspector kpr-inspector
+  kubeconfig_entry "$main" kpr-lab-nobody nobody
+  "$BIN/kubectl" config --kubeconfig "$main" use-context kpr-lab >/dev/null
+  kubeconfig_entry "$LAB_DIR/internal/kubeconfig-admin" kpr-lab kpr-admin
+  kubeconfig_entry "$LAB_DIR/internal/kubeconfig-kube-proxy" kpr-lab system:kube-proxy
+  kubeconfig_entry "$LAB_DIR/kubeconfig-reader" kpr-lab kpr-reader
+  kubeconfig_entry "$LAB_DIR/kubeconfig-inspector" kpr-lab kpr-inspector
+  kubeconfig_entry "$LAB_DIR/kubeconfig-nobody" kpr-lab nobody
+  for f in "$LAB_DIR/internal/kubeconfig-admin" "$LAB_DIR/internal/kubeconfig-kube-proxy" \
+    "$LAB_DIR/kubeconfig-reader" "$LAB_DIR/kubeconfig-inspector" "$LAB_DIR/kubeconfig-nobody"; do
+    "$BIN/kubectl" config --kubeconfig "$f" use-context kpr-lab >/dev/null
+  done
+  chmod 600 "$main" "$LAB_DIR"/kubeconfig-* "$LAB_DIR"/internal/kubeconfig-*
+}
+
+# ---------------------------------------------------------------- network
+
+net_up() {
+  if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+    # Bridged lab traffic must not traverse the host's iptables.
+    cat /proc/sys/net/bridge/bridge-nf-call-iptables >"$LAB_DIR/state/bridge-nf-call-iptables"
+    echo 0 >/proc/sys/net/bridge/bridge-nf-call-iptables
+  fi
+  ip link add "$LAB_BRIDGE" type bridge
+  ip addr add "$LAB_BRIDGE_IP/$LAB_PREFIX_LEN" dev "$LAB_BRIDGE"
+  ip link set "$LAB_BRIDGE" up
+  for n in $LAB_NODES; do
+    local ns veth
+    ns="$(netns_of "$n")"
+    veth="$(veth_of "$n")"
+    ip netns add "$ns"
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+    ip link set "$veth" master "$LAB_BRIDGE" up
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$(ip_of "$n")/$LAB_PREFIX_LEN" dev eth0
+    ip -n "$ns" link set eth0 up
+    # No default route: only the lab subnet is reachable. The service CIDR
+    # goes to a sink veth pair inside the namespace through a permanent
+    # neighbour nobody owns: packets no datapath rewrites are dropped there
+    # (so a ClusterIP hangs on a node without service handling, as on a
+    # real one) and nothing leaves the namespace. (No dummy module here.)
+    ip -n "$ns" link add kpr-svc type veth peer name kpr-svc-sink
+    ip -n "$ns" link set kpr-svc up
+    ip -n "$ns" link set kpr-svc-sink up
+    ip -n "$ns" route add "$LAB_SERVICE_CIDR" via 169.254.255.1 dev kpr-svc onlink
+    ip -n "$ns" neigh replace 169.254.255.1 lladdr 02:00:00:00:00:01 dev kpr-svc nud permanent
+    # NodePorts on 127.0.0.1 (kube-proxy sets this itself; the Cilium
+    # stand-in needs it for its DNAT).
+    ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.route_localnet=1
+  done
+}
+
+# ---------------------------------------------------------------- processes
+
+# start NAME CMD...: a process in the host namespaces, in its own session.
+start() {
+  local name="$1"
+  shift
+  setsid "$@" >>"$LAB_DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$LAB_DIR/run/$name.pid"
+}
+
+wait_for() { # description timeout-seconds command...
+  local what="$1" t="$2"
+  shift 2
+  local deadline=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "timed out after ${t}s waiting for $what (logs: $LAB_DIR/logs)"
+    sleep 0.3
+  done
+}
+
+control_plane() {
+  start etcd "$BIN/etcd" --name lab --data-dir "$LAB_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-cluster "lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --unsafe-no-fsync --log-level warn
+  wait_for etcd 30 curl -sf "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT/health"
+
+  local p="$LAB_DIR/pki"
+  start kube-apiserver "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
+    --bind-address "$LAB_BRIDGE_IP" --advertise-address "$LAB_BRIDGE_IP" --secure-port "$LAB_APISERVER_PORT" \
+    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
+    --client-ca-file "$p/ca.crt" \
+    --token-auth-file "$p/tokens.csv" \
+    --authorization-mode Node,RBAC \
+    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range "$LAB_SERVICE_CIDR" --service-node-port-range "$LAB_NODEPORT_RANGE" \
+    --allow-privileged=true \
+    --kubelet-preferred-address-types InternalIP \
+    --cert-dir "$p/apiserver-generated" \
+    --profiling=false
+  wait_for kube-apiserver 90 curl -sf --cacert "$p/ca.crt" \
+    -H "Authorization: Bearer $(cat "$p/token-kpr-admin")" "$API/readyz"
+
+  start kube-controller-manager "$BIN/kube-controller-manager" \
+    --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" \
+    --controllers '*,-nodeipam' --use-service-account-credentials=false --leader-elect=false \
+    --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
+    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
+    --node-monitor-grace-period 120s \
+    --bind-address 127.0.0.1 --secure-port 0
+  start kube-scheduler "$BIN/kube-scheduler" \
+    --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port 0
+}
+
+# Substitute ${LAB_*} from config.env in a manifest.
+render() {
+  local text
+  text="$(cat "$1")"
+  for v in $(compgen -v LAB_); do
+    text="${text//\$\{$v\}/${!v}}"
+  done
+  printf '%s\n' "$text"
+}
+
+nodes() {
+  local kernel osimage
+  kernel="$(uname -r)"
+  osimage="$(. /etc/os-release && echo "${PRETTY_NAME:-Linux}")"
+  for n in $LAB_NODES; do
+    local labels="" taints="[]"
+    case "$n" in
+    node-cilium)
+      labels='node.cilium.io/agent: "true"'
+      taints='[{key: key, value: cilium, effect: NoExecute}]'
+      ;;
+    node-stale) labels='node.cilium.io/agent: "true"' ;;
+    esac
+    cat <<EOF
+apiVersion: v1
+kind: Node
+metadata:
+  name: $n
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: $n
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+    ${labels}
+spec:
+  taints: $taints
+status:
+  addresses:
+  - {type: InternalIP, address: "$(ip_of "$n")"}
+  - {type: Hostname, address: "$n"}
+  nodeInfo:
+    architecture: amd64
+    kernelVersion: "$kernel"
+    osImage: "$osimage"
+    operatingSystem: linux
+    containerRuntimeVersion: "containerd://2.1.4"
+    kubeletVersion: "$KUBE_VERSION"
+    kubeProxyVersion: ""
+    machineID: ""
+    systemUUID: ""
+    bootID: ""
+---
+EOF
+  done
+}
+
+kwok_execs() {
+  for n in $LAB_NODES; do
+    cat >"$LAB_DIR/internal/kwok-exec-$n.yaml" <<EOF
+# kubectl exec into this node's pods runs the command as a local process in
+# the node's namespaces (kwok ClusterExec). The Cilium CLI stand-in checks
+# KPR_LAB_CONTAINER, so only the cilium-agent container "has" it.
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: kpr-lab-$n
+spec:
+  execs:
+  - containers: [cilium-agent]
+    local:
+      envs:
+      - {name: KPR_LAB_CONTAINER, value: cilium-agent}
+      - {name: KPR_LAB_CILIUM_VERSION, value: "$LAB_CILIUM_VERSION"}
+  - local:
+      envs:
+      - {name: KPR_LAB_CONTAINER, value: other}
+EOF
+  done
+}
+
+start_nodes() {
+  [ -d /host ] || {
+    mkdir /host
+    touch "$LAB_DIR/state/created-host-dir"
+  }
+  for n in $LAB_NODES; do
+    start "node-$n" ip netns exec "$(netns_of "$n")" \
+      unshare --pid --fork --mount-proc --mount --propagation private \
+      "$here/node-init.sh" "$n"
+  done
+}
+
+all_pods_running() {
+  local out
+  out="$(kubectl_admin get pods -n kube-system -o 'jsonpath={range .items[*]}{.metadata.name}={.status.phase}{"\n"}{end}')"
+  [ "$(grep -c '=Running$' <<<"$out")" -ge 5 ] && ! grep -qv '=Running$' <<<"$out"
+}
+
+nodes_ready() {
+  [ "$(kubectl_admin get nodes -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' | grep -c True)" -eq "$(wc -w <<<"$LAB_NODES")" ]
+}
+
+endpoints_ready() {
+  for s in nm-nginx nm-nginx-ovs; do
+    kubectl_admin get endpointslices -n kube-system -l "kubernetes.io/service-name=$s" \
+      -o 'jsonpath={.items[*].endpoints[*].addresses[*]}' | grep -q . || return 1
+  done
+}
+
+in_node() { # node command...
+  local n="$1"
+  shift
+  ip netns exec "$(netns_of "$n")" "$@"
+}
+
+datapaths_ready() {
+  in_node node-cilium nft list table ip kpr-lab-ebpf-standin | grep -q "$LAB_NM_NGINX_CLUSTERIP" &&
+    in_node node-stale nft list table ip kpr-lab-ebpf-standin | grep -q "$LAB_NM_NGINX_CLUSTERIP" &&
+    in_node node-iptables iptables-save -t nat | grep -q 'KUBE-SVC-.*nm-nginx' &&
+    [ -e "$LAB_DIR/run/node-stale.stale-ready" ]
+}
+
+# ------------------------------------------------------------------ check
+
+# Probe the scenario from inside the nodes: the datapaths are real where
+# they should be and absent where they should be. Loopback and lab
+# addresses only.
+check() {
+  local fail=0
+  ok() { printf '[lab] check ok:   %s\n' "$1" >&2; }
+  bad() {
+    printf '[lab] check FAIL: %s\n' "$1" >&2
+    fail=1
+  }
+  http() { in_node "$1" curl -s -o /dev/null -w '%{http_code}' --max-time "${3:-3}" "http://$2/"; }
+  local c="$LAB_NM_NGINX_CLUSTERIP" o="$LAB_NM_NGINX_OVS_CLUSTERIP"
+  for n in node-cilium node-iptables node-stale; do
+    [ "$(http "$n" "$c:80")" = 200 ] && ok "$n: ClusterIP $c:80 answers" || bad "$n: ClusterIP $c:80 does not answer"
+    [ "$(http "$n" "127.0.0.1:$LAB_NM_NGINX_NODEPORT")" = 200 ] && ok "$n: NodePort 127.0.0.1:$LAB_NM_NGINX_NODEPORT answers" || bad "$n: NodePort on 127.0.0.1 does not answer"
+    [ "$(http "$n" "$(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT")" = 200 ] && ok "$n: NodePort $(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT answers" || bad "$n: NodePort on the node IP does not answer"
+  done
+  local code
+  code="$(http node-bare "$o:80" 1 || true)"
+  [ "$code" = 000 ] && ok "node-bare: ClusterIP $o:80 hangs (no service handling)" || bad "node-bare: ClusterIP answered ($code)"
+  if in_node node-bare curl -s --max-time 2 "http://$(ip_of node-bare):$LAB_NM_NGINX_NODEPORT/" >/dev/null 2>&1; then
+    bad "node-bare: NodePort answered"
+  else ok "node-bare: NodePort refused"; fi
+  in_node node-cilium iptables-save | grep -q KUBE-SVC && bad "node-cilium: KUBE-SVC rules present" || ok "node-cilium: no KUBE-SVC rules"
+  in_node node-stale iptables-save | grep -q 'KUBE-SVC-' && ok "node-stale: leftover KUBE-SVC rules present" || bad "node-stale: no leftover KUBE-SVC rules"
+  in_node node-stale iptables-save | grep -q 'KUBE-NODEPORTS' && ok "node-stale: leftover KUBE-NODEPORTS present" || bad "node-stale: no leftover KUBE-NODEPORTS"
+  [ "$(in_node node-iptables curl -s --max-time 2 127.0.0.1:10249/proxyMode)" = iptables ] && ok "node-iptables: kube-proxy reports proxyMode iptables" || bad "node-iptables: kube-proxy proxyMode"
+  return $fail
+}
+
+# ------------------------------------------------------------------- down
+
+# Our processes: those named in pid files, plus anything still running a
+# binary from the lab's cache or .lab/bin (identified by /proc/PID/exe).
+lab_pids() {
+  local f pid exe
+  for f in "$LAB_DIR"/run/*.pid; do
+    [ -e "$f" ] || continue
+    pid="$(cat "$f")"
+    # Only if that pid still runs one of ours (pids get reused).
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "$LAB_DIR" -e "$BIN" -e "$here/" && echo "$pid"
+  done
+  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
+    exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
+    case "$exe" in "$BIN"/* | "$LAB_DIR"/bin/*) echo "$pid" ;; esac
+  done
+}
+
+down() {
+  local ns pid
+  # Killing a node's PID 1 ends everything in that PID namespace (kwok,
+  # kube-proxy, stand-ins, exec'd commands).
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  done
+  for pid in $(lab_pids | sort -u); do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    [ -z "$(lab_pids)" ] && break
+    sleep 0.1
+  done
+  for pid in $(lab_pids | sort -u); do kill -9 "$pid" 2>/dev/null || true; done
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
+    for _ in $(seq 1 30); do
+      [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+      sleep 0.1
+    done
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  ip link del "$LAB_BRIDGE" 2>/dev/null || true
+  for n in $LAB_NODES; do ip link del "$(veth_of "$n")" 2>/dev/null || true; done
+  if [ -f "$LAB_DIR/state/bridge-nf-call-iptables" ] && [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
+    cat "$LAB_DIR/state/bridge-nf-call-iptables" >/proc/sys/net/bridge/bridge-nf-call-iptables
+  fi
+  if [ -f "$LAB_DIR/state/created-host-dir" ]; then
+    rmdir /host 2>/dev/null || true
+  fi
+  rm -rf "$LAB_DIR/etcd" "$LAB_DIR/run" "$LAB_DIR/state" "$LAB_DIR/internal" "$LAB_DIR/pki" \
+    "$LAB_DIR/kubeconfig" "$LAB_DIR"/kubeconfig-*
+}
+
+# is_clean: nothing of the lab left. Prints what is left, exit 1 if any.
+is_clean() {
+  local left=0
+  if ip netns list 2>/dev/null | grep -q "^${LAB_NETNS_PREFIX}"; then
+    echo "network namespaces left: $(ip netns list | grep "^${LAB_NETNS_PREFIX}" | awk '{print $1}' | tr '\n' ' ')"
+    left=1
+  fi
+  if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
+    echo "bridge left: $LAB_BRIDGE"
+    left=1
+  fi
+  if ip -o link show | awk -F': ' '{print $2}' | grep -q '^kpr-'; then
+    echo "veths left: $(ip -o link show | awk -F': ' '{print $2}' | grep '^kpr-' | tr '\n' ' ')"
+    left=1
+  fi
+  local pids
+  pids="$(lab_pids | sort -u | tr '\n' ' ')"
+  if [ -n "${pids// /}" ]; then
+    echo "processes left: $pids"
+    left=1
+  fi
+  if grep -E "/run/netns/${LAB_NETNS_PREFIX}| /host( |/)" /proc/self/mountinfo >/dev/null 2>&1; then
+    echo "mounts left: $(grep -E "/run/netns/${LAB_NETNS_PREFIX}| /host( |/)" /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
+    left=1
+  fi
+  if [ -d "$LAB_DIR/run" ] || [ -d "$LAB_DIR/etcd" ]; then
+    echo "state left: $LAB_DIR/run or $LAB_DIR/etcd"
+    left=1
+  fi
+  return $left
+}
+
+# --------------------------------------------------------------------- up
+
+up() {
+  local t0=$SECONDS
+  need_root lab-up
+  ensure_packages
+  build
+  log "removing anything a previous run left"
+  down
+  mkdir -p "$LAB_DIR"/{logs,run,state,internal,pki}
+  rm -f "$LAB_DIR"/logs/*.log
+  pki
+  tokens
+  kubeconfigs
+  kwok_execs
+  net_up
+  log "starting etcd and the control plane"
+  control_plane
+  log "creating nodes and the scenario's objects"
+  nodes | kubectl_admin create -f - >/dev/null
+  for m in cilium kube-proxy backends; do
+    render "$here/manifests/$m.yaml" | kubectl_admin apply -f - >/dev/null
+  done
+  log "starting the nodes (kwok in per-node network/PID/mount namespaces)"
+  start_nodes
+  wait_for "4 Ready nodes" 90 nodes_ready
+  wait_for "kube-system pods Running" 120 all_pods_running
+  wait_for "EndpointSlices of nm-nginx and nm-nginx-ovs" 60 endpoints_ready
+  wait_for "datapaths (stand-in table, kube-proxy rules, stale rules)" 120 datapaths_ready
+  check || die "the lab is up but its self-check failed (logs: $LAB_DIR/logs)"
+  log "lab up in $((SECONDS - t0))s"
+  echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
+}
+
+# One lab per machine: serialise up/down of concurrent callers.
+case "${1:-}" in
+up | down)
+  need_root "lab-$1"
+  exec 9>/run/kpr-lab.lock
+  flock 9
+  ;;
+esac
+
+case "${1:-}" in
+up) up ;;
+down)
+  need_root lab-down
+  down
+  is_clean >&2 || die "lab-down left things behind"
+  log "lab down"
+  ;;
+check) check ;;
+is-clean) is_clean ;;
+build) build ;;
+*)
+  echo "usage: $0 up|down|check|is-clean|build" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# PID 1 of one lab node. lab.sh starts it as
+#   ip netns exec kprlab-NODE unshare --pid --fork --mount-proc --mount ... node-init.sh NODE
+# so this script, kwok, and every command kwok execs for `kubectl exec` live
+# in the node's own network, PID and mount namespaces. The machine's root is
+# bind-mounted at /host inside this mount namespace only, so `chroot /host
+# iptables-save` or `nsenter -t 1 -n ...` from a debug pod land on this
+# node, never on the machine running the lab.
+set -euo pipefail
+node="$1"
+: "${KPR_LAB_DIR:?}" "${KPR_LAB_BIN:?}" "${KPR_LAB_CACHE:?}"
+lab="$KPR_LAB_DIR"
+# shellcheck source=config.env
+. "$(dirname "$0")/config.env"
+ipvar="LAB_IP_${node//-/_}"
+ip="${!ipvar}"
+logs="$lab/logs"
+
+mount --rbind / /host
+
+export KPR_LAB_NODE="$node"
+export KPR_LAB_KUBECONFIG="$lab/internal/kubeconfig-admin"
+base_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export PATH="$base_path"
+
+case "$node" in
+node-cilium | node-stale)
+  # Cilium's eBPF service datapath, stood in for by nft DNAT rules.
+  "$lab/bin/kpr-lab-node" datapath >>"$logs/$node-datapath.log" 2>&1 &
+  ;;
+esac
+
+case "$node" in
+node-cilium) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx >>"$logs/$node-httpd.log" 2>&1 & ;;
+node-bare) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx-ovs >>"$logs/$node-httpd.log" 2>&1 & ;;
+esac
+
+kube_proxy() {
+  "$KPR_LAB_BIN/kube-proxy" \
+    --kubeconfig "$lab/internal/kubeconfig-kube-proxy" \
+    --hostname-override "$node" \
+    --proxy-mode iptables \
+    --conntrack-max-per-core 0 \
+    --conntrack-tcp-timeout-established 0 \
+    --conntrack-tcp-timeout-close-wait 0 \
+    --metrics-bind-address 127.0.0.1:10249 \
+    --healthz-bind-address 0.0.0.0:10256 \
+    --v 1
+}
+
+case "$node" in
+node-iptables)
+  kube_proxy >>"$logs/$node-kube-proxy.log" 2>&1 &
+  ;;
+node-stale)
+  # A kube-proxy that ran here and was removed without `--cleanup`: start
+  # it, wait until it has programmed Services, kill it hard.
+  (
+    kube_proxy >>"$logs/$node-kube-proxy.log" 2>&1 &
+    kp=$!
+    for _ in $(seq 1 240); do
+      if iptables-save -t nat 2>/dev/null | grep -q '^-A KUBE-SVC-' &&
+        iptables-save -t nat 2>/dev/null | grep -q '^-A KUBE-NODEPORTS'; then
+        sleep 1
+        kill -9 "$kp"
+        echo "stale kube-proxy rules left behind" >>"$logs/$node-kube-proxy.log"
+        touch "$lab/run/$node.stale-ready"
+        exit 0
+      fi
+      sleep 0.5
+    done
+    kill -9 "$kp"
+    echo "kube-proxy never programmed rules" >>"$logs/$node-kube-proxy.log"
+  ) &
+  ;;
+esac
+
+# kwok resolves exec'd commands with its own PATH: the Cilium CLI stand-in
+# is on it only on nodes that run a Cilium agent.
+case "$node" in
+node-cilium | node-stale) kwok_path="$lab/bin/cilium-node:$base_path" ;;
+*) kwok_path="$base_path" ;;
+esac
+
+cfgs=()
+for f in "$KPR_LAB_CACHE"/kwok-stages/*.yaml; do cfgs+=(-c "$f"); done
+cfgs+=(-c "$lab/internal/kwok-exec-$node.yaml")
+
+PATH="$kwok_path" "$KPR_LAB_BIN/kwok" \
+  --kubeconfig "$lab/internal/kubeconfig-admin" \
+  --manage-single-node "$node" \
+  --node-ip "$ip" --node-port 10250 \
+  --server-address "$ip:10250" \
+  --tls-cert-file "$lab/pki/$node.crt" --tls-private-key-file "$lab/pki/$node.key" \
+  "${cfgs[@]}" >>"$logs/$node-kwok.log" 2>&1 &
+
+# As PID 1: reap children until killed; lab.sh down SIGKILLs this process,
+# which takes everything in the namespace with it.
+while true; do wait || true; sleep 1; done

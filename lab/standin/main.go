@@ -1,0 +1,63 @@
+// Command kpr-lab-node runs inside a lab node's namespaces. It is one binary
+// with several faces, chosen by the name it is called by:
+//
+//   - cilium-dbg / cilium: a stand-in for the Cilium agent CLI. It answers
+//     `status [-o json] [--verbose]` and `service list [-o json]` in Cilium
+//     1.18's formats, computed at exec time from the node's real interfaces
+//     and the cluster's real Services and EndpointSlices.
+//   - kpr-lab-node datapath: a stand-in for Cilium's eBPF service datapath:
+//     keeps an nft table of DNAT rules (never named like kube-proxy's) in
+//     step with the Services and EndpointSlices.
+//   - kpr-lab-node httpd: the backends' HTTP server.
+//
+// Environment (set by lab/node-init.sh for kwok, which passes it on to the
+// commands it execs): KPR_LAB_NODE (node name), KPR_LAB_KUBECONFIG.
+// KPR_LAB_CONTAINER=cilium-agent is set by kwok's ClusterExec only for the
+// cilium-agent container, so other containers on a Cilium node do not have
+// the Cilium CLI, as on a real node.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	os.Exit(run(filepath.Base(os.Args[0]), os.Args[1:]))
+}
+
+func run(name string, args []string) int {
+	switch name {
+	case "cilium-dbg", "cilium":
+		if os.Getenv("KPR_LAB_CONTAINER") != "cilium-agent" {
+			// What kwok says when the command is not on the PATH.
+			fmt.Fprintf(os.Stderr, "exec: %q: executable file not found in $PATH\n", name)
+			return 127
+		}
+		return ciliumCLI(name, args)
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: kpr-lab-node datapath|httpd|render-nft|cilium-dbg ...")
+		return 2
+	}
+	switch args[0] {
+	case "datapath":
+		return runDatapath(args[1:])
+	case "render-nft":
+		return renderNftOnce(args[1:])
+	case "httpd":
+		return runHTTPD(args[1:])
+	case "cilium-dbg", "cilium":
+		return run(args[0], args[1:])
+	}
+	fmt.Fprintf(os.Stderr, "kpr-lab-node: unknown command %q\n", args[0])
+	return 2
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
