@@ -27,3 +27,9 @@ test: vet unit
 .PHONY: fixtures
 fixtures:
 	$(MAKE) -C tools/fixturegen fixtures
+
+# Release check with the real tools: goreleaser snapshot, krew manifest
+# validation, krew install and kubectl plugin discovery (hack/ship-check.sh).
+.PHONY: ship-check
+ship-check:
+	hack/ship-check.sh
