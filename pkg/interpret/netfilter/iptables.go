@@ -276,6 +276,11 @@ func (p *iptParser) rule(rule string) {
 		return
 	}
 	b.comment(a.comment)
+	mapsService := (class == classKubeServices || class == classKubeNodePorts) && chainPrefix(a.target) != "" ||
+		chainPrefix(a.chain) != ""
+	if !mapsService {
+		return
+	}
 	svcPort := servicePortInComment(a.comment)
 	if svcPort == "" {
 		return
@@ -306,8 +311,20 @@ func stripHostMask(a string) string {
 	return strings.TrimSuffix(a, "/128")
 }
 
-// dnsLabel is a Kubernetes namespace / Service name (RFC 1123 label).
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+// isDNSLabel reports whether s is an RFC 1123 label, as namespaces and
+// Service names are (hand-written: this runs for every kube-proxy rule).
+func isDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
 
 // servicePortInComment finds "<ns>/<name>[:<port>]" in one of kube-proxy's
 // rule comments: "ns/svc:p cluster IP", "ns/svc:p -> 10.0.0.1:80",
@@ -320,7 +337,7 @@ func servicePortInComment(c string) string {
 		}
 		w = strings.TrimSuffix(w, ":")
 		ns, name, _, ok := SplitServicePortName(w)
-		if ok && dnsLabel.MatchString(ns) && dnsLabel.MatchString(name) {
+		if ok && isDNSLabel(ns) && isDNSLabel(name) {
 			return w
 		}
 	}
