@@ -1,0 +1,305 @@
+package debugpod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+)
+
+// Manager creates, tracks and deletes the debug pods of one kpr run.
+type Manager struct {
+	Client kubernetes.Interface
+	Exec   collect.Executor
+	Opts   Options
+
+	// NodeCheckInterval is how often a pending pod's node is re-read.
+	NodeCheckInterval time.Duration
+
+	mu      sync.Mutex
+	created map[string]bool // pod names this run created and not yet deleted
+}
+
+// NewManager returns a manager; opts get their defaults (and a run id).
+func NewManager(client kubernetes.Interface, exec collect.Executor, opts Options) *Manager {
+	return &Manager{
+		Client:            client,
+		Exec:              exec,
+		Opts:              opts.WithDefaults(),
+		NodeCheckInterval: 2 * time.Second,
+		created:           map[string]bool{},
+	}
+}
+
+// Pod is a running debug pod.
+type Pod struct {
+	Name      string
+	Namespace string
+	Node      string
+	m         *Manager
+}
+
+// Exec runs command in the pod's container.
+func (p *Pod) Exec(ctx context.Context, command []string) (collect.ExecResult, error) {
+	return p.m.Exec.Exec(ctx, p.Namespace, p.Name, ContainerName, command)
+}
+
+// Start creates a debug pod on node and waits until its container runs.
+// On any failure the pod is deleted again (unless Keep) and the error is a
+// *StartError that says why and what to do.
+func (m *Manager) Start(ctx context.Context, node string) (*Pod, error) {
+	if err := m.checkNode(ctx, node); err != nil {
+		return nil, err
+	}
+	pod := Build(node, m.Opts)
+	created, err := m.Client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		return nil, ClassifyCreateError(err, node, pod.Namespace)
+	}
+	m.track(created.Name, true)
+	if err := m.wait(ctx, created); err != nil {
+		if !m.Opts.Keep {
+			m.deleteFresh(created.Name)
+		}
+		return nil, err
+	}
+	return &Pod{Name: created.Name, Namespace: created.Namespace, Node: node, m: m}, nil
+}
+
+// Release deletes p unless --keep. It uses a fresh context so that it
+// still works after the run's context was cancelled.
+func (m *Manager) Release(p *Pod) error {
+	if p == nil || m.Opts.Keep {
+		return nil
+	}
+	return m.deleteFresh(p.Name)
+}
+
+// Cleanup deletes every pod of this run: the ones it knows it created and,
+// by label, any whose create response was lost to an interrupt. It uses its
+// own short context, so call it after the run's context is done.
+func (m *Manager) Cleanup() []error {
+	if m.Opts.Keep {
+		return nil
+	}
+	var errs []error
+	m.mu.Lock()
+	names := make([]string, 0, len(m.created))
+	for n := range m.created {
+		names = append(names, n)
+	}
+	m.mu.Unlock()
+	for _, n := range names {
+		if err := m.deleteFresh(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, RunIDLabel: m.Opts.RunID}).String()
+	list, err := m.Client.CoreV1().Pods(m.Opts.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return append(errs, fmt.Errorf("listing this run's debug pods in %s: %w", m.Opts.Namespace, err))
+	}
+	for _, p := range list.Items {
+		if err := m.deleteFresh(p.Name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// Kept lists the pods left behind with --keep.
+func (m *Manager) Kept() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for n := range m.created {
+		out = append(out, m.Opts.Namespace+"/"+n)
+	}
+	return out
+}
+
+func (m *Manager) track(name string, on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if on {
+		m.created[name] = true
+	} else {
+		delete(m.created, name)
+	}
+}
+
+func (m *Manager) deleteFresh(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Grace 0: the pod holds no state, and a kubelet that is slow to kill
+	// it must not keep kpr waiting.
+	zero := int64(0)
+	err := m.Client.CoreV1().Pods(m.Opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting debug pod %s/%s: %w (remove it with `kubectl kpr cleanup`)", m.Opts.Namespace, name, err)
+	}
+	m.track(name, false)
+	return nil
+}
+
+// checkNode fails fast for a node that does not exist or is not Ready: the
+// pod would wait forever for a kubelet that never starts it. A user who
+// may not read nodes skips the check and relies on the timeout.
+func (m *Manager) checkNode(ctx context.Context, name string) error {
+	node, err := m.Client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return &StartError{Reason: ReasonNodeNotFound, Node: name, Namespace: m.Opts.Namespace,
+			Detail: "node does not exist", Hint: "check the name with `kubectl get nodes`"}
+	case apierrors.IsForbidden(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading node %s: %w", name, err)
+	}
+	return NodeState(node)
+}
+
+// NodeState returns a *StartError when node cannot run a new pod.
+func NodeState(node *corev1.Node) error {
+	if node.DeletionTimestamp != nil {
+		return &StartError{Reason: ReasonNodeNotFound, Node: node.Name, Detail: "node is being deleted"}
+	}
+	for _, c := range node.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
+			detail := fmt.Sprintf("node is NotReady (Ready=%s", c.Status)
+			if c.Reason != "" {
+				detail += ", " + c.Reason
+			}
+			detail += ")"
+			return &StartError{Reason: ReasonNodeNotReady, Node: node.Name, Detail: detail,
+				Hint: "its kubelet cannot start the debug pod; fix the node or leave it out"}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) wait(parent context.Context, pod *corev1.Pod) error {
+	ctx, cancel := context.WithTimeout(parent, m.Opts.Timeout)
+	defer cancel()
+	last := pod
+	if done, err := PodState(pod); done {
+		return err
+	}
+	interval := m.NodeCheckInterval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	pods := m.Client.CoreV1().Pods(pod.Namespace)
+	rv := pod.ResourceVersion
+	for {
+		w, err := pods.Watch(ctx, metav1.ListOptions{
+			FieldSelector:   fields.OneTermEqualSelector("metadata.name", pod.Name).String(),
+			ResourceVersion: rv,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return m.waitEnded(parent, last)
+			}
+			if apierrors.IsForbidden(err) {
+				return &StartError{Reason: ReasonForbidden, Node: pod.Spec.NodeName, Namespace: pod.Namespace, Pod: pod.Name,
+					Detail: "missing permission `watch pods` in namespace " + pod.Namespace, Hint: firstLine(err.Error())}
+			}
+			return fmt.Errorf("watching debug pod %s: %w", describe(pod), err)
+		}
+		rewatch := false
+		for !rewatch {
+			select {
+			case <-ctx.Done():
+				w.Stop()
+				return m.waitEnded(parent, last)
+			case <-ticker.C:
+				if err := m.checkNode(ctx, pod.Spec.NodeName); err != nil {
+					w.Stop()
+					return withPod(err, pod)
+				}
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					// The server closes watches now and then; resume from a fresh read.
+					got, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
+					if err != nil {
+						if apierrors.IsNotFound(err) {
+							return deletedError(pod)
+						}
+						if ctx.Err() != nil {
+							return m.waitEnded(parent, last)
+						}
+						return fmt.Errorf("reading debug pod %s: %w", describe(pod), err)
+					}
+					last, rv = got, got.ResourceVersion
+					if done, err := PodState(got); done {
+						return err
+					}
+					rewatch = true
+					continue
+				}
+				switch ev.Type {
+				case watch.Deleted:
+					w.Stop()
+					return deletedError(pod)
+				case watch.Error:
+					w.Stop()
+					if st := apierrors.FromObject(ev.Object); apierrors.IsGone(st) || apierrors.IsResourceExpired(st) {
+						rv = ""
+						rewatch = true
+						continue
+					}
+					return fmt.Errorf("watching debug pod %s: %v", describe(pod), apierrors.FromObject(ev.Object))
+				case watch.Added, watch.Modified:
+					p, ok := ev.Object.(*corev1.Pod)
+					if !ok {
+						continue
+					}
+					last, rv = p, p.ResourceVersion
+					if done, err := PodState(p); done {
+						w.Stop()
+						return err
+					}
+				}
+			}
+		}
+	}
+}
+
+// waitEnded explains why waiting stopped: the run was interrupted, or the
+// pod did not come up within --timeout (with its last known state).
+func (m *Manager) waitEnded(parent context.Context, last *corev1.Pod) error {
+	if err := parent.Err(); err != nil {
+		return fmt.Errorf("interrupted while waiting for debug pod %s: %w", describe(last), err)
+	}
+	return &StartError{Reason: ReasonTimeout, Node: last.Spec.NodeName, Namespace: last.Namespace, Pod: last.Name,
+		Detail: fmt.Sprintf("not running after %s (%s)", m.Opts.Timeout, pendingState(last)),
+		Hint:   "raise --timeout if the image is large, or look at `kubectl describe pod` with --keep"}
+}
+
+func deletedError(pod *corev1.Pod) error {
+	return &StartError{Reason: ReasonPodDeleted, Node: pod.Spec.NodeName, Namespace: pod.Namespace, Pod: pod.Name,
+		Detail: "the debug pod was deleted while starting", Hint: "the node may have gone away, or another `kpr cleanup` ran"}
+}
+
+func withPod(err error, pod *corev1.Pod) error {
+	var se *StartError
+	if errors.As(err, &se) {
+		se.Namespace, se.Pod = pod.Namespace, pod.Name
+	}
+	return err
+}
