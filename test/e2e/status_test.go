@@ -1,0 +1,215 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+)
+
+// statusJSON is `kubectl kpr status -o json` as issue 2 defines it. The
+// test decodes into its own structs so that it checks the JSON names, not
+// just the Go types.
+type statusJSON struct {
+	Cilium struct {
+		Found     bool   `json:"found"`
+		Namespace string `json:"namespace"`
+		Version   string `json:"version"`
+		DaemonSet *struct {
+			Desired int32 `json:"desired"`
+			Ready   int32 `json:"ready"`
+		} `json:"daemonSet"`
+		Config map[string]string `json:"config"`
+	} `json:"cilium"`
+	KubeProxy struct {
+		Found bool   `json:"found"`
+		Mode  string `json:"mode"`
+		Pods  int    `json:"pods"`
+	} `json:"kubeProxy"`
+	Nodes []nodeJSON `json:"nodes"`
+}
+
+type nodeJSON struct {
+	Name          string `json:"name"`
+	InternalIP    string `json:"internalIP"`
+	KernelVersion string `json:"kernelVersion"`
+	CiliumAgent   *struct {
+		Pod   string `json:"pod"`
+		Ready bool   `json:"ready"`
+	} `json:"ciliumAgent"`
+	KubeProxyReplacement *struct {
+		Mode              string `json:"mode"`
+		ReplacesKubeProxy string `json:"replacesKubeProxy"`
+		Devices           []struct {
+			Name          string   `json:"name"`
+			Addresses     []string `json:"addresses"`
+			DirectRouting bool     `json:"directRouting"`
+		} `json:"devices"`
+	} `json:"kubeProxyReplacement"`
+	KubeProxyPod *string  `json:"kubeProxyPod"`
+	ServicesBy   string   `json:"servicesBy"`
+	Errors       []string `json:"errors"`
+}
+
+// The lab's scenario (lab/README.md): who implements Services where.
+var wantServicesBy = map[string]string{
+	"node-cilium":   "cilium",
+	"node-iptables": "kube-proxy-iptables",
+	"node-bare":     "none",
+	"node-stale":    "cilium",
+}
+
+var nodeIPs = map[string]string{
+	"node-cilium":   "172.30.0.11",
+	"node-iptables": "172.30.0.12",
+	"node-bare":     "172.30.0.13",
+	"node-stale":    "172.30.0.14",
+}
+
+func byName(t *testing.T, s statusJSON) map[string]nodeJSON {
+	t.Helper()
+	m := map[string]nodeJSON{}
+	for _, n := range s.Nodes {
+		m[n.Name] = n
+	}
+	for name := range wantServicesBy {
+		if _, ok := m[name]; !ok {
+			t.Fatalf("status has no row for %s; rows: %v", name, s.Nodes)
+		}
+	}
+	return m
+}
+
+func TestStatusServicesBy(t *testing.T) {
+	needLab(t)
+	var s statusJSON
+	mustJSON(t, kpr(t, "status", "-o", "json"), &s)
+	nodes := byName(t, s)
+	for name, want := range wantServicesBy {
+		n := nodes[name]
+		if n.ServicesBy != want {
+			t.Errorf("%s: servicesBy = %q, want %q (errors: %v)", name, n.ServicesBy, want, n.Errors)
+		}
+		if n.InternalIP != nodeIPs[name] {
+			t.Errorf("%s: internalIP = %q, want %q", name, n.InternalIP, nodeIPs[name])
+		}
+	}
+}
+
+func TestStatusAgentsAndKubeProxy(t *testing.T) {
+	needLab(t)
+	var s statusJSON
+	mustJSON(t, kpr(t, "status", "-o", "json"), &s)
+	nodes := byName(t, s)
+
+	if !s.Cilium.Found || s.Cilium.Namespace != "kube-system" {
+		t.Errorf("cilium: found=%v namespace=%q, want true, kube-system", s.Cilium.Found, s.Cilium.Namespace)
+	}
+	if s.Cilium.DaemonSet == nil || s.Cilium.DaemonSet.Desired != 2 || s.Cilium.DaemonSet.Ready != 2 {
+		t.Errorf("cilium daemonSet = %+v, want desired 2, ready 2", s.Cilium.DaemonSet)
+	}
+	if got := s.Cilium.Config["kube-proxy-replacement"]; got != "true" {
+		t.Errorf("cilium config kube-proxy-replacement = %q, want \"true\"", got)
+	}
+	if got := s.Cilium.Config["cni-chaining-mode"]; got != "generic-veth" {
+		t.Errorf("cilium config cni-chaining-mode = %q, want generic-veth", got)
+	}
+	if !strings.HasPrefix(s.Cilium.Version, "1.18") && !strings.HasPrefix(s.Cilium.Version, "v1.18") {
+		t.Errorf("cilium version = %q, want 1.18.x", s.Cilium.Version)
+	}
+	if !s.KubeProxy.Found || s.KubeProxy.Mode != "iptables" {
+		t.Errorf("kubeProxy: found=%v mode=%q, want true, iptables", s.KubeProxy.Found, s.KubeProxy.Mode)
+	}
+
+	for _, name := range []string{"node-cilium", "node-stale"} {
+		n := nodes[name]
+		if n.CiliumAgent == nil || !n.CiliumAgent.Ready || !strings.HasPrefix(n.CiliumAgent.Pod, "cilium-") {
+			t.Errorf("%s: ciliumAgent = %+v, want a ready cilium-* pod", name, n.CiliumAgent)
+			continue
+		}
+		k := n.KubeProxyReplacement
+		if k == nil || k.Mode != "True" || k.ReplacesKubeProxy != "full" {
+			t.Errorf("%s: kubeProxyReplacement = %+v, want mode True, full", name, k)
+			continue
+		}
+		found := false
+		for _, d := range k.Devices {
+			for _, a := range d.Addresses {
+				if d.Name == "eth0" && a == nodeIPs[name] {
+					found = true
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: KPR devices %+v lack eth0 with %s", name, k.Devices, nodeIPs[name])
+		}
+		if n.KubeProxyPod != nil {
+			t.Errorf("%s: kubeProxyPod = %q, want null", name, *n.KubeProxyPod)
+		}
+	}
+	for _, name := range []string{"node-iptables", "node-bare"} {
+		if n := nodes[name]; n.CiliumAgent != nil || n.KubeProxyReplacement != nil {
+			t.Errorf("%s: has Cilium data %+v / %+v, want none", name, n.CiliumAgent, n.KubeProxyReplacement)
+		}
+	}
+	if p := nodes["node-iptables"].KubeProxyPod; p == nil || !strings.HasPrefix(*p, "kube-proxy-") {
+		t.Errorf("node-iptables: kubeProxyPod = %v, want kube-proxy-*", p)
+	}
+	if p := nodes["node-bare"].KubeProxyPod; p != nil {
+		t.Errorf("node-bare: kubeProxyPod = %q, want null", *p)
+	}
+}
+
+func TestStatusTableColors(t *testing.T) {
+	needLab(t)
+	plain := kpr(t, "status", "--color", "never")
+	if plain.code != 0 {
+		t.Fatalf("status failed: %s", plain)
+	}
+	for name := range wantServicesBy {
+		if !strings.Contains(plain.stdout, name) {
+			t.Errorf("table lacks node %s:\n%s", name, plain.stdout)
+		}
+	}
+	if strings.Contains(plain.stdout, "\x1b[") {
+		t.Errorf("--color never printed escape codes:\n%q", plain.stdout)
+	}
+	colored := kpr(t, "status", "--color", "always")
+	if colored.code != 0 || !strings.Contains(colored.stdout, "\x1b[") {
+		t.Errorf("--color always printed no escape codes: %s", colored)
+	}
+	// NO_COLOR wins over auto even where color would be allowed.
+	nc := run(t, []string{"NO_COLOR=1", "TERM=xterm-256color"}, kprBin, "status")
+	if strings.Contains(nc.stdout, "\x1b[") {
+		t.Errorf("NO_COLOR=1 printed escape codes:\n%q", nc.stdout)
+	}
+}
+
+func TestStatusYAML(t *testing.T) {
+	needLab(t)
+	r := kpr(t, "status", "-o", "yaml")
+	if r.code != 0 || !strings.Contains(r.stdout, "servicesBy: kube-proxy-iptables") {
+		t.Errorf("status -o yaml lacks servicesBy: kube-proxy-iptables: %s", r)
+	}
+}
+
+// Plugin discovery: the pinned kubectl finds kubectl-kpr on PATH.
+func TestThroughKubectl(t *testing.T) {
+	needLab(t)
+	k := kubectlPath(t)
+	list := run(t, nil, k, "plugin", "list")
+	if !strings.Contains(list.stdout, binDir+"/kubectl-kpr") {
+		t.Fatalf("kubectl plugin list does not show %s/kubectl-kpr: %s", binDir, list)
+	}
+	v := run(t, nil, k, "kpr", "version")
+	if v.code != 0 || !strings.Contains(v.stdout, "kubectl-kpr") {
+		t.Errorf("kubectl kpr version: %s", v)
+	}
+	help := run(t, nil, k, "kpr", "--help")
+	if help.code != 0 || !strings.Contains(help.stdout, "kubectl kpr") {
+		t.Errorf("kubectl kpr --help should say `kubectl kpr`: %s", help)
+	}
+	var s statusJSON
+	mustJSON(t, run(t, nil, k, "kpr", "status", "-o", "json"), &s)
+	if got := byName(t, s)["node-iptables"].ServicesBy; got != "kube-proxy-iptables" {
+		t.Errorf("through kubectl: node-iptables servicesBy = %q", got)
+	}
+}
