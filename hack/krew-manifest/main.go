@@ -10,6 +10,8 @@
 //	serve   -dir dist
 //	        serves a directory on 127.0.0.1 (validate-krew-manifest installs
 //	        from URLs only) and prints its base URL.
+//	metadata dist/metadata.json tag|version
+//	        prints a field of GoReleaser's build metadata.
 //
 // The bot itself is a GitHub Action that downloads from GitHub releases, so
 // it cannot run offline; this reimplements only its two template functions
@@ -77,6 +79,11 @@ func run(args []string, out io.Writer) error {
 			return errors.New("usage: krew-manifest compare A.yaml B.yaml")
 		}
 		return compareFiles(args[1], args[2])
+	case "metadata":
+		if len(args) != 3 {
+			return errors.New("usage: krew-manifest metadata dist/metadata.json tag|version")
+		}
+		return printMetadata(args[1], args[2], out)
 	case "serve":
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		dir := fs.String("dir", "dist", "directory to serve")
@@ -86,7 +93,26 @@ func run(args []string, out io.Writer) error {
 		}
 		return serve(*dir, *lifetime, out)
 	}
-	return fmt.Errorf("unknown subcommand %q: want render, compare or serve", args[0])
+	return fmt.Errorf("unknown subcommand %q: want render, compare, serve or metadata", args[0])
+}
+
+// printMetadata prints one field of dist/metadata.json ({"tag": "v0.1.0",
+// "version": "0.1.0", ...}, written by GoReleaser).
+func printMetadata(file, field string, out io.Writer) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var meta map[string]any
+	if err := yaml.Unmarshal(b, &meta); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	v, ok := meta[field].(string)
+	if !ok || v == "" {
+		return fmt.Errorf("%s has no %q", file, field)
+	}
+	_, err = fmt.Fprintln(out, v)
+	return err
 }
 
 // versionInTag is the bot's extractVersionFromTag: v1.2.3 -> 1.2.3.
