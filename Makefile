@@ -20,7 +20,30 @@ vet:
 unit:
 	$(GO) test -race ./...
 
+# vet + unit, then the end-to-end tests on the local lab (needs root):
+# lab-up, e2e, and lab-down in a trap, also on failure (lab/test.sh).
 test: vet unit
+	MAKE='$(MAKE)' lab/test.sh
+
+# The local lab (lab/README.md): real control plane + kwok nodes in network
+# namespaces. Needs root. Binaries are cached in ~/.cache/kubectl-kpr/lab.
+LAB_CACHE ?= $(HOME)/.cache/kubectl-kpr/lab/v1.37.2
+.PHONY: lab-up lab-down e2e demo
+lab-up:
+	lab/lab.sh up
+
+lab-down:
+	lab/lab.sh down
+
+# End-to-end tests against a running lab (make lab-up first).
+e2e:
+	KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
+		$(GO) test -count=1 -timeout 15m ./test/e2e/
+
+# Brings the lab up and shows kpr's main job on it, through kubectl's
+# plugin discovery, with colors.
+demo: build lab-up
+	lab/demo.sh
 
 # Regenerate the Cilium parser fixtures with each release's own code
 # (tools/fixturegen; needs the Go module proxy; not run in CI).

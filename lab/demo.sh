@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# `make demo`: kpr's main job on the lab, through the pinned kubectl's plugin
+# discovery (bin/kubectl-kpr on PATH), colors forced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. lab/build/versions.env
+cache="${KPR_LAB_CACHE:-$HOME/.cache/kubectl-kpr/lab/$KUBE_VERSION}"
+export KUBECONFIG="$PWD/.lab/kubeconfig"
+export PATH="$PWD/bin:$cache/bin:$PATH"
+show() {
+  printf '\n\033[1m$ %s\033[0m\n' "$*"
+  "$@" || true
+}
+show kubectl get nodes -o wide
+show kubectl kpr status --color always
+if kubectl-kpr diff --help >/dev/null 2>&1 && ! kubectl-kpr diff --help 2>&1 | grep -q 'not implemented'; then
+  show kubectl kpr diff node-cilium node-bare --color always
+else
+  echo "(kubectl kpr diff is not implemented yet: skipped)"
+fi
+echo
+echo "The lab stays up: export KUBECONFIG=$KUBECONFIG  (make lab-down to remove it)"
