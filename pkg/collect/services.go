@@ -191,7 +191,7 @@ func ReadAgentServices(ctx context.Context, ex Executor, a AgentPod, preferOld b
 		}
 		if err != nil {
 			// Transport, RBAC or timeout: another command will not fare better.
-			if !strings.Contains(err.Error(), "pods/exec") && !strings.Contains(err.Error(), "timed out") {
+			if !strings.Contains(err.Error(), "missing permission") && !strings.Contains(err.Error(), "timed out") {
 				err = ExplainExecError(err, a.Namespace, a.Name)
 			}
 			return AgentServices{Source: source, Err: err}
@@ -281,6 +281,7 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 	ix := reconcile.NewIndex(inv.Services, inv.Slices)
 	ropts := reconcileOptions(ci.Install.Config)
 	ropts.Namespace = opts.Namespace
+	ropts.IgnoreProtocol = ciliumBefore(ci.Install.Version, 1, 17)
 	rep := &report.Services{Namespace: opts.Namespace, CiliumNamespace: ci.Install.Namespace, Nodes: make([]report.NodeServices, 0, len(targets))}
 	for i, t := range targets {
 		row := report.NodeServices{Node: t.node.Name, Frontends: []report.FrontendCheck{}, Problems: []report.ServiceProblem{}, Errors: []string{}}
@@ -337,6 +338,15 @@ func reconcileOptions(config map[string]string) reconcile.Options {
 		SkipLoadBalancer: !on("enable-node-port"),
 		SkipExternalIPs:  !on("enable-external-ips"),
 	}
+}
+
+// ciliumBefore reports whether version is known and older than maj.min.
+func ciliumBefore(version string, maj, min int) bool {
+	var a, b int
+	if _, err := fmt.Sscanf(version, "%d.%d", &a, &b); err != nil {
+		return false
+	}
+	return a < maj || (a == maj && b < min)
 }
 
 // nodePortAddresses are the addresses NodePorts are expected on: the

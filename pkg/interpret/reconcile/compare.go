@@ -42,7 +42,10 @@ func (ix *Index) Reconcile(node Node, agent []cilium.Service, opts Options) Resu
 		byKey[addrPortKey(e.addr, e.port)+"|"+e.proto] = append(byKey[addrPortKey(e.addr, e.port)+"|"+e.proto], e)
 		byAddrPort[addrPortKey(e.addr, e.port)] = append(byAddrPort[addrPortKey(e.addr, e.port)], e)
 	}
+	// covered: found in the agent; mismatched: found with a problem.
 	covered := map[*expected]bool{}
+	mismatched := map[*expected]bool{}
+	extraMismatch := 0
 	var res Result
 	for i := range agent {
 		a := withAddress(agent[i])
@@ -50,7 +53,7 @@ func (ix *Index) Reconcile(node Node, agent []cilium.Service, opts Options) Resu
 		proto := strings.ToUpper(a.Protocol)
 		var matches []*expected
 		if addrOK {
-			if proto == "" || proto == "ANY" {
+			if proto == "" || proto == "ANY" || opts.IgnoreProtocol {
 				matches = byAddrPort[addrPortKey(addr, a.Port)]
 			} else {
 				matches = byKey[addrPortKey(addr, a.Port)+"|"+proto]
@@ -64,13 +67,20 @@ func (ix *Index) Reconcile(node Node, agent []cilium.Service, opts Options) Resu
 			continue
 		}
 		if len(matches) > 0 {
+			fc := compareFrontend(matches, a)
 			for _, e := range matches {
 				covered[e] = true
+				if fc.Status != report.FrontendOK {
+					mismatched[e] = true
+				}
 			}
-			res.add(compareFrontend(matches, a))
+			res.add(fc)
 			continue
 		}
 		if fc, code, ok := ix.unmatched(a, addr, addrOK, node, opts); ok {
+			if fc.Status == report.FrontendMismatch {
+				extraMismatch++
+			}
 			res.addStale(fc, code)
 		}
 	}
@@ -85,10 +95,18 @@ func (ix *Index) Reconcile(node Node, agent []cilium.Service, opts Options) Resu
 		})
 	}
 	for _, e := range exp {
-		if !e.optional || covered[e] {
-			res.Counts.Expected++
+		if e.optional && !covered[e] {
+			continue
+		}
+		res.Counts.Expected++
+		switch {
+		case mismatched[e]:
+			res.Counts.Mismatch++
+		case covered[e]:
+			res.Counts.OK++
 		}
 	}
+	res.Counts.Mismatch += extraMismatch
 	res.finish()
 	return res
 }
@@ -334,14 +352,8 @@ func (r *Result) finish() {
 		fc := it.fc
 		r.Frontends = append(r.Frontends, fc)
 		switch fc.Status {
-		case report.FrontendOK:
+		case report.FrontendOK, report.FrontendMismatch:
 			r.Counts.Found++
-			if !fc.Internal {
-				r.Counts.OK++
-			}
-		case report.FrontendMismatch:
-			r.Counts.Found++
-			r.Counts.Mismatch++
 		case report.FrontendStale:
 			r.Counts.Found++
 			r.Counts.Stale++

@@ -304,6 +304,9 @@ func TestNoProtocolTextInput(t *testing.T) {
 	if r.Problems[0].Protocol != "TCP" {
 		t.Errorf("missing protocol = %q", r.Problems[0].Protocol)
 	}
+	// Before 1.17 the JSON shows one protocol for the shared frontend.
+	r = ix.Reconcile(nodeA, []cilium.Service{fe("1", "10.96.0.10", 53, "UDP", "ClusterIP", "10.0.0.2:53 active")}, Options{IgnoreProtocol: true})
+	wantCodes(t, r)
 }
 
 func TestUnmanagedFrontends(t *testing.T) {

@@ -101,4 +101,8 @@ type Options struct {
 	SkipNodePort     bool
 	SkipExternalIPs  bool
 	SkipLoadBalancer bool
+	// IgnoreProtocol matches frontends on IP and port only. Before 1.17
+	// Cilium's service key had no protocol: TCP and UDP on one port were a
+	// single frontend whose JSON shows whichever protocol was written last.
+	IgnoreProtocol bool
 }

@@ -35,8 +35,11 @@ type NodeServices struct {
 
 // Counts summarise one node.
 type Counts struct {
-	// Expected frontends per the cluster; Found frontends in the agent (in
-	// scope); OK expected frontends found with the right type and backends.
+	// Expected frontends per the cluster = OK + Missing + Mismatch (the
+	// expected ones found with a wrong type or backends; Mismatch also
+	// counts NodePorts found on node addresses kpr was not told about).
+	// Found counts the agent's frontends in scope, Stale those no Service
+	// explains, Unmanaged the Cilium-internal ones.
 	Expected  int `json:"expected"`
 	Found     int `json:"found"`
 	OK        int `json:"ok"`
