@@ -1,0 +1,363 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Case is one command the harness times.
+type Case struct {
+	Name string `json:"name"`
+	// UserAgent prefix of the case's API requests in the audit log.
+	UserAgent string   `json:"userAgent,omitempty"`
+	Argv      []string `json:"argv"`
+	Runs      int      `json:"runs"`
+	Warmup    int      `json:"warmup"`
+	// Check validates one run's stdout; nil accepts anything.
+	Check func(stdout []byte) error `json:"-"`
+}
+
+// Run is one timed execution.
+type Run struct {
+	Wall     time.Duration  `json:"wallNs"`
+	CPU      time.Duration  `json:"cpuNs"`
+	MaxRSSKB int64          `json:"maxRssKiB"`
+	API      map[string]int `json:"api,omitempty"`
+	Err      string         `json:"error,omitempty"`
+}
+
+// Result is a case's runs at one N.
+type Result struct {
+	Case  string `json:"case"`
+	Nodes int    `json:"nodes"`
+	Argv  string `json:"argv"`
+	Runs  []Run  `json:"runs"`
+	// Note is a free-form remark (the hang run's outcome).
+	Note string `json:"note,omitempty"`
+	// Limit is a wall-clock bound the case must meet (the hang run).
+	Limit time.Duration `json:"limitNs,omitempty"`
+}
+
+// Results is one `benchctl run`.
+type Results struct {
+	Machine string   `json:"machine"`
+	Date    string   `json:"date"`
+	Nodes   int      `json:"nodes"`
+	Results []Result `json:"results"`
+}
+
+func cmdRun(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	nodes := fs.Int("nodes", 0, "number of nodes in the lab (for the report)")
+	kpr := fs.String("kpr", "bin/kubectl-kpr", "kubectl-kpr binary")
+	kubectl := fs.String("kubectl", "kubectl", "kubectl binary")
+	floor := fs.String("floor", "", "floor binary")
+	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the lab")
+	audit := fs.String("audit-log", "", "API server audit log (for request counts)")
+	data := fs.String("data", "", "the stand-in's data directory (for the hang run)")
+	cases := fs.String("cases", "floor,status,xargs,seq,services,hang", "cases to run, comma-separated")
+	runs := fs.Int("runs", 5, "timed runs per fast case")
+	slowRuns := fs.Int("slow-runs", 3, "timed runs for the xargs and sequential cases")
+	hangTimeout := fs.Duration("hang-timeout", 10*time.Second, "kpr --timeout in the hang run")
+	sysdump := fs.String("sysdump", "", "sysdump-like folder for the analyze case")
+	out := fs.String("out", "", "write results JSON here")
+	_ = fs.Parse(args)
+
+	env := append(os.Environ(), "KUBECONFIG="+*kubeconfig)
+	podList := *kubectl + ` get pods -A -l k8s-app=cilium -o go-template='{{range .items}}-n {{.metadata.namespace}} {{.metadata.name}} -- cilium-dbg status -o json{{"\n"}}{{end}}'`
+	all := map[string]Case{
+		"floor": {Name: "floor (client-go, 32 WebSocket execs in flight)", UserAgent: "kpr-bench-floor", Argv: []string{*floor}, Runs: *runs, Warmup: 1},
+		"status": {Name: "kubectl kpr status -o json", UserAgent: "kubectl-kpr", Argv: []string{*kpr, "status", "-o", "json"}, Runs: *runs, Warmup: 1,
+			Check: checkStatus(*nodes, 0)},
+		"xargs": {Name: "xargs -P16 kubectl exec", UserAgent: "kubectl/", Runs: *slowRuns, Warmup: 1,
+			Argv: []string{"sh", "-c", podList + ` | xargs -P16 -L1 ` + *kubectl + ` exec -c cilium-agent`}},
+		"seq": {Name: "kubectl exec, one after another", UserAgent: "kubectl/", Runs: *slowRuns, Warmup: 0,
+			Argv: []string{"sh", "-c", podList + ` | while read -r _ ns p _; do ` + *kubectl + ` exec -n "$ns" "$p" -c cilium-agent -- cilium-dbg status -o json </dev/null; done`}},
+		"services": {Name: "kubectl kpr services -o json", UserAgent: "kubectl-kpr", Argv: []string{*kpr, "services", "-A", "-o", "json"}, Runs: *runs, Warmup: 1},
+		"analyze":  {Name: "kubectl kpr analyze (100 MB sysdump-like folder)", Argv: []string{*kpr, "analyze", "-o", "json", *sysdump}, Runs: *runs, Warmup: 1},
+	}
+	res := Results{Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339), Nodes: *nodes}
+	for _, name := range strings.Split(*cases, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		var r Result
+		var err error
+		if name == "hang" {
+			r, err = runHang(*kpr, env, *audit, *data, *nodes, *hangTimeout)
+		} else {
+			c, ok := all[name]
+			if !ok {
+				return fmt.Errorf("unknown case %q", name)
+			}
+			r, err = runCase(c, env, *audit)
+		}
+		r.Nodes = *nodes
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		med := medianRun(r.Runs)
+		fmt.Fprintf(os.Stderr, "benchctl: N=%d %-50s wall %8s  cpu %8s  rss %6.1f MiB  api %v\n", *nodes, r.Case, med.Wall.Round(time.Millisecond), med.CPU.Round(time.Millisecond), float64(med.MaxRSSKB)/1024, med.API)
+		res.Results = append(res.Results, r)
+	}
+	if *out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		return os.WriteFile(*out, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+func runCase(c Case, env []string, audit string) (Result, error) {
+	r := Result{Case: c.Name, Argv: strings.Join(c.Argv, " ")}
+	for i := 0; i < c.Warmup+c.Runs; i++ {
+		run, stdout, err := timeOnce(c.Argv, env, audit, c.UserAgent)
+		if err != nil {
+			return r, err
+		}
+		if run.Err == "" && c.Check != nil {
+			if err := c.Check(stdout); err != nil {
+				run.Err = err.Error()
+			}
+		}
+		if run.Err != "" {
+			return r, fmt.Errorf("run %d failed: %s", i, run.Err)
+		}
+		if i >= c.Warmup {
+			r.Runs = append(r.Runs, run)
+		}
+	}
+	return r, nil
+}
+
+// timeOnce runs argv once and measures it like `/usr/bin/time -v`: wall
+// clock, user+system CPU of the process and every child it waited for,
+// and the peak RSS (of the largest process in the tree). API requests
+// come from the audit log lines the run added.
+func timeOnce(argv, env []string, audit, userAgent string) (Run, []byte, error) {
+	var off int64
+	if audit != "" {
+		if st, err := os.Stat(audit); err == nil {
+			off = st.Size()
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	run := Run{Wall: time.Since(start)}
+	if cmd.ProcessState == nil {
+		return run, nil, err
+	}
+	run.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		run.MaxRSSKB = ru.Maxrss
+	}
+	if err != nil {
+		run.Err = fmt.Sprintf("%v: %s", err, lastLines(stderr.String(), 5))
+	}
+	if audit != "" && userAgent != "" {
+		// The log backend writes when a request completes; give the last
+		// ones a moment.
+		time.Sleep(300 * time.Millisecond)
+		counts, err := countAudit(audit, off, userAgent)
+		if err != nil {
+			return run, nil, err
+		}
+		run.API = counts
+	}
+	return run, stdout.Bytes(), nil
+}
+
+// countAudit counts the requests (one ResponseComplete event each) logged
+// after offset whose user agent starts with prefix, by kind: list, get,
+// exec, watch, other.
+func countAudit(path string, offset int64, prefix string) (map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, err
+	}
+	counts := map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var ev struct {
+			Stage     string `json:"stage"`
+			Verb      string `json:"verb"`
+			UserAgent string `json:"userAgent"`
+			ObjectRef *struct {
+				Subresource string `json:"subresource"`
+			} `json:"objectRef"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Stage != "ResponseComplete" || !strings.HasPrefix(ev.UserAgent, prefix) {
+			continue
+		}
+		switch {
+		case ev.ObjectRef != nil && ev.ObjectRef.Subresource == "exec":
+			counts["exec"]++
+		case ev.Verb == "list" || ev.Verb == "get" || ev.Verb == "watch":
+			counts[ev.Verb]++
+		default:
+			counts["other"]++
+		}
+	}
+	return counts, sc.Err()
+}
+
+// checkStatus checks kpr's JSON: one row per node, and exactly `failing`
+// rows with errors.
+func checkStatus(nodes, failing int) func([]byte) error {
+	return func(b []byte) error {
+		var rep struct {
+			Nodes []struct {
+				Name       string   `json:"name"`
+				ServicesBy string   `json:"servicesBy"`
+				Errors     []string `json:"errors"`
+			} `json:"nodes"`
+		}
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("status output is not JSON: %v", err)
+		}
+		if nodes > 0 && len(rep.Nodes) != nodes {
+			return fmt.Errorf("status has %d node rows, want %d", len(rep.Nodes), nodes)
+		}
+		bad := 0
+		for _, n := range rep.Nodes {
+			if len(n.Errors) > 0 {
+				bad++
+			}
+		}
+		if bad != failing {
+			return fmt.Errorf("%d rows with errors, want %d", bad, failing)
+		}
+		return nil
+	}
+}
+
+// runHang makes the agents in the hang group stuck (5% of the nodes) and
+// checks that `status` still ends within --timeout plus a second, with
+// exactly those rows marked.
+func runHang(kpr string, env []string, audit, data string, nodes int, timeout time.Duration) (Result, error) {
+	argv := []string{kpr, "status", "-o", "json", "--timeout", timeout.String()}
+	r := Result{Case: fmt.Sprintf("kubectl kpr status, 5%% of agents hanging (--timeout %s)", timeout), Argv: strings.Join(argv, " "), Limit: timeout + time.Second}
+	if data == "" {
+		return r, errors.New("hang: -data is required")
+	}
+	flag := filepath.Join(data, "hang")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		return r, err
+	}
+	defer os.Remove(flag)
+	hung := 0
+	for i := 0; i < nodes; i++ {
+		if hangs(i) {
+			hung++
+		}
+	}
+	check := checkStatus(nodes, hung)
+	for i := 0; i < 2; i++ {
+		run, stdout, err := timeOnce(argv, env, audit, "kubectl-kpr")
+		if err != nil {
+			return r, err
+		}
+		if run.Err == "" {
+			if err := check(stdout); err != nil {
+				run.Err = err.Error()
+			}
+		}
+		if run.Err == "" && run.Wall > r.Limit {
+			run.Err = fmt.Sprintf("took %s, more than --timeout + 1s", run.Wall.Round(time.Millisecond))
+		}
+		if run.Err != "" {
+			return r, fmt.Errorf("hang run failed: %s", run.Err)
+		}
+		r.Runs = append(r.Runs, run)
+	}
+	r.Note = fmt.Sprintf("%d of %d agents hanging, all %d rows marked", hung, nodes, hung)
+	return r, nil
+}
+
+func medianRun(runs []Run) Run {
+	if len(runs) == 0 {
+		return Run{}
+	}
+	pick := func(get func(Run) int64) int64 {
+		v := make([]int64, len(runs))
+		for i, r := range runs {
+			v[i] = get(r)
+		}
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		if len(v)%2 == 1 {
+			return v[len(v)/2]
+		}
+		return (v[len(v)/2-1] + v[len(v)/2]) / 2
+	}
+	m := Run{
+		Wall:     time.Duration(pick(func(r Run) int64 { return int64(r.Wall) })),
+		CPU:      time.Duration(pick(func(r Run) int64 { return int64(r.CPU) })),
+		MaxRSSKB: pick(func(r Run) int64 { return r.MaxRSSKB }),
+	}
+	if runs[0].API != nil {
+		m.API = map[string]int{}
+		for k := range runs[0].API {
+			m.API[k] = int(pick(func(r Run) int64 { return int64(r.API[k]) }))
+		}
+	}
+	return m
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "model name") {
+				cpu = strings.TrimSpace(l[strings.IndexByte(l, ':')+1:])
+				break
+			}
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.SplitN(string(b), "\n", 2)[0], "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %.0f GiB RAM", float64(kb)/(1<<20))
+	}
+	var u syscall.Utsname
+	kernel := ""
+	if syscall.Uname(&u) == nil {
+		var sb strings.Builder
+		for _, c := range u.Release {
+			if c == 0 {
+				break
+			}
+			sb.WriteByte(byte(c))
+		}
+		kernel = ", Linux " + sb.String()
+	}
+	return fmt.Sprintf("%d × %s%s%s", numCPU(), cpu, mem, kernel)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

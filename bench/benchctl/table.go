@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// cmdTable prints one markdown table for every results file given, with
+// ratios against the floor and the xargs way at the same N, then the
+// issue's targets, each met or missed.
+func cmdTable(args []string) error {
+	fs := flag.NewFlagSet("table", flag.ExitOnError)
+	_ = fs.Parse(args)
+	var all []Results
+	for _, p := range fs.Args() {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		var r Results
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		all = append(all, r)
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Nodes < all[j].Nodes })
+	missed := printTable(os.Stdout, all)
+	if missed > 0 {
+		fmt.Printf("\n%d target(s) missed.\n", missed)
+	}
+	return nil
+}
+
+type key struct {
+	nodes int
+	name  string
+}
+
+func printTable(w io.Writer, all []Results) (missed int) {
+	med := map[key]Run{}
+	var rows []Result
+	for _, rs := range all {
+		for _, r := range rs.Results {
+			med[key{r.Nodes, short(r.Case)}] = medianRun(r.Runs)
+			rows = append(rows, r)
+		}
+	}
+	if len(all) > 0 {
+		fmt.Fprintf(w, "Machine: %s. %s.\n\n", all[0].Machine, all[0].Date)
+	}
+	fmt.Fprintln(w, "| N | command | runs | wall (median) | CPU user+sys | peak RSS | API requests (list/get/exec/other) | wall ÷ floor | CPU ÷ floor | wall ÷ xargs |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|")
+	for _, r := range rows {
+		m := medianRun(r.Runs)
+		floor, hasFloor := med[key{r.Nodes, "floor"}]
+		xargs, hasXargs := med[key{r.Nodes, "xargs"}]
+		ratio := func(a, b time.Duration, ok bool) string {
+			if !ok || b == 0 || short(r.Case) == "analyze" {
+				return ""
+			}
+			return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+		}
+		n := fmt.Sprint(r.Nodes)
+		if short(r.Case) == "analyze" {
+			n = "–"
+		}
+		name := r.Case
+		if r.Note != "" {
+			name += " — " + r.Note
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %.1f MiB | %s | %s | %s | %s |\n",
+			n, name, len(r.Runs), secs(m.Wall), secs(m.CPU), float64(m.MaxRSSKB)/1024, apiCounts(m.API),
+			ratio(m.Wall, floor.Wall, hasFloor), ratio(m.CPU, floor.CPU, hasFloor), ratio(m.Wall, xargs.Wall, hasXargs))
+	}
+
+	fmt.Fprintln(w, "\nTargets:")
+	check := func(ok bool, format string, a ...any) {
+		mark := "met"
+		if !ok {
+			mark = "MISSED"
+			missed++
+		}
+		fmt.Fprintf(w, "- %s: %s\n", mark, fmt.Sprintf(format, a...))
+	}
+	var listGet []string
+	for _, rs := range all {
+		n := rs.Nodes
+		st, ok := med[key{n, "status"}]
+		if !ok {
+			continue
+		}
+		if f, ok := med[key{n, "floor"}]; ok {
+			check(float64(st.Wall) <= 1.3*float64(f.Wall), "N=%d status wall %s ≤ 1.3 × floor %s (%.2f×)", n, secs(st.Wall), secs(f.Wall), float64(st.Wall)/float64(f.Wall))
+			check(float64(st.CPU) <= 2*float64(f.CPU), "N=%d status CPU %s ≤ 2 × floor %s (%.2f×)", n, secs(st.CPU), secs(f.CPU), float64(st.CPU)/float64(f.CPU))
+		}
+		if x, ok := med[key{n, "xargs"}]; ok {
+			check(float64(st.Wall) <= 0.15*float64(x.Wall), "N=%d status wall %s ≤ 0.15 × xargs %s (%.3f×)", n, secs(st.Wall), secs(x.Wall), float64(st.Wall)/float64(x.Wall))
+		}
+		limit := 60.0
+		if n > 200 {
+			limit = 150
+		}
+		check(float64(st.MaxRSSKB)/1024 <= limit, "N=%d status peak RSS %.1f MiB ≤ %.0f MiB", n, float64(st.MaxRSSKB)/1024, limit)
+		if st.API != nil {
+			listGet = append(listGet, fmt.Sprintf("N=%d: %d LIST + %d GET", n, st.API["list"], st.API["get"]))
+		}
+	}
+	if len(listGet) > 1 {
+		same := true
+		for _, s := range listGet[1:] {
+			if strings.SplitN(s, ": ", 2)[1] != strings.SplitN(listGet[0], ": ", 2)[1] {
+				same = false
+			}
+		}
+		check(same, "status LIST/GET requests independent of N (%s)", strings.Join(listGet, ", "))
+	}
+	for _, r := range rows {
+		switch short(r.Case) {
+		case "analyze":
+			m := medianRun(r.Runs)
+			check(m.Wall <= 2*time.Second, "analyze 100 MB wall %s ≤ 2 s", secs(m.Wall))
+			check(float64(m.MaxRSSKB)/1024 <= 100, "analyze 100 MB peak RSS %.1f MiB ≤ 100 MiB", float64(m.MaxRSSKB)/1024)
+		case "hang":
+			worst := time.Duration(0)
+			for _, x := range r.Runs {
+				worst = max(worst, x.Wall)
+			}
+			check(worst <= r.Limit, "N=%d with 5%% of agents hanging, status ends in %s ≤ --timeout + 1 s = %s (%s)", r.Nodes, secs(worst), secs(r.Limit), r.Note)
+		}
+	}
+	return missed
+}
+
+// short maps a case's display name back to its id.
+func short(name string) string {
+	switch {
+	case strings.HasPrefix(name, "floor"):
+		return "floor"
+	case strings.Contains(name, "hanging"):
+		return "hang"
+	case strings.HasPrefix(name, "kubectl kpr status"):
+		return "status"
+	case strings.HasPrefix(name, "kubectl kpr services"):
+		return "services"
+	case strings.HasPrefix(name, "kubectl kpr analyze"):
+		return "analyze"
+	case strings.HasPrefix(name, "xargs"):
+		return "xargs"
+	case strings.Contains(name, "one after another"):
+		return "seq"
+	}
+	return name
+}
+
+func secs(d time.Duration) string {
+	if d < 10*time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
+}
+
+func apiCounts(m map[string]int) string {
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("%d / %d / %d / %d", m["list"], m["get"], m["exec"], m["other"]+m["watch"])
+}
