@@ -56,3 +56,14 @@ fixtures:
 .PHONY: ship-check
 ship-check:
 	hack/ship-check.sh
+
+# Speed at scale (bench/, BENCHMARKS.md): the scale lab with N=200 and
+# N=1000 kwok nodes in a network namespace of its own; kpr against kubectl
+# by hand and a bare client-go floor. Needs root; not part of `make test`.
+.PHONY: bench bench-smoke
+bench:
+	bench/run.sh
+
+# The same at N=20 with fewer runs: checks the bench works (CI runs it).
+bench-smoke:
+	bench/run.sh --smoke
