@@ -197,7 +197,8 @@ net_up() {
 start() {
   local name="$1"
   shift
-  setsid "$@" >>"$LAB_DIR/logs/$name.log" 2>&1 </dev/null &
+  # 9>&-: daemons must not inherit the lab lock.
+  setsid "$@" >>"$LAB_DIR/logs/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$LAB_DIR/run/$name.pid"
 }
 

@@ -35,8 +35,9 @@ node-cilium) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx >>"$logs
 node-bare) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx-ovs >>"$logs/$node-httpd.log" 2>&1 & ;;
 esac
 
+# Runs in a background subshell: exec, so $! is kube-proxy itself.
 kube_proxy() {
-  "$KPR_LAB_BIN/kube-proxy" \
+  exec "$KPR_LAB_BIN/kube-proxy" \
     --kubeconfig "$lab/internal/kubeconfig-kube-proxy" \
     --hostname-override "$node" \
     --proxy-mode iptables \
@@ -59,8 +60,9 @@ node-stale)
     kube_proxy >>"$logs/$node-kube-proxy.log" 2>&1 &
     kp=$!
     for _ in $(seq 1 240); do
-      if iptables-save -t nat 2>/dev/null | grep -q '^-A KUBE-SVC-' &&
-        iptables-save -t nat 2>/dev/null | grep -q '^-A KUBE-NODEPORTS'; then
+      # Both lab NodePorts programmed (their endpoints came up after the
+      # kubernetes Service's).
+      if [ "$(iptables-save -t nat 2>/dev/null | grep -c '^-A KUBE-NODEPORTS .*nm-nginx')" -ge 2 ]; then
         sleep 1
         kill -9 "$kp"
         echo "stale kube-proxy rules left behind" >>"$logs/$node-kube-proxy.log"
