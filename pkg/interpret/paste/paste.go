@@ -64,17 +64,36 @@ var (
 	userHostPrompt = regexp.MustCompile(`^[\w.-]+@[\w.-]+(?::[^\s#$%]*)?\s?[#$%](?:\s+(.*))?$`)
 	bracketPrompt  = regexp.MustCompile(`^\[[^\]@\s]+@[^\]]+\]\s?[#$](?:\s+(.*))?$`)
 	psPrompt       = regexp.MustCompile(`^PS [^>]*>\s*(.*)$`)
-
-	fence = regexp.MustCompile("^\\s*(```|~~~)")
-
-	noiseLine = regexp.MustCompile(`^(?:` +
-		`Defaulted container "[^"]*" out of: .*` + // kubectl exec/logs
-		`|Unable to use a TTY - input is not a terminal.*` +
-		`|command terminated with exit code \d+` +
-		`|> Error while running '.*` + // cilium-bugtool markdown
-		`|\.\.\.|\[\.\.\.\]|…|\(truncated\)|\[truncated\]|<snip>|\[snip\]` +
-		`)$`)
 )
+
+// isNoise reports kubectl's and other tools' chatter that is never part
+// of an output. Plain prefix checks: this runs on every line of inputs
+// that can be 100 MB.
+func isNoise(t string) bool {
+	if t == "" {
+		return false
+	}
+	switch t[0] {
+	case 'D':
+		return strings.HasPrefix(t, `Defaulted container "`) && strings.Contains(t, `" out of: `)
+	case 'U':
+		return strings.HasPrefix(t, "Unable to use a TTY - input is not a terminal")
+	case 'c':
+		return strings.HasPrefix(t, "command terminated with exit code ")
+	case '>':
+		return strings.HasPrefix(t, "> Error while running '") // cilium-bugtool markdown
+	}
+	switch t {
+	case "...", "[...]", "…", "(truncated)", "[truncated]", "<snip>", "[snip]":
+		return true
+	}
+	return false
+}
+
+func isFence(s string) bool {
+	t := strings.TrimLeft(s, " \t")
+	return strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")
+}
 
 // commandWords are first words that make a "# <cmd>" or "% <cmd>" line a
 // prompt (a root shell, zsh, or cilium-bugtool's markdown heading) rather
@@ -112,19 +131,24 @@ func cleanLine(s string) (text string, prompt bool, command string, drop bool) {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if loc := ghLogPrefix.FindStringIndex(s); loc != nil {
-		s = s[loc[1]:]
-	} else if loc := tsPrefix.FindStringIndex(s); loc != nil {
-		s = s[loc[1]:]
+	if strings.IndexByte(s, '\t') >= 0 {
+		if loc := ghLogPrefix.FindStringIndex(s); loc != nil {
+			s = s[loc[1]:]
+		}
 	}
-	if fence.MatchString(s) {
+	if len(s) > 0 && (s[0] >= '0' && s[0] <= '9' || s[0] == '[' && len(s) > 1 && s[1] >= '0' && s[1] <= '9') {
+		if loc := tsPrefix.FindStringIndex(s); loc != nil {
+			s = s[loc[1]:]
+		}
+	}
+	if isFence(s) {
 		return "", false, fenceMark, true
 	}
 	if strings.Contains(s, "**") {
 		s = strings.ReplaceAll(s, "**", "")
 	}
 	trimmed := strings.TrimSpace(s)
-	if noiseLine.MatchString(trimmed) {
+	if isNoise(trimmed) {
 		return "", false, "", true
 	}
 	switch {
@@ -135,7 +159,16 @@ func cleanLine(s string) (text string, prompt bool, command string, drop bool) {
 	case (strings.HasPrefix(trimmed, "# ") || strings.HasPrefix(trimmed, "% ") || strings.HasPrefix(trimmed, "❯ ")) && isCommandLine(trimmed[strings.IndexByte(trimmed, ' ')+1:]):
 		return "", true, strings.TrimSpace(trimmed[strings.IndexByte(trimmed, ' ')+1:]), false
 	}
-	for _, re := range []*regexp.Regexp{userHostPrompt, bracketPrompt, psPrompt} {
+	var re *regexp.Regexp
+	switch {
+	case strings.HasPrefix(trimmed, "PS "):
+		re = psPrompt
+	case trimmed != "" && trimmed[0] == '[' && strings.IndexByte(trimmed, '@') > 0:
+		re = bracketPrompt
+	case strings.IndexByte(trimmed, '@') > 0 && strings.ContainsAny(trimmed, "#$%"):
+		re = userHostPrompt
+	}
+	if re != nil {
 		if m := re.FindStringSubmatch(trimmed); m != nil {
 			return "", true, strings.TrimSpace(m[1]), false
 		}

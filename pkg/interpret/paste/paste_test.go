@@ -1,6 +1,8 @@
 package paste
 
 import (
+	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -185,5 +187,27 @@ func TestClean(t *testing.T) {
 	got := string(Clean([]byte("    $ cilium status\r\n    KVStore: Ok\r\n      Status: x\r\n```\r\n")))
 	if got != "KVStore: Ok\n  Status: x" {
 		t.Errorf("Clean = %q", got)
+	}
+}
+
+func TestCleanReaderMatchesClean(t *testing.T) {
+	in := "$ iptables-save\r\n```\r\n*nat\r\n:A - [0:0]\r\nDefaulted container \"x\" out of: x\r\nCOMMIT"
+	got, err := io.ReadAll(NewCleanReader(strings.NewReader(in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(Clean([]byte(in)))+"\n" {
+		t.Errorf("reader %q, Clean %q", got, Clean([]byte(in)))
+	}
+}
+
+func BenchmarkCleanReader(b *testing.B) {
+	line := "[0:0] -A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment \"ns1/svc1:p80 -> 10.180.0.1:80\" -m statistic --mode random --probability 0.5 -j KUBE-SEP-SXIVWICOYRO3J4NJ\n"
+	data := []byte(strings.Repeat(line, 10<<20/len(line)))
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		if _, err := io.Copy(io.Discard, NewCleanReader(bytes.NewReader(data))); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,0 +1,76 @@
+package report
+
+import (
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
+)
+
+// Analyze is `kubectl kpr analyze -o json`.
+type Analyze struct {
+	Inputs []AnalyzeInput `json:"inputs"`
+	// Agents holds one verdict per Cilium agent whose status was read
+	// (each agent of a sysdump; a paste that holds a status is one agent).
+	Agents []AnalyzeAgent `json:"agents,omitzero"`
+}
+
+// AnalyzeInput is one output read from a file, a directory, an archive
+// entry or stdin. Only the sections that apply to Kind are set.
+type AnalyzeInput struct {
+	// Source names where the output came from: a path, "-" for stdin,
+	// "archive.zip!dir/file.md" for an archive entry.
+	Source string `json:"source"`
+	// Kind is "cilium-status", "cilium-service-list", "iptables-save",
+	// "nft-ruleset", "ipvsadm" or "unknown".
+	Kind string `json:"kind"`
+	// Reason says why the kind is unknown or the output could not be read.
+	Reason string `json:"reason,omitempty"`
+	// Agent is the Cilium agent pod a sysdump entry belongs to.
+	Agent string `json:"agent,omitempty"`
+	// Lines is "first-last" when the output is a part of a longer paste.
+	Lines string `json:"lines,omitempty"`
+	// Command is the command line pasted above the output.
+	Command string `json:"command,omitempty"`
+	// Superseded counts earlier listings of this kind in the same source
+	// that this one replaced (the last listing wins).
+	Superseded int `json:"superseded,omitempty"`
+
+	CiliumStatus *AnalyzeCiliumStatus `json:"ciliumStatus,omitempty"`
+	// Services is set (possibly empty) for cilium-service-list.
+	Services  []cilium.Service   `json:"services,omitzero"`
+	Netfilter *netfilter.Summary `json:"netfilter,omitempty"`
+	// ServicesBy is what this output alone says about the node:
+	// a status gives the agent's side, rules give kube-proxy's.
+	ServicesBy verdict.ServicesBy `json:"servicesBy,omitempty"`
+}
+
+// AnalyzeCiliumStatus is the part of `cilium status` that decides
+// Service handling.
+type AnalyzeCiliumStatus struct {
+	Version              string      `json:"version"`
+	KubeProxyReplacement *cilium.KPR `json:"kubeProxyReplacement"`
+	CNIChaining          string      `json:"cniChaining"`
+	CiliumState          string      `json:"ciliumState,omitempty"`
+	KubernetesState      string      `json:"kubernetesState,omitempty"`
+	// Format is "json" or "text".
+	Format string `json:"format,omitempty"`
+}
+
+// AnalyzeAgent is the verdict for one agent, combining its status with
+// the rules dumped on its node.
+type AnalyzeAgent struct {
+	Name         string               `json:"name"`
+	Source       string               `json:"source"`
+	ServicesBy   verdict.ServicesBy   `json:"servicesBy"`
+	CiliumStatus *AnalyzeCiliumStatus `json:"ciliumStatus"`
+	// Frontends counts the agent's service list entries (-1: not read).
+	Frontends int `json:"frontends"`
+	// KubeProxyRules: kube-proxy's rules are on the node. A dump cannot
+	// tell whether a kube-proxy still syncs them or they are stale.
+	KubeProxyRules bool               `json:"kubeProxyRules"`
+	KubeProxyModes []string           `json:"kubeProxyModes"`
+	Netfilter      *netfilter.Summary `json:"netfilter"`
+	Warnings       []verdict.Warning  `json:"warnings"`
+	// Inputs are the files the verdict was built from.
+	Inputs []string `json:"inputs"`
+}
