@@ -91,7 +91,8 @@ var (
 )
 
 func (p *iptParser) line(raw []byte) {
-	line := string(bytes.TrimRight(raw, " \t\r"))
+	// iptables-save never indents; a pasted dump may be.
+	line := string(bytes.TrimSpace(raw))
 	if line == "" {
 		return
 	}
