@@ -133,13 +133,18 @@ func lastJSONDocument(b []byte, open byte, accept func(json.RawMessage) bool) (j
 		}
 		return nil, false
 	}
+	// Each failed candidate costs a decode up to its first error; bound the
+	// quadratic worst case on adversarial input. Real pastes hold a few
+	// documents, and nested objects (indented) are many.
+	const maxCandidates = 64
+	if len(col0) > maxCandidates {
+		col0 = col0[len(col0)-maxCandidates:]
+	}
 	if raw, ok := try(col0); ok {
 		return raw, true
 	}
-	// Indented candidates can be many (one per nested object); bound the
-	// quadratic worst case on large inputs.
-	if len(indented) > 64 {
-		indented = indented[:64]
+	if len(indented) > maxCandidates {
+		indented = indented[:maxCandidates]
 	}
 	return try(indented)
 }
