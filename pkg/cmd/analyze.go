@@ -2,17 +2,115 @@ package cmd
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/offline"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
-// Placeholder until the command lands.
-func newAnalyzeCmd(o *RootOptions) *cobra.Command {
-	_ = o
-	return &cobra.Command{
-		Use:    "analyze",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("analyze: not implemented yet") },
+// AnalyzeOptions are `kubectl kpr analyze`'s flags.
+type AnalyzeOptions struct {
+	root   *RootOptions
+	Output string
+	Inputs []string
+
+	format render.Format
+}
+
+func newAnalyzeCmd(root *RootOptions) *cobra.Command {
+	o := &AnalyzeOptions{root: root}
+	c := &cobra.Command{
+		Use:   "analyze FILE|DIR|ZIP|- ...",
+		Short: "Read pasted agent and node outputs or a Cilium sysdump offline and say who implements Services",
+		Long: `analyze works without cluster access. It reads files, directories, zip and
+tar(.gz) archives, or stdin ("-"), finds the command outputs in them and reads
+each one:
+
+  - cilium status / cilium-dbg status (text, --verbose or -o json, 1.10-1.20)
+  - cilium service list (text or -o json)
+  - iptables-save / ip6tables-save (legacy or nf_tables, with -c counters,
+    several dumps in one file), nft list ruleset (text or -j), ipvsadm -Ln
+
+Pastes may be messy: shell prompts and command lines, kubectl's "Defaulted
+container" notice, CI-log timestamps, markdown fences and emphasis, CRLF and
+truncated last lines are dealt with; several outputs in one paste are split,
+and of several listings of one kind the last one wins.
+
+A Cilium sysdump (cilium-sysdump-*.zip or its extracted folder) is read per
+agent: each cilium-bugtool's status, service list and iptables dumps give one
+verdict per agent. A dump cannot tell whether kube-proxy still runs, so
+kube-proxy rules next to full KPR are reported as "both" with a warning that
+they may be stale.
+
+The exit code is 1 when nothing in the inputs was recognised.`,
+		Example: `  kubectl kpr analyze ticket-1234.txt
+  kubectl kpr analyze cilium-sysdump-20240501-120000.zip -o json
+  pbpaste | kubectl kpr analyze -
+  kubectl kpr analyze node-a-iptables.txt node-b-nft.json status.txt`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
 	}
+	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
+	registerOutputCompletion(c, "wide", "json", "yaml")
+	return c
+}
+
+// Complete records the inputs.
+func (o *AnalyzeOptions) Complete(args []string) error {
+	o.Inputs = args
+	return nil
+}
+
+// Validate checks flag values.
+func (o *AnalyzeOptions) Validate() error {
+	f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatWide, render.FormatJSON, render.FormatYAML)
+	if err != nil {
+		return err
+	}
+	o.format = f
+	stdin := 0
+	for _, in := range o.Inputs {
+		if in == "-" {
+			stdin++
+		}
+	}
+	if stdin > 1 {
+		return errors.New(`"-" (stdin) can be given only once`)
+	}
+	_, err = o.root.Palette()
+	return err
+}
+
+// Run reads the inputs, prints the result and sets the exit code.
+func (o *AnalyzeOptions) Run() error {
+	rep, st := offline.Analyze(o.Inputs, offline.Options{Stdin: o.root.Streams.In})
+	if err := o.print(rep); err != nil {
+		return err
+	}
+	for _, err := range st.Errors {
+		fmt.Fprintf(o.root.Streams.ErrOut, "warning: %v\n", err)
+	}
+	if st.Recognised == 0 {
+		return &ExitError{Code: 1, Err: errors.New("nothing in the inputs was recognised as cilium status, cilium service list, iptables-save, nft or ipvsadm output (see the reasons above)")}
+	}
+	return nil
+}
+
+func (o *AnalyzeOptions) print(rep *report.Analyze) error {
+	if o.format.IsStructured() {
+		return render.Structured(o.root.Streams.Out, o.format, rep)
+	}
+	p, _ := o.root.Palette()
+	return render.Analyze(o.root.Streams.Out, rep, p, o.format == render.FormatWide)
 }

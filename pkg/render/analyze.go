@@ -1,0 +1,248 @@
+package render
+
+import (
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+)
+
+// Analyze prints `analyze`: one row per output read (source, kind, key
+// facts, what it says about Service handling), then one row per agent
+// with its combined verdict and the warnings under it. wide prints full
+// archive paths instead of "<agent>/<file>".
+func Analyze(w io.Writer, rep *report.Analyze, p Palette, wide bool) error {
+	rows := make([][]string, 0, len(rep.Inputs))
+	for _, in := range rep.Inputs {
+		kind := in.Kind
+		if in.Kind == "unknown" {
+			kind = p.Warn(kind)
+		}
+		rows = append(rows, []string{
+			Safe(inputLabel(in, wide)),
+			kind,
+			inputFacts(in, p),
+			p.Paint(ServicesByTone(in.ServicesBy), orDash(string(in.ServicesBy))),
+		})
+	}
+	if err := Table(w, []string{"INPUT", "KIND", "FACTS", "SERVICES BY"}, rows); err != nil {
+		return err
+	}
+	if len(rep.Agents) > 0 {
+		fmt.Fprintln(w)
+		arows := make([][]string, 0, len(rep.Agents))
+		for _, a := range rep.Agents {
+			arows = append(arows, []string{
+				p.Bold(Safe(a.Name)),
+				kprCell(a.CiliumStatus, p),
+				kubeProxyRulesCell(a, p),
+				ciliumChainsCell(a.Netfilter),
+				frontendsCell(a.Frontends),
+				p.Paint(ServicesByTone(a.ServicesBy), string(a.ServicesBy)),
+			})
+		}
+		if err := Table(w, []string{"AGENT", "KPR", "KUBE-PROXY RULES", "CILIUM CHAINS", "FRONTENDS", "SERVICES BY"}, arows); err != nil {
+			return err
+		}
+		for _, a := range rep.Agents {
+			for _, wn := range a.Warnings {
+				fmt.Fprintf(w, "%s %s [%s]: %s\n", p.Warn("warning:"), Safe(a.Name), wn.Code, Safe(wn.Message))
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, analyzeSummary(rep, p))
+	return nil
+}
+
+// inputLabel names an input compactly: bundle entries as
+// "<agent>/<file>", paste parts with their line range.
+func inputLabel(in report.AnalyzeInput, wide bool) string {
+	label := in.Source
+	if in.Agent != "" && !wide {
+		label = in.Agent + "/" + path.Base(strings.ReplaceAll(in.Source, "!", "/"))
+	}
+	if in.Lines != "" {
+		label += ":" + in.Lines
+	}
+	return label
+}
+
+func inputFacts(in report.AnalyzeInput, p Palette) string {
+	if in.Reason != "" {
+		return p.Warn(Safe(in.Reason))
+	}
+	var facts []string
+	switch {
+	case in.CiliumStatus != nil:
+		facts = statusFacts(in.CiliumStatus, p)
+	case in.Kind == "cilium-service-list":
+		facts = serviceListFacts(in.Services, p)
+	case in.Netfilter != nil:
+		facts = NetfilterFacts(in.Netfilter, p)
+	}
+	if in.Superseded > 0 {
+		facts = append(facts, p.Faint(fmt.Sprintf("last of %d listings", in.Superseded+1)))
+	}
+	return strings.Join(facts, "; ")
+}
+
+func statusFacts(s *report.AnalyzeCiliumStatus, p Palette) []string {
+	facts := []string{"Cilium " + Safe(orDefaultStr(s.Version, "(version not printed)"))}
+	if k := s.KubeProxyReplacement; k != nil {
+		kpr := fmt.Sprintf("KPR %s (%s)", Safe(k.Mode), Safe(k.ReplacesKubeProxy))
+		facts = append(facts, p.Paint(replacementTone(k.ReplacesKubeProxy), kpr))
+		if d := DevicesString(k); d != "" {
+			facts = append(facts, "devices "+Safe(d))
+		}
+	} else {
+		facts = append(facts, p.Warn("no KPR section"))
+	}
+	if s.CNIChaining != "" {
+		facts = append(facts, "CNI chaining "+Safe(s.CNIChaining))
+	}
+	if s.CiliumState != "" && s.CiliumState != "Ok" {
+		facts = append(facts, p.Bad("agent "+Safe(s.CiliumState)))
+	}
+	return facts
+}
+
+func serviceListFacts(svcs []cilium.Service, p Palette) []string {
+	byType := map[string]int{}
+	notActive, noBackends := 0, 0
+	for _, s := range svcs {
+		byType[s.Type]++
+		if len(s.Backends) == 0 {
+			noBackends++
+		}
+		for _, b := range s.Backends {
+			if b.State != "" && b.State != "active" {
+				notActive++
+			}
+		}
+	}
+	types := make([]string, 0, len(byType))
+	for t := range byType {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	parts := make([]string, 0, len(types))
+	for _, t := range types {
+		parts = append(parts, fmt.Sprintf("%d %s", byType[t], Safe(orDefaultStr(t, "untyped"))))
+	}
+	facts := []string{fmt.Sprintf("%d frontends", len(svcs))}
+	if len(parts) > 0 {
+		facts[0] += " (" + strings.Join(parts, ", ") + ")"
+	}
+	if notActive > 0 {
+		facts = append(facts, p.Warn(fmt.Sprintf("%d backends not active", notActive)))
+	}
+	if noBackends > 0 {
+		facts = append(facts, p.Warn(fmt.Sprintf("%d frontends without backends", noBackends)))
+	}
+	return facts
+}
+
+// NetfilterFacts summarises node rules in a few words (also for inspect).
+func NetfilterFacts(s *netfilter.Summary, p Palette) []string {
+	var facts []string
+	c := s.Counts
+	if n := len(s.KubeServiceChains); n > 0 || c.KubeServices.Rules > 0 {
+		facts = append(facts, p.Info(fmt.Sprintf("%d KUBE-SVC/SVL chains, KUBE-SERVICES %d rules, %d KUBE-SEP", n, c.KubeServices.Rules, c.KubeSEP.Chains)))
+	}
+	for _, t := range s.KubeProxyNFTables {
+		facts = append(facts, p.Info(fmt.Sprintf("nft table %s %s (%d service chains)", Safe(t.Family), Safe(t.Name), len(t.ServiceChains))))
+	}
+	if s.IPVS != nil {
+		facts = append(facts, fmt.Sprintf("%d IPVS virtual services, %d real servers", s.IPVS.VirtualServices, s.IPVS.RealServers))
+	} else if s.IPVSMatchSets > 0 {
+		facts = append(facts, p.Info(fmt.Sprintf("%d rules on kube-proxy ipvs ipsets", s.IPVSMatchSets)))
+	}
+	if n := len(s.CiliumChains); n > 0 {
+		facts = append(facts, fmt.Sprintf("%d CILIUM_* chains", n))
+	}
+	for _, o := range s.Other {
+		facts = append(facts, p.Warn(Safe(o.Implementation)+": "+Safe(strings.Join(o.Chains, ","))))
+	}
+	if len(facts) == 0 {
+		facts = append(facts, "no kube-proxy, Cilium or other Service rules")
+	}
+	var dumps []string
+	for _, d := range s.Dumps {
+		if d.Superseded {
+			continue
+		}
+		desc := strings.TrimSpace(d.Backend + " " + d.Family)
+		if desc != "" {
+			dumps = append(dumps, desc)
+		}
+	}
+	if len(dumps) > 0 {
+		facts = append(facts, "from "+strings.Join(dumps, " + "))
+	}
+	for _, wn := range s.Warnings {
+		facts = append(facts, p.Warn(Safe(wn)))
+	}
+	return facts
+}
+
+func kprCell(s *report.AnalyzeCiliumStatus, p Palette) string {
+	if s == nil {
+		return p.Warn("not read")
+	}
+	if s.KubeProxyReplacement == nil {
+		return p.Warn("-")
+	}
+	k := s.KubeProxyReplacement
+	return p.Paint(replacementTone(k.ReplacesKubeProxy), Safe(k.Mode))
+}
+
+func kubeProxyRulesCell(a report.AnalyzeAgent, p Palette) string {
+	switch {
+	case a.Netfilter == nil:
+		return p.Warn("no dump")
+	case len(a.KubeProxyModes) > 0:
+		return p.Info(strings.Join(a.KubeProxyModes, ","))
+	case a.KubeProxyRules:
+		return p.Info("leftover chains")
+	}
+	return "none"
+}
+
+func ciliumChainsCell(s *netfilter.Summary) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprint(len(s.CiliumChains))
+}
+
+func frontendsCell(n int) string {
+	if n < 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
+
+func analyzeSummary(rep *report.Analyze, p Palette) string {
+	known, unknown := 0, 0
+	for _, in := range rep.Inputs {
+		if in.Kind == "unknown" || in.Reason != "" {
+			unknown++
+		} else {
+			known++
+		}
+	}
+	s := fmt.Sprintf("%d outputs read, %d recognised", known+unknown, known)
+	if unknown > 0 {
+		s += ", " + p.Warn(fmt.Sprintf("%d not", unknown))
+	}
+	if n := len(rep.Agents); n > 0 {
+		s += fmt.Sprintf("; %d agent verdicts", n)
+	}
+	return s
+}
