@@ -133,7 +133,7 @@ func TestAnalyzeSysdumpTable(t *testing.T) {
 		strings.ReplaceAll(bt, "%s", "cilium-node1") + "iptables-nft-save--c.md":        md("iptables-nft-save -c", readFixture(t, netfilterTestdata+"iptables-cilium-stale-kube-proxy.txt")),
 		strings.ReplaceAll(bt, "%s", "cilium-node2") + "cilium-dbg-status---verbose.md": md("cilium-dbg status --verbose", readFixture(t, offlineTestdata+"cilium-v1.20.2-status-kpr-true-verbose.txt")),
 		strings.ReplaceAll(bt, "%s", "cilium-node2") + "iptables-nft-save--c.md":        md("iptables-nft-save -c", readFixture(t, netfilterTestdata+"iptables-cilium-kpr-dual.txt")),
-		"cilium-sysdump-20261127-174800/cilium-daemonset-20261127-174800.yaml":           "kind: DaemonSet\n",
+		"cilium-sysdump-20261127-174800/cilium-daemonset-20261127-174800.yaml":          "kind: DaemonSet\n",
 	}
 	names := make([]string, 0, len(files))
 	for n := range files {
