@@ -1,0 +1,185 @@
+package cilium
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The fuzzers are seeded with every generated fixture (f.Add) on top of
+// the corpus kept in testdata/fuzz/<FuzzName>/. They check that nothing
+// panics and that a successful parse yields a well-formed result.
+
+func addFixtureSeeds(f *testing.F, pattern string) {
+	files, err := filepath.Glob(filepath.Join("testdata", "v1.*", pattern))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no seed fixtures for %s", pattern)
+	}
+	for _, p := range files {
+		f.Add(readFixture(f, p))
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	addFixtureSeeds(f, "status-*")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		st, err := ParseStatus(b)
+		if err != nil {
+			if st != nil {
+				t.Fatal("error with a non-nil result")
+			}
+			return
+		}
+		if st == nil {
+			t.Fatal("nil result without error")
+		}
+		if k := st.KubeProxyReplacement; k != nil {
+			if k.Devices == nil {
+				t.Fatal("KPR with nil device list")
+			}
+			if k.ReplacesKubeProxy != Replacement(k.Mode) {
+				t.Fatalf("replacement %q for mode %q", k.ReplacesKubeProxy, k.Mode)
+			}
+			for _, d := range k.Devices {
+				if d.Name == "" || d.Addresses == nil {
+					t.Fatalf("malformed device %+v", d)
+				}
+				for _, a := range d.Addresses {
+					if a == "" {
+						t.Fatalf("empty address in %+v", d)
+					}
+				}
+			}
+		}
+		if _, err := json.Marshal(st); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func FuzzParseServiceList(f *testing.F) {
+	addFixtureSeeds(f, "service-list.*")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		svcs, err := ParseServiceList(b)
+		if err != nil {
+			if svcs != nil {
+				t.Fatal("error with a non-nil result")
+			}
+			return
+		}
+		if svcs == nil {
+			t.Fatal("nil list without error")
+		}
+		for _, s := range svcs {
+			if s.Frontend == "" || s.Backends == nil {
+				t.Fatalf("malformed service %+v", s)
+			}
+			for _, be := range s.Backends {
+				if be.Address == "" {
+					t.Fatalf("backend without address in %+v", s)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkParseStatusJSON(b *testing.B) {
+	in := readFixture(b, "testdata/v1.20.2/status-kpr-true.json")
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseStatus(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseStatusText(b *testing.B) {
+	in := readFixture(b, "testdata/v1.20.2/status-kpr-true-verbose.txt")
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseStatus(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bigServiceListText repeats the 1.20 fixture's rows with fresh IDs until
+// there are n services.
+func bigServiceListText(b *testing.B, n int) []byte {
+	lines := strings.Split(strings.TrimRight(string(readFixture(b, "testdata/v1.20.2/service-list.txt")), "\n"), "\n")
+	header, rows := lines[0], lines[1:]
+	var out strings.Builder
+	out.WriteString(header + "\n")
+	id := 0
+	for id < n {
+		for _, r := range rows {
+			if r != "" && r[0] != ' ' {
+				if id == n {
+					break
+				}
+				id++
+				_, rest, _ := strings.Cut(r, " ")
+				r = fmt.Sprintf("%-5d%s", id, strings.TrimLeft(rest, " "))
+			}
+			out.WriteString(r + "\n")
+		}
+	}
+	return []byte(out.String())
+}
+
+func bigServiceListJSON(b *testing.B, n int) []byte {
+	var list []map[string]any
+	if err := json.Unmarshal(readFixture(b, "testdata/v1.20.2/service-list.json"), &list); err != nil {
+		b.Fatal(err)
+	}
+	var out []map[string]any
+	for len(out) < n {
+		for _, s := range list {
+			if len(out) == n {
+				break
+			}
+			raw, _ := json.Marshal(s)
+			var c map[string]any
+			_ = json.Unmarshal(raw, &c)
+			c["status"].(map[string]any)["realized"].(map[string]any)["id"] = len(out) + 1
+			out = append(out, c)
+		}
+	}
+	raw, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw
+}
+
+func BenchmarkParseServiceListText500(b *testing.B) {
+	in := bigServiceListText(b, 500)
+	if svcs, err := ParseServiceList(in); err != nil || len(svcs) != 500 {
+		b.Fatalf("setup: %d services, %v", len(svcs), err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseServiceList(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseServiceListJSON500(b *testing.B) {
+	in := bigServiceListJSON(b, 500)
+	if svcs, err := ParseServiceList(in); err != nil || len(svcs) != 500 {
+		b.Fatalf("setup: %d services, %v", len(svcs), err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseServiceList(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
