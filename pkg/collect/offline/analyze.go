@@ -158,7 +158,10 @@ func (a *analyzer) large(d Document, r io.Reader, head []byte) error {
 		}
 	}
 	in := report.AnalyzeInput{Source: d.Source, Agent: d.Agent, Kind: string(kind)}
-	clean := paste.NewCleanReader(r)
+	clean := r
+	if paste.NeedsCleaning(head) {
+		clean = paste.NewCleanReader(r)
+	}
 	var (
 		s   *netfilter.Summary
 		err error

@@ -211,3 +211,18 @@ func BenchmarkCleanReader(b *testing.B) {
 		}
 	}
 }
+
+func TestNeedsCleaning(t *testing.T) {
+	for in, want := range map[string]bool{
+		"*nat\n:A - [0:0]\n-A A -j B\n":        false,
+		"*nat\r\n:A - [0:0]\n":                 true,
+		"$ iptables-save\n*nat\n":              true,
+		"*nat\n```\n":                          true,
+		"*nat\n**bold** partial last line":     false,
+		"2024-05-01T12:00:00Z *nat\n*filter\n": true,
+	} {
+		if got := NeedsCleaning([]byte(in)); got != want {
+			t.Errorf("NeedsCleaning(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package paste
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -41,4 +42,23 @@ func (c *cleanReader) Read(p []byte) (int, error) {
 	n := copy(p, c.buf)
 	c.buf = c.buf[n:]
 	return n, nil
+}
+
+// NeedsCleaning reports whether any complete line of head would be
+// changed or dropped by NewCleanReader: when not, a large dump can be
+// parsed as it is, skipping a copy of every line.
+func NeedsCleaning(head []byte) bool {
+	for len(head) > 0 {
+		i := bytes.IndexByte(head, '\n')
+		if i < 0 {
+			return false // a partial last line says nothing yet
+		}
+		l := string(head[:i])
+		head = head[i+1:]
+		text, prompt, _, drop := cleanLine(l)
+		if drop || prompt || text != l {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,40 @@
+package offline
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Above smallLimit an output is streamed; a CRLF paste of a big dump goes
+// through the clean reader, other big outputs are refused with a reason.
+func TestLargeInputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes and parses two 18 MB dumps")
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "big.txt")
+	n := writeBigDump(t, p, smallLimit+(2<<20))
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlf := bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n"))
+	out, st := Analyze([]string{"-"}, Options{Stdin: bytes.NewReader(append([]byte("$ iptables-save -c\r\n"), crlf...))})
+	if st.Recognised != 1 || out.Inputs[0].Netfilter == nil || len(out.Inputs[0].Netfilter.KubeServiceChains) != n {
+		t.Fatalf("stdin CRLF dump: %+v %+v", st, out.Inputs)
+	}
+	if out.Inputs[0].Netfilter.Counts.KubeSVC.Rules == 0 || len(out.Inputs[0].Netfilter.Warnings) != 0 {
+		t.Errorf("netfilter = %+v", out.Inputs[0].Netfilter.Counts)
+	}
+	prose := filepath.Join(dir, "huge-log.txt")
+	if err := os.WriteFile(prose, bytes.Repeat([]byte("level=info msg=\"nothing to see\"\n"), smallLimit/30), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, st = Analyze([]string{prose}, Options{})
+	if st.Recognised != 0 || out.Inputs[0].Kind != "unknown" || !strings.Contains(out.Inputs[0].Reason, "larger than 16 MiB") {
+		t.Errorf("big prose: %+v", out.Inputs)
+	}
+}
