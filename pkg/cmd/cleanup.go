@@ -1,18 +1,91 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
-// Placeholder until the command lands.
-func newCleanupCmd(o *RootOptions) *cobra.Command {
-	_ = o
-	return &cobra.Command{
-		Use:    "cleanup",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("cleanup: not implemented yet") },
+// CleanupOptions are `kubectl kpr cleanup`'s flags.
+type CleanupOptions struct {
+	root   *RootOptions
+	DryRun bool
+	Output string
+
+	format render.Format
+	now    func() time.Time
+}
+
+func newCleanupCmd(root *RootOptions) *cobra.Command {
+	o := &CleanupOptions{root: root, now: time.Now}
+	c := &cobra.Command{
+		Use:   "cleanup",
+		Short: "Delete every debug pod kpr left behind, in all namespaces",
+		Long: `cleanup deletes every pod labelled ` + debugpod.ManagedByLabel + `=` + debugpod.ManagedByValue + `
+in every namespace: pods kept with --keep, and pods of a kpr that was
+killed before it could delete them (those also end by themselves after
+their activeDeadlineSeconds).`,
+		Example: `  kubectl kpr cleanup
+  kubectl kpr cleanup --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatJSON, render.FormatYAML)
+			if err != nil {
+				return err
+			}
+			o.format = f
+			_, cs, err := o.root.Clientset()
+			if err != nil {
+				return err
+			}
+			return o.run(cmd.Context(), cs)
+		},
 	}
+	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "Only list the pods that would be deleted")
+	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
+	registerOutputCompletion(c, "json", "yaml")
+	return c
+}
+
+func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	left, err := debugpod.CleanupAll(ctx, cs, o.DryRun)
+	rep := &report.Cleanup{DryRun: o.DryRun, Deleted: []report.CleanedPod{}}
+	for _, p := range left {
+		rep.Deleted = append(rep.Deleted, report.CleanedPod{
+			Namespace: p.Namespace, Name: p.Name, Node: p.Node, RunID: p.RunID, Phase: p.Phase,
+			Age: duration.HumanDuration(o.now().Sub(p.Created)),
+		})
+	}
+	if err != nil && len(left) == 0 {
+		// Nothing could be listed or deleted: the error says it all.
+		return err
+	}
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	if o.format.IsStructured() {
+		if perr := render.Structured(o.root.Streams.Out, o.format, rep); perr != nil {
+			return perr
+		}
+	} else {
+		p, _ := o.root.Palette()
+		if perr := render.Cleanup(o.root.Streams.Out, rep, p); perr != nil {
+			return perr
+		}
+	}
+	if err != nil {
+		return &ExitError{Code: 1, Err: fmt.Errorf("some kpr pods could not be deleted: %w", err)}
+	}
+	return nil
 }

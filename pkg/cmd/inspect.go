@@ -1,18 +1,158 @@
 package cmd
 
 import (
-	"errors"
+	"context"
+	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
-// Placeholder until the command lands.
-func newInspectCmd(o *RootOptions) *cobra.Command {
-	_ = o
-	return &cobra.Command{
-		Use:    "inspect",
-		Short:  "(not implemented yet)",
-		Hidden: true,
-		RunE:   func(*cobra.Command, []string) error { return errors.New("inspect: not implemented yet") },
+// InspectOptions are `kubectl kpr inspect`'s flags.
+type InspectOptions struct {
+	root *RootOptions
+	Pods *DebugPodFlags
+
+	Nodes    []string
+	AllNodes bool
+	Raw      bool
+	Output   string
+
+	format render.Format
+}
+
+func newInspectCmd(root *RootOptions) *cobra.Command {
+	o := &InspectOptions{root: root, Pods: newDebugPodFlags()}
+	c := &cobra.Command{
+		Use:   "inspect (NODE... | --all-nodes)",
+		Short: "Read each node's iptables, nftables and IPVS rules through a debug pod and explain them",
+		Long: `inspect runs a short-lived privileged host-network pod on each node (like
+"kubectl debug node/NAME --profile=sysadmin"), reads the node's rules with
+the host's own binaries (chroot /host, else nsenter into PID 1, else the
+image's tools) and deletes the pod again, also on Ctrl-C.
+
+For every node it shows kube-proxy's iptables chains (KUBE-SERVICES,
+KUBE-SVC-*, KUBE-SVL-*, KUBE-NODEPORTS, KUBE-SEP-*) in both backends and
+both families, kube-proxy's nftables tables, IPVS, Cilium's chains, other
+replacements' markers (Contiv, Calico, Antrea, kube-router), kube-proxy's
+answer on 127.0.0.1:10249/proxyMode, and findings:
+
+  stale-kube-proxy-rules     kube-proxy rules that nothing syncs any more
+  kube-proxy-and-cilium-kpr  kube-proxy runs next to Cilium's full KPR
+  no-service-datapath        nothing implements Services on the node`,
+		Example: `  kubectl kpr inspect node-1
+  kubectl kpr inspect --all-nodes -o wide
+  kubectl kpr inspect node-1 --raw
+  kubectl kpr inspect node-1 -o json | jq '.nodes[].findings'
+  kubectl kpr inspect node-1 --image registry.local/netshoot:v0.13 --debug-namespace kpr`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Nodes = args
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
 	}
+	f := c.Flags()
+	f.BoolVar(&o.AllNodes, "all-nodes", false, "Inspect every node")
+	f.BoolVar(&o.Raw, "raw", false, "Also print the raw dumps (iptables-save, nft, ipvsadm, ...)")
+	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
+	o.Pods.AddFlags(f)
+	registerOutputCompletion(c, "wide", "json", "yaml")
+	return c
+}
+
+// Validate checks flag values.
+func (o *InspectOptions) Validate() error {
+	f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatWide, render.FormatJSON, render.FormatYAML)
+	if err != nil {
+		return err
+	}
+	o.format = f
+	if err := o.Pods.Validate(); err != nil {
+		return err
+	}
+	_, err = o.root.Palette()
+	return err
+}
+
+// Run inspects the nodes and prints the report.
+func (o *InspectOptions) Run(ctx context.Context) error {
+	cfg, cs, err := o.root.Clientset()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+}
+
+func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	ctx, stop := interruptible(parent)
+	defer stop()
+	nodes, _, err := chooseNodes(ctx, cs, o.Nodes, o.AllNodes, "kubectl kpr inspect NODE...")
+	if err != nil {
+		return err
+	}
+	facts := readClusterFacts(ctx, cs)
+	for _, w := range facts.warnings {
+		fmt.Fprintf(o.root.Streams.ErrOut, "warning: %s\n", w)
+	}
+	m := o.Pods.Manager(cs, ex)
+	rep, errs := inspectNodes(ctx, m, nodeNames(nodes), o.Pods.Concurrency, facts, nil, o.Raw)
+	if err := finishPods(ctx, o.root, m); err != nil {
+		return err
+	}
+	if err := o.print(rep); err != nil {
+		return err
+	}
+	if !o.format.IsStructured() {
+		printNodeErrors(o.root.Streams.ErrOut, errs)
+	}
+	return partialFailure(errs, len(nodes))
+}
+
+// inspectNodes reads every node's rules through a debug pod. kpr gives a
+// node's agent-reported KPR level when known (diff has it from status);
+// otherwise cilium-config's is used.
+func inspectNodes(ctx context.Context, m *debugpod.Manager, nodes []string, concurrency int, facts clusterFacts, kpr map[string]string, raw bool) (*report.Inspect, []report.NodeError) {
+	dumps := make([]*debugpod.Dump, len(nodes))
+	errs := m.ForNodes(ctx, nodes, concurrency, func(ctx context.Context, i int, p *debugpod.Pod) error {
+		d, err := debugpod.ReadHost(ctx, p)
+		if err != nil {
+			return err
+		}
+		dumps[i] = &d
+		return nil
+	})
+	rep := &report.Inspect{Nodes: []report.InspectNode{}}
+	var nodeErrs []report.NodeError
+	for i, name := range nodes {
+		if errs[i] != nil || dumps[i] == nil {
+			err := errs[i]
+			if err == nil {
+				err = fmt.Errorf("no dump read")
+			}
+			nodeErrs = append(nodeErrs, nodeError(name, err))
+			continue
+		}
+		level := facts.ciliumKPR
+		if v, ok := kpr[name]; ok && v != "" {
+			level = v
+		}
+		rep.Nodes = append(rep.Nodes, inspectNode(name, *dumps[i], facts, level, raw))
+	}
+	rep.Errors = nodeErrs
+	return rep, nodeErrs
+}
+
+func (o *InspectOptions) print(rep *report.Inspect) error {
+	if o.format.IsStructured() {
+		return render.Structured(o.root.Streams.Out, o.format, rep)
+	}
+	p, _ := o.root.Palette()
+	return render.Inspect(o.root.Streams.Out, rep, p, render.InspectOptions{Wide: o.format == render.FormatWide, Raw: o.Raw})
 }

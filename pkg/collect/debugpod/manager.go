@@ -303,3 +303,70 @@ func withPod(err error, pod *corev1.Pod) error {
 	}
 	return err
 }
+
+// ForNodes starts a debug pod on each node (at most concurrency at once),
+// calls fn with it and deletes it again. errs[i] is nodes[i]'s failure (a
+// *StartError when the pod never ran); one node's failure never stops the
+// others.
+func (m *Manager) ForNodes(ctx context.Context, nodes []string, concurrency int, fn func(ctx context.Context, i int, p *Pod) error) []error {
+	errs := make([]error, len(nodes))
+	collect.ForEach(ctx, len(nodes), concurrency, func(ctx context.Context, i int) {
+		if ctx.Err() != nil {
+			errs[i] = fmt.Errorf("node %s: not started: %w", nodes[i], ctx.Err())
+			return
+		}
+		p, err := m.Start(ctx, nodes[i])
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		defer func() {
+			if err := m.Release(p); err != nil && errs[i] == nil {
+				errs[i] = err
+			}
+		}()
+		errs[i] = fn(ctx, i, p)
+	})
+	return errs
+}
+
+// CleanupAll deletes every pod kpr left in any namespace (selected by
+// ManagedByLabel), whichever run made it; with dryRun it only lists them.
+func CleanupAll(ctx context.Context, client kubernetes.Interface, dryRun bool) ([]LeftPod, error) {
+	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue}).String()
+	list, err := client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Errorf("missing permission `list pods` in all namespaces (cleanup looks for %s everywhere): %w", sel, err)
+		}
+		return nil, fmt.Errorf("listing kpr's pods (%s): %w", sel, err)
+	}
+	var out []LeftPod
+	var errs []error
+	zero := int64(0)
+	for _, p := range list.Items {
+		lp := LeftPod{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, RunID: p.Labels[RunIDLabel], Phase: string(p.Status.Phase), Created: p.CreationTimestamp.Time}
+		if !dryRun {
+			err := client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			if err != nil && !apierrors.IsNotFound(err) {
+				if apierrors.IsForbidden(err) {
+					err = fmt.Errorf("missing permission `delete pods` in namespace %s: %w", p.Namespace, err)
+				}
+				errs = append(errs, fmt.Errorf("pod %s/%s: %w", p.Namespace, p.Name, err))
+				continue
+			}
+		}
+		out = append(out, lp)
+	}
+	return out, errors.Join(errs...)
+}
+
+// LeftPod is a kpr pod found by CleanupAll.
+type LeftPod struct {
+	Namespace string
+	Name      string
+	Node      string
+	RunID     string
+	Phase     string
+	Created   time.Time
+}

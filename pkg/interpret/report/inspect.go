@@ -5,6 +5,9 @@ import "github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 // Inspect is `kubectl kpr inspect -o json`.
 type Inspect struct {
 	Nodes []InspectNode `json:"nodes"`
+	// Errors are nodes that could not be read (their debug pod did not
+	// start, the dump failed); the other nodes are still reported.
+	Errors []NodeError `json:"errors,omitempty"`
 }
 
 // InspectNode is what one node's host network namespace holds.

@@ -1,0 +1,110 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+)
+
+// DebugPodFlags are the flags of every command that runs node debug pods
+// (inspect, probe, diff).
+type DebugPodFlags struct {
+	Image            string
+	ImagePullSecrets []string
+	Namespace        string
+	Timeout          time.Duration
+	Keep             bool
+	Concurrency      int
+}
+
+func newDebugPodFlags() *DebugPodFlags {
+	return &DebugPodFlags{
+		Image:       debugpod.DefaultImage,
+		Namespace:   debugpod.DefaultNamespace,
+		Timeout:     debugpod.DefaultTimeout,
+		Concurrency: 8,
+	}
+}
+
+// AddFlags registers the flags on fs.
+func (f *DebugPodFlags) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.Image, "image", f.Image, "Debug pod image (needs sh, curl, iptables, nft; mirror it for air-gapped registries)")
+	fs.StringSliceVar(&f.ImagePullSecrets, "image-pull-secret", nil, "Image pull secret(s) in --debug-namespace for a private --image registry")
+	fs.StringVar(&f.Namespace, "debug-namespace", f.Namespace, "Namespace for the debug pods (must allow privileged pods)")
+	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "How long to wait for each debug pod to run")
+	fs.BoolVar(&f.Keep, "keep", false, "Leave the debug pods behind for debugging (remove them later with `kubectl kpr cleanup`)")
+	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "How many nodes to work on at once")
+}
+
+// Validate checks the values.
+func (f *DebugPodFlags) Validate() error {
+	if f.Concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, got %d", f.Concurrency)
+	}
+	if f.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", f.Timeout)
+	}
+	if strings.TrimSpace(f.Image) == "" {
+		return fmt.Errorf("--image must not be empty")
+	}
+	if strings.TrimSpace(f.Namespace) == "" {
+		return fmt.Errorf("--debug-namespace must not be empty")
+	}
+	return nil
+}
+
+// Manager returns the debug-pod manager for one run.
+func (f *DebugPodFlags) Manager(cs kubernetes.Interface, ex collect.Executor) *debugpod.Manager {
+	return debugpod.NewManager(cs, ex, debugpod.Options{
+		Namespace:        f.Namespace,
+		Image:            f.Image,
+		ImagePullSecrets: f.ImagePullSecrets,
+		Timeout:          f.Timeout,
+		Keep:             f.Keep,
+	})
+}
+
+// interruptible returns a context cancelled by SIGINT or SIGTERM. After
+// the first signal the default handling is restored, so a second Ctrl-C
+// kills kpr at once (the pods then end by activeDeadlineSeconds).
+func interruptible(parent context.Context) (context.Context, func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+// finishPods deletes the run's pods (with a fresh context: the run's may
+// be cancelled), says what --keep left, and turns an interrupt into an
+// error.
+func finishPods(ctx context.Context, root *RootOptions, m *debugpod.Manager) error {
+	interrupted := ctx.Err() != nil
+	if interrupted {
+		fmt.Fprintln(root.Streams.ErrOut, "interrupted: deleting kpr's debug pods")
+	}
+	for _, err := range m.Cleanup() {
+		fmt.Fprintf(root.Streams.ErrOut, "warning: %v\n", err)
+	}
+	if kept := m.Kept(); len(kept) > 0 {
+		fmt.Fprintf(root.Streams.ErrOut, "kept debug pods (--keep): %s; remove them with `kubectl kpr cleanup`\n", strings.Join(kept, ", "))
+	}
+	if interrupted {
+		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted; debug pods deleted")}
+	}
+	return nil
+}

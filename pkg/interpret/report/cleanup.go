@@ -1,0 +1,18 @@
+package report
+
+// Cleanup is `kubectl kpr cleanup -o json`.
+type Cleanup struct {
+	DryRun  bool         `json:"dryRun"`
+	Deleted []CleanedPod `json:"deleted"`
+	Errors  []string     `json:"errors,omitempty"`
+}
+
+// CleanedPod is one kpr pod cleanup deleted (or would delete).
+type CleanedPod struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Node      string `json:"node"`
+	RunID     string `json:"runID,omitempty"`
+	Phase     string `json:"phase,omitempty"`
+	Age       string `json:"age"`
+}

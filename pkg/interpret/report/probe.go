@@ -1,0 +1,39 @@
+package report
+
+// Probe is `kubectl kpr probe -o json`.
+type Probe struct {
+	// Mode is "tcp" (connect) or "http" (GET, status code recorded).
+	Mode    string        `json:"mode"`
+	Results []ProbeResult `json:"results"`
+	// Skipped lists Service ports that cannot be probed (UDP, SCTP, ExternalName).
+	Skipped []string `json:"skipped,omitempty"`
+	// Errors are per-node failures (the debug pod did not start, ...).
+	Errors []NodeError `json:"errors,omitempty"`
+}
+
+// ProbeResult is one probe from one node.
+type ProbeResult struct {
+	From string `json:"from"`
+	// Target is the address probed, host:port.
+	Target string `json:"target"`
+	// Kind is clusterip, nodeport-local, nodeport-loopback, nodeport-any,
+	// nodeport-remote, loadbalancer or externalip.
+	Kind string `json:"kind"`
+	// Service is "<ns>/<name>:<port>" (the port's name, or its number).
+	Service string `json:"service"`
+	// Via names the node whose address a nodeport-remote probe used.
+	Via string `json:"via,omitempty"`
+	// Outcome is ok, refused, timeout, unreachable, reset or error.
+	Outcome   string  `json:"outcome"`
+	LatencyMs float64 `json:"latencyMs"`
+	// HTTPStatus is the answer's status code with --http (0 otherwise).
+	HTTPStatus int    `json:"httpStatus,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+}
+
+// NodeError is a node that could not be inspected or probed.
+type NodeError struct {
+	Node    string `json:"node"`
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message"`
+}

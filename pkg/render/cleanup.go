@@ -1,0 +1,26 @@
+package render
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+)
+
+// Cleanup prints what `kubectl kpr cleanup` deleted (or would delete).
+func Cleanup(w io.Writer, rep *report.Cleanup, p Palette) error {
+	if len(rep.Deleted) == 0 {
+		_, err := fmt.Fprintln(w, "No kpr pods found.")
+		return err
+	}
+	verb := "deleted"
+	if rep.DryRun {
+		verb = "would delete"
+	}
+	for _, d := range rep.Deleted {
+		if _, err := fmt.Fprintf(w, "%s pod %s/%s (node %s, %s, age %s)\n", p.Good(verb), Safe(d.Namespace), Safe(d.Name), Safe(orDash(d.Node)), orDash(d.Phase), d.Age); err != nil {
+			return err
+		}
+	}
+	return nil
+}
