@@ -41,6 +41,10 @@ install_tool() {
   mv "$dir.tmp" "$dir"
 }
 
+for f in LICENSE README.md kubectl_complete-kpr; do
+  [ -f "$f" ] || fail "$f is missing: every release archive includes it"
+done
+
 start=$(now)
 t=$(now)
 goreleaser_dir="$tools/goreleaser-$GORELEASER_VERSION"
@@ -127,7 +131,7 @@ grep -qx "$KREW_ROOT/bin/kubectl-kpr" <<<"$list" || fail "kubectl plugin list do
 
 # kubectl runs kubectl_complete-kpr from PATH for `kubectl kpr <TAB>`.
 comp="$(PATH="$plugin_path" kubectl __complete kpr "" 2>/dev/null)"
-for want in status inspect completion; do
+for want in status version completion; do
   grep -q "^$want" <<<"$comp" || fail "kubectl __complete kpr \"\" lacks $want: $comp"
 done
 comp="$(PATH="$plugin_path" kubectl __complete kpr completion "" 2>/dev/null)"
