@@ -41,12 +41,12 @@ func SplitServicePortName(s string) (namespace, name, port string, ok bool) {
 	return ns, name, port, true
 }
 
-// parseNFTServiceChain reads kube-proxy's nftables chain names
+// ParseNFTServiceChain reads kube-proxy's nftables chain names
 // "<kind>-<HASH8>-<ns>/<name>/<proto>/<portName>" (k/k
 // pkg/proxy/nftables/proxier.go servicePortChainNameBase) for the service
 // kinds (service, local, external, firewall). Endpoint chains
 // ("endpoint-...__<ip>/<port>") and everything else return ok=false.
-func parseNFTServiceChain(chain string) (kind, svcPortName, protocol string, ok bool) {
+func ParseNFTServiceChain(chain string) (kind, svcPortName, protocol string, ok bool) {
 	kind, rest, found := strings.Cut(chain, "-")
 	if !found {
 		return "", "", "", false

@@ -43,15 +43,15 @@ func TestSplitServicePortName(t *testing.T) {
 }
 
 func TestParseNFTServiceChain(t *testing.T) {
-	kind, svc, proto, ok := parseNFTServiceChain("service-ULMVA6XW-ns1/svc1/tcp/p80")
+	kind, svc, proto, ok := ParseNFTServiceChain("service-ULMVA6XW-ns1/svc1/tcp/p80")
 	if !ok || kind != "service" || svc != "ns1/svc1:p80" || proto != "tcp" {
 		t.Fatalf("got %q %q %q %v", kind, svc, proto, ok)
 	}
-	if _, svc, _, ok := parseNFTServiceChain("external-42NFTM6N-ns2/svc2/udp/"); !ok || svc != "ns2/svc2" {
+	if _, svc, _, ok := ParseNFTServiceChain("external-42NFTM6N-ns2/svc2/udp/"); !ok || svc != "ns2/svc2" {
 		t.Fatalf("unnamed port: %q %v", svc, ok)
 	}
 	for _, bad := range []string{"endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80", "services", "service-ips", "nat-prerouting", "service-XX-a/b/c/d"} {
-		if _, _, _, ok := parseNFTServiceChain(bad); ok {
+		if _, _, _, ok := ParseNFTServiceChain(bad); ok {
 			t.Errorf("%q parsed as a service chain", bad)
 		}
 	}

@@ -77,7 +77,7 @@ func (a *nftAcc) chain(t *nftTableAcc, name string) {
 	t.chains++
 	if t.kubeProxy {
 		a.b.info.Chains++
-		if _, _, _, ok := parseNFTServiceChain(name); ok {
+		if _, _, _, ok := ParseNFTServiceChain(name); ok {
 			t.svcChains.add(name)
 		}
 		return
