@@ -274,3 +274,16 @@ func TestRelevantNames(t *testing.T) {
 		t.Errorf("agentOf lone bugtool = %q", got)
 	}
 }
+
+func TestGzippedSingleOutput(t *testing.T) {
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	gz.Write([]byte("\ufeff" + fixture(t, netfilterTestdata+"iptables-nft-kube-proxy.txt")))
+	gz.Close()
+	p := filepath.Join(t.TempDir(), "iptables-save.txt.gz")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	out, st := Analyze([]string{p}, Options{})
+	if st.Recognised != 1 || out.Inputs[0].Kind != "iptables-save" || len(out.Inputs[0].Netfilter.KubeServiceChains) != 7 {
+		t.Fatalf("%+v %+v", st, out.Inputs)
+	}
+}

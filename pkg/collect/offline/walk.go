@@ -181,13 +181,23 @@ func (w *walker) walkZip(source string, zr *zip.Reader, bundle bool) error {
 	return errors.Join(errs...)
 }
 
+// walkTarGz walks a gzipped tar, or reads a gzipped single output
+// (iptables-save.txt.gz) as a document.
 func (w *walker) walkTarGz(source string, r io.Reader, bundle bool) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", source, err)
 	}
 	defer gz.Close()
-	return w.walkTar(source, gz, bundle)
+	br := bufio.NewReaderSize(gz, 64*1024)
+	if head, _ := br.Peek(262); len(head) < 262 || string(head[257:262]) != "ustar" {
+		if bundle && !wanted(source) {
+			w.skipped++
+			return nil
+		}
+		return w.visitDoc(Document{Source: source, Agent: agentOf(source), Size: -1, InBundle: bundle}, br)
+	}
+	return w.walkTar(source, br, bundle)
 }
 
 func (w *walker) walkTar(source string, r io.Reader, bundle bool) error {

@@ -127,7 +127,7 @@ const fenceMark = "\x00fence"
 // prompt (then command holds the command line), and whether to drop it.
 // A markdown code fence is dropped with command set to fenceMark.
 func cleanLine(s string) (text string, prompt bool, command string, drop bool) {
-	s = strings.TrimRight(s, "\r")
+	s = strings.TrimPrefix(strings.TrimRight(s, "\r"), "\ufeff") // CR, and a UTF-8 BOM
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
