@@ -158,11 +158,13 @@ func completionError(cmd *cobra.Command, err error) {
 // function keeps it.
 var (
 	flagCompletions = map[string]func(*RootOptions) cobra.CompletionFunc{
-		"namespace": completeNamespaces,
-		"context":   completeKubeconfigContexts,
-		"node":      completeNodeNames,
-		"from":      completeNodeNames,
-		"service":   completeServiceNames,
+		"namespace":        completeNamespaces,
+		"debug-namespace":  completeNamespaces,
+		"cilium-namespace": completeNamespaces,
+		"context":          completeKubeconfigContexts,
+		"node":             completeNodeNames,
+		"from":             completeNodeNames,
+		"service":          completeServiceNames,
 	}
 	argCompletions = map[string]func(*RootOptions) cobra.CompletionFunc{
 		"inspect": completeNodeNames,                   // inspect NODE...

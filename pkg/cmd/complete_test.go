@@ -139,6 +139,7 @@ func TestRegisterCompletionsByFlagName(t *testing.T) {
 
 	services := &cobra.Command{Use: "services", Run: func(*cobra.Command, []string) {}}
 	services.Flags().String("node", "", "")
+	services.Flags().String("cilium-namespace", "", "")
 	probe := &cobra.Command{Use: "probe", Run: func(*cobra.Command, []string) {}}
 	probe.Flags().StringSlice("from", nil, "")
 	probe.Flags().String("service", "", "")
@@ -157,6 +158,7 @@ func TestRegisterCompletionsByFlagName(t *testing.T) {
 		{[]string{"probe", "-n", "kube-system", "--service", ""}, []string{"nm-nginx", "nm-nginx-ovs"}},
 		{[]string{"custom", "--node", ""}, []string{"mine"}},
 		{[]string{"services", "--namespace", "d"}, []string{"default"}},
+		{[]string{"services", "--cilium-namespace", "kube"}, []string{"kube-system"}},
 	} {
 		out.Reset()
 		errOut.Reset()
@@ -237,5 +239,34 @@ func TestMatchingNames(t *testing.T) {
 	}
 	if got := matchingNames(nil, nil, ""); len(got) != 0 {
 		t.Errorf("matchingNames(nil) = %q, want empty", got)
+	}
+}
+
+// The real commands' flags: each one that names a node or a namespace has
+// a completion function once NewRootCmd returns.
+func TestCompletionRegisteredOnRealFlags(t *testing.T) {
+	root, _, _ := newCompletionTestRoot()
+	for _, tc := range []struct{ cmd, flag string }{
+		{"status", "node"}, {"status", "cilium-namespace"}, {"services", "node"},
+		{"probe", "from"}, {"inspect", "debug-namespace"}, {"status", "namespace"},
+	} {
+		c, _, err := root.Find([]string{tc.cmd})
+		if err != nil || c.Name() != tc.cmd {
+			t.Errorf("no command %s: %v", tc.cmd, err)
+			continue
+		}
+		if c.Flag(tc.flag) == nil {
+			t.Errorf("%s has no --%s any more: update flagCompletions", tc.cmd, tc.flag)
+			continue
+		}
+		if _, ok := c.GetFlagCompletionFunc(tc.flag); !ok {
+			t.Errorf("%s --%s has no completion", tc.cmd, tc.flag)
+		}
+	}
+	for _, name := range []string{"inspect", "diff", "probe"} {
+		c, _, err := root.Find([]string{name})
+		if err != nil || c.ValidArgsFunction == nil {
+			t.Errorf("%s: positional arguments not completed (%v)", name, err)
+		}
 	}
 }
