@@ -186,6 +186,17 @@ func (a *analyzer) large(d Document, r io.Reader, head []byte) error {
 
 // text analyses an output held in memory: a file, a paste, an entry.
 func (a *analyzer) text(d Document, data []byte) {
+	if d.InBundle {
+		// cilium-bugtool writes "> Error while running '<cmd>':  <err>"
+		// when a command failed in the agent; alone, it is all there is.
+		if i := bytes.Index(data, []byte("> Error while running '")); i >= 0 && len(bytes.TrimSpace(data[:i])) == 0 {
+			msg, _, _ := bytes.Cut(data[i+2:], []byte("\n"))
+			a.out.Inputs = append(a.out.Inputs, report.AnalyzeInput{Source: d.Source, Agent: d.Agent, Kind: string(paste.Unknown),
+				Reason: "cilium-bugtool could not run it: " + strings.TrimSpace(string(msg))})
+			a.group(d).inputs = appendOnce(a.group(d).inputs, d.Source)
+			return
+		}
+	}
 	secs := paste.Split(data)
 	for _, sec := range secs {
 		in := report.AnalyzeInput{
@@ -296,7 +307,9 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 		nf := g.mergedNetfilter()
 		e := verdict.Evidence{
 			Node: g.name, HasAgent: true, AgentRead: g.status != nil,
-			AgentReady:  g.status != nil && (g.status.CiliumState == "" || g.status.CiliumState == "Ok"),
+			// A bundle says nothing about pod readiness; only a status
+			// that reports a failing agent makes it "not ready".
+			AgentReady:  g.status == nil || g.status.CiliumState == "" || g.status.CiliumState == "Ok" || g.status.CiliumState == "Disabled",
 			Replacement: replacementOf(g.status), Mode: modeOf(g.status),
 		}
 		if g.status != nil {
@@ -323,6 +336,9 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 				w.Message = fmt.Sprintf("kube-proxy's %s rules are on this node although Cilium reports full KPR: either kube-proxy still runs here (both program Services) or its rules are stale (nothing removes them when kube-proxy is uninstalled); check for a kube-proxy pod, then clean up", e.KubeProxyMode)
 			}
 			ag.Warnings = append(ag.Warnings, w)
+		}
+		if g.status == nil {
+			ag.Warnings = append(ag.Warnings, verdict.Warning{Code: "no-agent-status", Message: "no cilium status for this agent in the bundle: its KPR mode is unknown"})
 		}
 		if nf == nil && g.bundle {
 			ag.Warnings = append(ag.Warnings, verdict.Warning{Code: "no-rules-dump", Message: "no iptables/nft dump for this agent in the bundle: kube-proxy's rules could not be checked"})

@@ -152,8 +152,17 @@ func checkSysdump(t *testing.T, out *report.Analyze, st Stats) {
 		t.Errorf("fghij = %s (%+v)", f.ServicesBy, f.CiliumStatus)
 	}
 	z := agentByName(t, out, "cilium-zzzzz")
-	if z.ServicesBy != verdict.Unknown || z.CiliumStatus != nil {
+	if z.ServicesBy != verdict.Unknown || z.CiliumStatus != nil || len(z.Warnings) != 1 || z.Warnings[0].Code != "no-agent-status" {
 		t.Errorf("zzzzz = %+v", z)
+	}
+	var bugtoolErr bool
+	for _, in := range out.Inputs {
+		if strings.HasSuffix(in.Source, "iptables-legacy-save--c.md") && in.Kind == "unknown" && strings.Contains(in.Reason, "cilium-bugtool could not run it: Error while running 'iptables-legacy-save -c'") {
+			bugtoolErr = true
+		}
+	}
+	if !bugtoolErr {
+		t.Errorf("the failed bugtool command is not explained: %+v", out.Inputs)
 	}
 	if st.Skipped < 3 {
 		t.Errorf("skipped = %d, want the configmap, health and bpftool entries skipped", st.Skipped)
