@@ -214,7 +214,11 @@ func (a *analyzer) text(d Document, data []byte) {
 				break
 			}
 			in.CiliumStatus = statusOf(st)
-			in.ServicesBy = verdict.Decide(verdict.Evidence{HasAgent: true, AgentRead: true, Replacement: replacementOf(st), Mode: modeOf(st)})
+			// Alone, a status without (full or partial) KPR says who does
+			// not implement Services, not who does.
+			if by := verdict.Decide(verdict.Evidence{HasAgent: true, AgentRead: true, Replacement: replacementOf(st), Mode: modeOf(st)}); by != verdict.None {
+				in.ServicesBy = by
+			}
 			g := a.group(d)
 			g.status = st
 			g.inputs = appendOnce(g.inputs, d.Source)
