@@ -95,12 +95,13 @@ func looksJSON(b []byte, open byte) bool {
 	return false
 }
 
-// lastJSONDocument decodes the last complete JSON value that starts a line
-// with open and is accepted by accept. Candidates at column 0 are tried
-// first (that is where `-o json` puts the top-level value); indented ones
-// only if none of those fit, so nested objects do not shadow the document.
-// A truncated last document is skipped in favour of the one before it.
-func lastJSONDocument(b []byte, open byte, accept func(json.RawMessage) bool) (json.RawMessage, bool) {
+// lastJSONDocument decodes the last JSON value that starts a line with
+// open and that decode accepts (decode reads one value and reports whether
+// it is the document wanted). Candidates at column 0 are tried first (that
+// is where `-o json` puts the top-level value); indented ones only if none
+// of those fit, so nested objects do not shadow the document. A truncated
+// last document is skipped in favour of the one before it.
+func lastJSONDocument(b []byte, open byte, decode func(*json.Decoder) bool) bool {
 	var col0, indented []int
 	off := 0
 	for off < len(b) {
@@ -120,18 +121,13 @@ func lastJSONDocument(b []byte, open byte, accept func(json.RawMessage) bool) (j
 		}
 		off += end + 1
 	}
-	try := func(starts []int) (json.RawMessage, bool) {
+	try := func(starts []int) bool {
 		for i := len(starts) - 1; i >= 0; i-- {
-			dec := json.NewDecoder(bytes.NewReader(b[starts[i]:]))
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				continue
-			}
-			if accept(raw) {
-				return raw, true
+			if decode(json.NewDecoder(bytes.NewReader(b[starts[i]:]))) {
+				return true
 			}
 		}
-		return nil, false
+		return false
 	}
 	// Each failed candidate costs a decode up to its first error; bound the
 	// quadratic worst case on adversarial input. Real pastes hold a few
@@ -140,8 +136,8 @@ func lastJSONDocument(b []byte, open byte, accept func(json.RawMessage) bool) (j
 	if len(col0) > maxCandidates {
 		col0 = col0[len(col0)-maxCandidates:]
 	}
-	if raw, ok := try(col0); ok {
-		return raw, true
+	if try(col0) {
+		return true
 	}
 	if len(indented) > maxCandidates {
 		indented = indented[:maxCandidates]

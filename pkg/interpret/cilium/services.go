@@ -1,6 +1,7 @@
 package cilium
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,30 +53,32 @@ type backendAddJSON struct {
 // documents pasted one after another, the last complete one wins.
 func ParseServiceListJSON(b []byte) ([]Service, error) {
 	b = normalizeInput(b)
-	if s := strings.TrimSpace(string(b)); s == "null" {
+	if string(bytes.TrimSpace(b)) == "null" {
 		// PrintOutput of an empty (nil) list.
 		return []Service{}, nil
 	}
-	raw, ok := lastJSONDocument(b, '[', func(raw json.RawMessage) bool {
-		var probe []map[string]json.RawMessage
-		if json.Unmarshal(raw, &probe) != nil {
+	var docs []serviceJSON
+	var lastErr error
+	ok := lastJSONDocument(b, '[', func(dec *json.Decoder) bool {
+		var d []serviceJSON
+		if err := dec.Decode(&d); err != nil {
+			lastErr = err
 			return false
 		}
-		for _, p := range probe {
-			_, spec := p["spec"]
-			_, status := p["status"]
-			if !spec && !status {
+		for _, s := range d {
+			if s.Spec == nil && s.Status == nil {
 				return false
 			}
 		}
+		docs = d
 		return true
 	})
 	if !ok {
-		return nil, errors.New(`cilium service list JSON: expected a JSON array of services with "spec"/"status" (output of "cilium-dbg service list -o json"), found none that decodes`)
-	}
-	var docs []serviceJSON
-	if err := json.Unmarshal(raw, &docs); err != nil {
-		return nil, fmt.Errorf("cilium service list JSON: %w (expected the array printed by \"cilium-dbg service list -o json\")", err)
+		msg := `cilium service list JSON: expected a JSON array of services with "spec"/"status" (output of "cilium-dbg service list -o json"), found none`
+		if lastErr != nil {
+			return nil, fmt.Errorf("%s; last decode error: %w", msg, lastErr)
+		}
+		return nil, errors.New(msg)
 	}
 	out := make([]Service, 0, len(docs))
 	for i, d := range docs {
@@ -124,6 +127,10 @@ func ParseServiceListJSON(b []byte) ([]Service, error) {
 var serviceHeaderRe = regexp.MustCompile(`^\s*ID\s+Frontend\s+Service Type\s+Backend\s*$`)
 
 func isServiceHeader(line string) bool {
+	// Cheap pre-check: the regexp runs on every line of a table.
+	if !strings.Contains(line, "Frontend") {
+		return false
+	}
 	return serviceHeaderRe.MatchString(strings.TrimRight(line, "\r"))
 }
 

@@ -58,22 +58,26 @@ type kprJSON struct {
 // pasted one after another, the last complete one wins.
 func ParseStatusJSON(b []byte) (*Status, error) {
 	b = normalizeInput(b)
-	raw, ok := lastJSONDocument(b, '{', func(raw json.RawMessage) bool {
-		var probe map[string]json.RawMessage
-		if json.Unmarshal(raw, &probe) != nil {
+	var doc statusJSON
+	var lastErr error
+	ok := lastJSONDocument(b, '{', func(dec *json.Decoder) bool {
+		var d statusJSON
+		if err := dec.Decode(&d); err != nil {
+			lastErr = err
 			return false
 		}
-		_, kpr := probe["kube-proxy-replacement"]
-		_, cil := probe["cilium"]
-		_, kvs := probe["kvstore"]
-		return kpr || cil || kvs
+		if d.KPR == nil && d.Cilium == nil && d.Kvstore == nil {
+			return false
+		}
+		doc = d
+		return true
 	})
 	if !ok {
-		return nil, errors.New(`cilium status JSON: expected a JSON object with "kube-proxy-replacement" or "cilium" keys (output of "cilium-dbg status -o json"), found none that decodes`)
-	}
-	var doc statusJSON
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("cilium status JSON: %w (expected the object printed by \"cilium-dbg status -o json\")", err)
+		msg := `cilium status JSON: expected a JSON object with "kube-proxy-replacement" or "cilium" keys (output of "cilium-dbg status -o json"), found none`
+		if lastErr != nil {
+			return nil, fmt.Errorf("%s; last decode error: %w", msg, lastErr)
+		}
+		return nil, errors.New(msg)
 	}
 	st := &Status{Format: "json"}
 	if doc.Cilium != nil {
