@@ -207,7 +207,10 @@ func Parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 // are curl's (libcurl-errors(3)): 7 could not connect, 28 timed out,
 // 52 empty reply, 56 receive failure.
 func classify(t Target, r raw, http bool) Result {
-	res := Result{Target: t, HTTPStatus: r.code}
+	res := Result{Target: t}
+	if http {
+		res.HTTPStatus = r.code
+	}
 	res.Detail = strings.TrimPrefix(r.curlError, "curl: ")
 	if !r.rcSeen {
 		res.Outcome, res.Detail = Error, "no result from the probe script"
