@@ -116,6 +116,9 @@ func isCommandLine(rest string) bool {
 			return false
 		}
 	}
+	if strings.Contains(w, "/") && !strings.HasPrefix(w, "/") && !strings.HasPrefix(w, "./") {
+		return false // "k/k", "cilium/cilium": words of prose, not a path
+	}
 	w = w[strings.LastIndexByte(w, '/')+1:] // /usr/sbin/iptables-save
 	return commandWords[w]
 }

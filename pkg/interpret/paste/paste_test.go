@@ -34,6 +34,8 @@ func TestCleanLine(t *testing.T) {
 		{in: "  2 => 10.0.0.1:80 (active)", text: "  2 => 10.0.0.1:80 (active)"},
 		{in: "\xff\xfe KVStore", text: "\uFFFD KVStore"},
 		{in: "# (cilium/cilium pkg/client/client.go) iptables-save", text: "# (cilium/cilium pkg/client/client.go) iptables-save"},
+		{in: "# k/k pkg/proxy/ipvs/proxier.go creates", text: "# k/k pkg/proxy/ipvs/proxier.go creates"},
+		{in: "# /usr/sbin/iptables-save -c", prompt: true, cmd: "/usr/sbin/iptables-save -c"},
 	}
 	for _, c := range cases {
 		text, prompt, cmd, drop := cleanLine(c.in)
