@@ -10,6 +10,7 @@ import (
 var (
 	regexpLeadingSpace  = regexp.MustCompile(`(?m)^[ \t]+`)
 	regexpTrailingSpace = regexp.MustCompile(`(?m)[ \t]+$`)
+	regexpLineStart     = regexp.MustCompile(`(?m)^`)
 )
 
 // The pastes below are derived from the generated fixtures by the test
@@ -44,6 +45,8 @@ func TestParseStatusMessyPastes(t *testing.T) {
 				"two-listings":  first + "\n" + pasteNoise + b,
 				"no-final-nl":   strings.TrimRight(b, "\n"),
 				"trailing-junk": b + "$ \n",
+				// Quoted in an email or an indented markdown code block.
+				"indented": regexpLineStart.ReplaceAllString(b, "    "),
 			}
 			for name, in := range variants {
 				t.Run(rel.version+"/"+filepath.Base(path)+"/"+name, func(t *testing.T) {
@@ -219,6 +222,7 @@ func TestParseServiceListMessyPastes(t *testing.T) {
 				"noise":        pasteNoise + b,
 				"two-listings": earlier + pasteNoise + b,
 				"no-final-nl":  strings.TrimRight(b, "\n"),
+				"indented":     regexpLineStart.ReplaceAllString(earlier+b, "    "),
 			}
 			if format == "txt" {
 				// Some tools strip the table's trailing padding.

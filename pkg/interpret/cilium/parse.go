@@ -102,7 +102,10 @@ func looksJSON(b []byte, open byte) bool {
 // of those fit, so nested objects do not shadow the document. A truncated
 // last document is skipped in favour of the one before it.
 func lastJSONDocument(b []byte, open byte, decode func(*json.Decoder) bool) bool {
+	// indented holds candidates at the smallest indentation seen (a whole
+	// paste indented as a block); deeper ones are nested values.
 	var col0, indented []int
+	minIndent := -1
 	off := 0
 	for off < len(b) {
 		end := bytes.IndexByte(b[off:], '\n')
@@ -112,11 +115,14 @@ func lastJSONDocument(b []byte, open byte, decode func(*json.Decoder) bool) bool
 		line := b[off : off+end]
 		trimmed := bytes.TrimLeft(line, " \t")
 		if len(trimmed) > 0 && trimmed[0] == open {
-			start := off + (len(line) - len(trimmed))
-			if start == off {
-				col0 = append(col0, start)
-			} else {
-				indented = append(indented, start)
+			ind := len(line) - len(trimmed)
+			switch {
+			case ind == 0:
+				col0 = append(col0, off)
+			case minIndent < 0 || ind < minIndent:
+				minIndent, indented = ind, []int{off + ind}
+			case ind == minIndent:
+				indented = append(indented, off+ind)
 			}
 		}
 		off += end + 1
@@ -130,8 +136,8 @@ func lastJSONDocument(b []byte, open byte, decode func(*json.Decoder) bool) bool
 		return false
 	}
 	// Each failed candidate costs a decode up to its first error; bound the
-	// quadratic worst case on adversarial input. Real pastes hold a few
-	// documents, and nested objects (indented) are many.
+	// quadratic worst case on adversarial input: real pastes hold a few
+	// documents.
 	const maxCandidates = 64
 	if len(col0) > maxCandidates {
 		col0 = col0[len(col0)-maxCandidates:]
@@ -140,7 +146,7 @@ func lastJSONDocument(b []byte, open byte, decode func(*json.Decoder) bool) bool
 		return true
 	}
 	if len(indented) > maxCandidates {
-		indented = indented[:maxCandidates]
+		indented = indented[len(indented)-maxCandidates:]
 	}
 	return try(indented)
 }

@@ -147,10 +147,10 @@ func versionFromMsg(msg string) string {
 	return ""
 }
 
-// topLevelRe matches an unindented "Key:<pad>value" line of the status text.
+// topLevelRe matches a "Key:<pad>value" line of the status text.
 // FormatStatusResponse pads with a tabwriter, so widths vary: match on the
 // key and whitespace only.
-var topLevelRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9 /()-]*?):(?:\s+(.*))?$`)
+var topLevelRe = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9 /()-]*?):\s*(.*)$`)
 
 // detailKeys are the line labels of the "KubeProxyReplacement Details"
 // block (pkg/client/client.go, 1.10–1.20). They let a block whose
@@ -166,12 +166,13 @@ var detailKeys = map[string]bool{
 
 // statusText accumulates one text listing.
 type statusText struct {
-	seen        map[string]bool
-	st          Status
-	kprLine     *KPR // from the "KubeProxyReplacement:" line
-	details     *KPR // from the "KubeProxyReplacement Details:" block
-	inDetails   bool
-	detailsMode string
+	seen          map[string]bool
+	st            Status
+	kprLine       *KPR // from the "KubeProxyReplacement:" line
+	details       *KPR // from the "KubeProxyReplacement Details:" block
+	inDetails     bool
+	detailsIndent int
+	detailsMode   string
 }
 
 func newStatusText() *statusText {
@@ -195,28 +196,30 @@ func ParseStatusText(b []byte) (*Status, error) {
 // feed consumes one line and returns the listing it belongs to (a fresh
 // one when the line starts another listing).
 func (s *statusText) feed(line string) *statusText {
-	trimmedRight := strings.TrimRight(line, " \t")
-	if trimmedRight == "" {
+	trimmed := strings.TrimSpace(line)
+	if trimmed == "" {
 		return s
 	}
-	indented := line[0] == ' ' || line[0] == '\t'
+	// Indentation is relative: a whole listing may be indented (quoted in
+	// an email, a markdown code block), or stripped by a chat tool.
+	indent := len(line) - len(strings.TrimLeft(line, " \t"))
 	if s.inDetails {
-		if indented || s.isDetailLine(trimmedRight) {
-			s.detailLine(strings.TrimSpace(trimmedRight))
+		if indent > s.detailsIndent || s.isDetailLine(trimmed) {
+			s.detailLine(trimmed)
 			return s
 		}
 		s.inDetails = false
 	}
-	if indented {
-		return s
-	}
-	if trimmedRight == "KubeProxyReplacement Details:" {
+	if trimmed == "KubeProxyReplacement Details:" {
 		s = s.restartIfSeen("details")
 		s.details = &KPR{}
 		s.inDetails = true
+		s.detailsIndent = indent
 		return s
 	}
-	m := topLevelRe.FindStringSubmatch(trimmedRight)
+	// Only the keys below are used; other sections' indented lines never
+	// carry them.
+	m := topLevelRe.FindStringSubmatch(trimmed)
 	if m == nil {
 		return s
 	}
