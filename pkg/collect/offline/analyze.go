@@ -367,10 +367,22 @@ func (g *group) mergedNetfilter() *netfilter.Summary {
 			explicit = true
 		}
 	}
+	// nft's listing of an iptables-nft host repeats the iptables rules:
+	// next to an iptables dump, only kube-proxy's own nft tables count.
+	hasIPTables := false
+	for _, p := range g.netfilter {
+		if formatOf(p.summary) == "iptables-save" {
+			hasIPTables = true
+		}
+	}
 	var parts []*netfilter.Summary
 	for _, p := range g.netfilter {
 		b := path.Base(strings.ReplaceAll(p.file, "!", "/"))
 		if explicit && (strings.HasPrefix(b, "iptables-save") || strings.HasPrefix(b, "ip6tables-save")) {
+			continue
+		}
+		if f := formatOf(p.summary); hasIPTables && (f == "nft" || f == "nft-json") {
+			parts = append(parts, &netfilter.Summary{KubeProxyNFTables: p.summary.KubeProxyNFTables, Dumps: p.summary.Dumps, Warnings: p.summary.Warnings})
 			continue
 		}
 		parts = append(parts, p.summary)
@@ -379,6 +391,13 @@ func (g *group) mergedNetfilter() *netfilter.Summary {
 		return parts[0]
 	}
 	return netfilter.Merge(parts...)
+}
+
+func formatOf(s *netfilter.Summary) string {
+	if len(s.Dumps) == 0 {
+		return ""
+	}
+	return s.Dumps[0].Format
 }
 
 func appendOnce(list []string, s string) []string {

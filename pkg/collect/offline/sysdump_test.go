@@ -296,3 +296,19 @@ func TestGzippedSingleOutput(t *testing.T) {
 		t.Fatalf("%+v %+v", st, out.Inputs)
 	}
 }
+
+// A paste with both iptables-save and nft list ruleset of one iptables-nft
+// host: the nft view repeats the rules and must not double the counts.
+func TestIPTablesAndNFTOfOneHost(t *testing.T) {
+	paste := "$ cilium status\n" + fixture(t, "testdata/cilium-v1.20.2-status-kpr-true-verbose.txt") +
+		"\n$ iptables-save\n" + fixture(t, netfilterTestdata+"iptables-nft-kube-proxy.txt") +
+		"\n$ nft list ruleset\n" + fixture(t, netfilterTestdata+"nft-iptables-nft-kube-proxy.txt")
+	out, st := Analyze([]string{"-"}, Options{Stdin: strings.NewReader(paste)})
+	if st.Recognised != 3 || len(out.Agents) != 1 {
+		t.Fatalf("%+v %+v", st, out.Agents)
+	}
+	a := out.Agents[0]
+	if a.Netfilter.Counts.KubeSVC.Chains != 6 || a.ServicesBy != verdict.Both {
+		t.Errorf("agent = %s, KUBE-SVC chains %d (want 6, counted once)", a.ServicesBy, a.Netfilter.Counts.KubeSVC.Chains)
+	}
+}
