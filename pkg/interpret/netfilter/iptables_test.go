@@ -206,3 +206,38 @@ func TestHeaderFacts(t *testing.T) {
 }
 
 func readTestdata(name string) ([]byte, error) { return os.ReadFile(filepath.Join("testdata", name)) }
+
+// kube-proxy's ipvs mode keeps KUBE-SERVICES but matches its ipsets
+// instead of jumping to per-Service chains (k/k pkg/proxy/ipvs/proxier.go).
+func TestIPTablesIPVSModeAndOtherImplementations(t *testing.T) {
+	in := `*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODE-PORT - [0:0]
+:KUBE-LOAD-BALANCER - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:cali-PREROUTING - [0:0]
+:ANTREA-PREROUTING - [0:0]
+:KUBE-ROUTER-SERVICES - [0:0]
+-A KUBE-SERVICES ! -s 10.244.0.0/16 -m comment --comment "Kubernetes service cluster ip + port for masquerade purpose" -m set --match-set KUBE-CLUSTER-IP dst,dst -j KUBE-MARK-MASQ
+-A KUBE-SERVICES -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT
+-A KUBE-SERVICES -m set --match-set KUBE-CLUSTER-IP dst,dst -j ACCEPT
+COMMIT
+`
+	s, err := ParseIPTablesSave(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.KubeProxyModes, []string{ModeIPVS}) || s.IPVSMatchSets != 2 {
+		t.Errorf("modes = %v, match-set rules = %d", s.KubeProxyModes, s.IPVSMatchSets)
+	}
+	var impls []string
+	for _, o := range s.Other {
+		impls = append(impls, o.Implementation)
+	}
+	if !slices.Equal(impls, []string{"antrea", "calico", "kube-router"}) {
+		t.Errorf("other = %+v", s.Other)
+	}
+	if !slices.Contains(s.KubeProxyChains, "KUBE-NODE-PORT") || slices.Contains(s.KubeProxyChains, "KUBE-MARK-MASQ") {
+		t.Errorf("kube-proxy chains = %v", s.KubeProxyChains)
+	}
+}
