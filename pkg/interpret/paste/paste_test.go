@@ -228,3 +228,17 @@ func TestNeedsCleaning(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkSplitTicket(b *testing.B) {
+	data, err := os.ReadFile("testdata/ticket-crlf.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if len(Split(data)) != 3 {
+			b.Fatal("want 3 sections")
+		}
+	}
+}
