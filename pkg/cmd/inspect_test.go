@@ -485,3 +485,17 @@ func TestDiffNoProbeCreatesOnlyInspectWork(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeServicesNamespacedName(t *testing.T) {
+	cs, _ := scenario(t)
+	got, err := probeServices(context.Background(), cs, "default", "ns1/svc1")
+	if err != nil || len(got) != 1 || got[0].Namespace != "ns1" {
+		t.Errorf("NAMESPACE/NAME: %v %v", got, err)
+	}
+	if _, err := probeServices(context.Background(), cs, "ns1", "svc2"); err == nil || !strings.Contains(err.Error(), "did you mean svc1") {
+		t.Errorf("unknown Service: %v", err)
+	}
+	if _, err := probeServices(context.Background(), cs, "kube-system", ""); err == nil || !strings.Contains(err.Error(), "no NodePort Services in namespace kube-system") {
+		t.Errorf("namespace without NodePort Services: %v", err)
+	}
+}

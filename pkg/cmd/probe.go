@@ -47,8 +47,8 @@ node's own InternalIP, on 127.0.0.1 and on 0.0.0.0, on other nodes' IPs
 
 Each probe is a TCP connect (default) or an HTTP GET (--http) with a
 per-probe timeout; outcomes are ok (with latency), refused, timeout,
-unreachable, reset or error. Without SERVICE, every NodePort Service of the
-namespace is probed.`,
+unreachable, reset or error. SERVICE is NAME (in -n's namespace) or NAMESPACE/NAME.
+Without SERVICE, every NodePort Service of the namespace is probed.`,
 		Example: `  kubectl kpr probe nm-nginx -n kube-system --from node-cilium --from node-bare
   kubectl kpr probe -n kube-system --all-nodes --http
   kubectl kpr probe my-svc --from node-1 --remote 3 -o json`,
@@ -143,6 +143,10 @@ func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex c
 func probeServices(ctx context.Context, cs kubernetes.Interface, ns, name string) ([]corev1.Service, error) {
 	if name != "" {
 		name = strings.TrimPrefix(strings.TrimPrefix(name, "service/"), "svc/")
+		// NAMESPACE/NAME overrides -n.
+		if n, rest, ok := strings.Cut(name, "/"); ok && n != "" && rest != "" {
+			ns, name = n, rest
+		}
 		s, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			msg := fmt.Sprintf("Service %q not found in namespace %s", name, ns)
