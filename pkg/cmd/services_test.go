@@ -509,6 +509,9 @@ func TestServicesTableAndWide(t *testing.T) {
 	if wide.err != nil {
 		t.Fatal(wide.err)
 	}
+	if testing.Verbose() {
+		t.Log("\n" + r.out + "\n" + wide.out)
+	}
 	for _, want := range []string{"\nok ", "default/kubernetes", "unmanaged", "Cilium-internal HostPort frontend", "internal scope (/i)"} {
 		if !strings.Contains(wide.out, want) {
 			t.Errorf("wide lacks %q:\n%s", want, wide.out)

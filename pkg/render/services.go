@@ -52,7 +52,11 @@ func Services(w io.Writer, rep *report.Services, p Palette, wide bool) error {
 			fmt.Fprintln(w, "  "+p.Good("no problems"))
 			continue
 		}
-		if err := Table(w, []string{"PROBLEM", "SERVICE", "FRONTEND", "TYPE", "DETAIL"}, rows); err != nil {
+		first := "PROBLEM"
+		if wide {
+			first = "STATUS"
+		}
+		if err := Table(w, []string{first, "SERVICE", "FRONTEND", "TYPE", "DETAIL"}, rows); err != nil {
 			return err
 		}
 	}
