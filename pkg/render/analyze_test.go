@@ -1,0 +1,68 @@
+package render
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
+)
+
+func analyzeReport() *report.Analyze {
+	nf := &netfilter.Summary{
+		KubeServiceChains: []string{"KUBE-SVC-XPGD46QRK7WJZT7O"},
+		CiliumChains:      []string{"CILIUM_INPUT"},
+		Counts:            netfilter.Counts{KubeServices: netfilter.ChainRules{Chains: 1, Rules: 2}},
+		KubeProxyModes:    []string{"iptables"},
+		Dumps:             []netfilter.DumpInfo{{Format: "iptables-save", Family: "ipv4", Backend: "nf_tables"}},
+		Other:             []netfilter.OtherMarker{{Implementation: "contiv", Chains: []string{"CONTIV-NODEPORT"}}},
+	}
+	st := &report.AnalyzeCiliumStatus{Version: "1.16.5", CNIChaining: "generic-veth",
+		KubeProxyReplacement: &cilium.KPR{Mode: "True", ReplacesKubeProxy: "full", Devices: []cilium.Device{{Name: "eth0", Addresses: []string{"10.0.0.1"}}}}}
+	return &report.Analyze{
+		Inputs: []report.AnalyzeInput{
+			{Source: "dump\x1b[31m.zip!x/cmd/cilium-dbg-status.md", Agent: "cilium-a", Kind: "cilium-status", CiliumStatus: st, ServicesBy: verdict.Cilium},
+			{Source: "rules.txt", Kind: "iptables-save", Netfilter: nf, ServicesBy: verdict.KubeProxyIPTables, Lines: "3-40", Superseded: 1},
+			{Source: "svc.txt", Kind: "cilium-service-list", Services: []cilium.Service{{Type: "NodePort", Backends: []cilium.Backend{{State: "terminating"}}}, {Type: "ClusterIP"}}},
+			{Source: "junk.txt", Kind: "unknown", Reason: "no cilium status recognised"},
+		},
+		Agents: []report.AnalyzeAgent{{Name: "cilium-a", ServicesBy: verdict.Both, CiliumStatus: st, Netfilter: nf, KubeProxyRules: true, KubeProxyModes: []string{"iptables"}, Frontends: -1,
+			Warnings: []verdict.Warning{{Code: "kube-proxy-and-cilium-kpr", Message: "stale?"}}}},
+	}
+}
+
+func TestAnalyzeTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Analyze(&buf, analyzeReport(), Palette{}, false); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{
+		"cilium-a/cilium-dbg-status.md", "KPR True (full); devices eth0 10.0.0.1; CNI chaining generic-veth",
+		"rules.txt:3-40", "1 KUBE-SVC/SVL chains, KUBE-SERVICES 2 rules", "contiv: CONTIV-NODEPORT", "from nf_tables ipv4", "last of 2 listings",
+		"2 frontends (1 ClusterIP, 1 NodePort); 1 backends not active; 1 frontends without backends",
+		"no cilium status recognised",
+		"warning: cilium-a [kube-proxy-and-cilium-kpr]: stale?",
+		"4 outputs read, 3 recognised, 1 not; 1 agent verdicts",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\x1b") {
+		t.Errorf("no palette, yet escapes (or an unescaped source name):\n%q", out)
+	}
+	buf.Reset()
+	Analyze(&buf, analyzeReport(), Palette{}, true)
+	if !strings.Contains(buf.String(), `dump^[[31m.zip!x/cmd/cilium-dbg-status.md`) {
+		t.Errorf("wide shows the full source, terminal escapes neutralised:\n%s", buf.String())
+	}
+	buf.Reset()
+	Analyze(&buf, analyzeReport(), Palette{Enabled: true}, false)
+	if !strings.Contains(buf.String(), ansiRed+"both"+ansiReset) || !strings.Contains(buf.String(), ansiGreen+"cilium"+ansiReset) {
+		t.Errorf("verdicts not colored:\n%q", buf.String())
+	}
+}
