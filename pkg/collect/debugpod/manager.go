@@ -50,9 +50,20 @@ type Pod struct {
 	m         *Manager
 }
 
-// Exec runs command in the pod's container.
+// Exec runs command in the pod's container. Without a deadline of the
+// caller's, the run's --timeout bounds it: a hung tool on the node must
+// not hang kpr.
 func (p *Pod) Exec(ctx context.Context, command []string) (collect.ExecResult, error) {
-	return p.m.Exec.Exec(ctx, p.Namespace, p.Name, ContainerName, command)
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.m.Opts.Timeout)
+		defer cancel()
+	}
+	res, err := p.m.Exec.Exec(ctx, p.Namespace, p.Name, ContainerName, command)
+	if err != nil && ctx.Err() == context.DeadlineExceeded {
+		return res, fmt.Errorf("command in debug pod %s/%s did not finish in time (raise --timeout): %w", p.Namespace, p.Name, err)
+	}
+	return res, err
 }
 
 // Start creates a debug pod on node and waits until its container runs.

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 )
 
 func readyNode(name string) *corev1.Node {
@@ -232,5 +234,61 @@ func TestStartPodSecurityRejection(t *testing.T) {
 	var se *StartError
 	if !errors.As(err, &se) || se.Reason != ReasonPodSecurity || !strings.Contains(err.Error(), "pod-security.kubernetes.io/enforce=privileged") {
 		t.Fatalf("want PodSecurity error with the label, got %v", err)
+	}
+}
+
+type hangingExec struct{}
+
+func (hangingExec) Exec(ctx context.Context, _, _, _ string, _ []string) (collect.ExecResult, error) {
+	<-ctx.Done()
+	return collect.ExecResult{}, ctx.Err()
+}
+
+func TestExecIsBoundedByTimeout(t *testing.T) {
+	m := NewManager(fake.NewClientset(), hangingExec{}, Options{Timeout: 100 * time.Millisecond})
+	p := &Pod{Name: "kpr-n1-x", Namespace: "kube-system", Node: "n1", m: m}
+	start := time.Now()
+	_, err := ReadHost(context.Background(), p)
+	if err == nil || !strings.Contains(err.Error(), "raise --timeout") {
+		t.Fatalf("want a timeout error, got %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Errorf("a hung exec took %s", time.Since(start))
+	}
+}
+
+func TestForNodesDeletesEveryPod(t *testing.T) {
+	h := newHarness(t, readyNode("n1"), readyNode("n2"))
+	h.cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: ContainerName, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
+		return false, nil, nil
+	})
+	m := NewManager(h.cs, nil, opts())
+	seen := make([]string, 2)
+	errs := m.ForNodes(context.Background(), []string{"n1", "ghost", "n2"}, 2, func(_ context.Context, i int, p *Pod) error {
+		if h.podCount(t) == 0 {
+			t.Error("pod must exist while fn runs")
+		}
+		if i != 1 {
+			seen[i/2] = p.Node
+		}
+		if p.Node == "n2" {
+			return errors.New("boom")
+		}
+		return nil
+	})
+	if errs[0] != nil || errs[2] == nil || errs[2].Error() != "boom" {
+		t.Errorf("errs = %v", errs)
+	}
+	var se *StartError
+	if !errors.As(errs[1], &se) || se.Reason != ReasonNodeNotFound {
+		t.Errorf("ghost node: %v", errs[1])
+	}
+	if seen[0] != "n1" || seen[1] != "n2" {
+		t.Errorf("fn saw %v", seen)
+	}
+	if n := h.podCount(t); n != 0 {
+		t.Errorf("%d pods left", n)
 	}
 }

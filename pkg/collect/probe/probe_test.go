@@ -293,3 +293,16 @@ func TestRunScriptAgainstLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestBudget(t *testing.T) {
+	o := Options{Timeout: 2 * time.Second, Parallel: 16}
+	if got := o.Budget(16); got != 18*time.Second {
+		t.Errorf("one batch: %s", got)
+	}
+	if got := o.Budget(17); got != 21*time.Second {
+		t.Errorf("two batches: %s", got)
+	}
+	if got := (Options{HTTP: true, Timeout: time.Second, Parallel: 1}).Budget(3); got != 21*time.Second {
+		t.Errorf("HTTP: %s", got)
+	}
+}

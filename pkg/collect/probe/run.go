@@ -107,6 +107,19 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Budget is how long n probes may take in all: the batches of Parallel
+// probes run one after another, each bounded by curl's --max-time, plus
+// slack for the exec itself.
+func (o Options) Budget(n int) time.Duration {
+	o = o.withDefaults()
+	batches := (n + o.Parallel - 1) / o.Parallel
+	perProbe := o.Timeout + time.Second
+	if o.HTTP {
+		perProbe = 2 * o.Timeout
+	}
+	return time.Duration(batches)*perProbe + 15*time.Second
+}
+
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
@@ -117,6 +130,8 @@ func Run(ctx context.Context, r Runner, targets []Target, o Options) ([]Result, 
 		return nil, nil
 	}
 	boundary := fmt.Sprintf("@@kpr-probe-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(ctx, o.Budget(len(targets)))
+	defer cancel()
 	res, err := r.Exec(ctx, Command(boundary, targets, o))
 	if err != nil {
 		return nil, err
