@@ -22,8 +22,11 @@ const (
 	// read it.
 	headSize = 256 << 10
 	// smallLimit: outputs up to this size are read whole and split by
-	// paste.Split; larger ones are streamed (netfilter dumps) or refused.
-	smallLimit = 16 << 20
+	// paste.Split (about three times their size in memory); larger ones
+	// are streamed (netfilter dumps) or read as one output (cilium).
+	smallLimit = 8 << 20
+	// ciliumLimit bounds a cilium status or service list read whole.
+	ciliumLimit = 64 << 20
 )
 
 // Options tune Analyze.
@@ -147,8 +150,9 @@ func (a *analyzer) visit(d Document, r io.Reader) error {
 	return a.large(d, br, head)
 }
 
-// large streams an output too big to hold: only netfilter dumps are
-// expected at that size.
+// large reads an output too big to split in memory: netfilter dumps are
+// streamed, a cilium output is read whole (up to ciliumLimit) and parsed
+// as one listing, anything else is refused.
 func (a *analyzer) large(d Document, r io.Reader, head []byte) error {
 	kind := paste.Unknown
 	for _, s := range paste.Split(head) {
@@ -173,9 +177,22 @@ func (a *analyzer) large(d Document, r io.Reader, head []byte) error {
 		s, err = netfilter.ParseNFT(clean)
 	case paste.IPVSAdm:
 		s, err = netfilter.ParseIPVSAdm(clean)
+	case paste.CiliumStatus, paste.CiliumServiceList:
+		data, err := io.ReadAll(io.LimitReader(clean, ciliumLimit+1))
+		switch {
+		case err != nil:
+			return err
+		case len(data) > ciliumLimit:
+			in.Kind = string(paste.Unknown)
+			in.Reason = fmt.Sprintf("a %s larger than %d MiB: not read", kind, ciliumLimit>>20)
+		default:
+			a.cilium(d, &in, kind, data)
+		}
+		a.out.Inputs = append(a.out.Inputs, in)
+		return nil
 	default:
 		in.Kind = string(paste.Unknown)
-		in.Reason = fmt.Sprintf("larger than %d MiB and not an iptables, nft or ipvsadm dump: kpr reads larger outputs only for those", smallLimit>>20)
+		in.Reason = fmt.Sprintf("larger than %d MiB and not an iptables, nft or ipvsadm dump, nor cilium output", smallLimit>>20)
 		a.out.Inputs = append(a.out.Inputs, in)
 		return nil
 	}
@@ -207,34 +224,8 @@ func (a *analyzer) text(d Document, data []byte) {
 			in.Lines = fmt.Sprintf("%d-%d", sec.FirstLine, sec.LastLine)
 		}
 		switch sec.Kind {
-		case paste.CiliumStatus:
-			st, err := cilium.ParseStatus(sec.Text)
-			if err != nil {
-				in.Reason = "cilium status: " + err.Error()
-				break
-			}
-			in.CiliumStatus = statusOf(st)
-			// Alone, a status without (full or partial) KPR says who does
-			// not implement Services, not who does.
-			if by := verdict.Decide(verdict.Evidence{HasAgent: true, AgentRead: true, Replacement: replacementOf(st), Mode: modeOf(st)}); by != verdict.None {
-				in.ServicesBy = by
-			}
-			g := a.group(d)
-			g.status = st
-			g.inputs = appendOnce(g.inputs, d.Source)
-		case paste.CiliumServiceList:
-			svcs, err := cilium.ParseServiceList(sec.Text)
-			if err != nil {
-				in.Reason = "cilium service list: " + err.Error()
-				break
-			}
-			if svcs == nil {
-				svcs = []cilium.Service{}
-			}
-			in.Services = svcs
-			g := a.group(d)
-			g.frontends = len(svcs)
-			g.inputs = appendOnce(g.inputs, d.Source)
+		case paste.CiliumStatus, paste.CiliumServiceList:
+			a.cilium(d, &in, sec.Kind, sec.Text)
 		case paste.IPTablesSave:
 			s, err := netfilter.ParseIPTablesSave(bytes.NewReader(sec.Text))
 			a.netfilterInput(d, &in, s, err)
@@ -246,6 +237,40 @@ func (a *analyzer) text(d Document, data []byte) {
 			a.netfilterInput(d, &in, s, err)
 		}
 		a.out.Inputs = append(a.out.Inputs, in)
+	}
+}
+
+// cilium reads a cilium status or service list into in and the agent's group.
+func (a *analyzer) cilium(d Document, in *report.AnalyzeInput, kind paste.Kind, text []byte) {
+	switch kind {
+	case paste.CiliumStatus:
+		st, err := cilium.ParseStatus(text)
+		if err != nil {
+			in.Reason = "cilium status: " + err.Error()
+			return
+		}
+		in.CiliumStatus = statusOf(st)
+		// Alone, a status without (full or partial) KPR says who does
+		// not implement Services, not who does.
+		if by := verdict.Decide(verdict.Evidence{HasAgent: true, AgentRead: true, Replacement: replacementOf(st), Mode: modeOf(st)}); by != verdict.None {
+			in.ServicesBy = by
+		}
+		g := a.group(d)
+		g.status = st
+		g.inputs = appendOnce(g.inputs, d.Source)
+	case paste.CiliumServiceList:
+		svcs, err := cilium.ParseServiceList(text)
+		if err != nil {
+			in.Reason = "cilium service list: " + err.Error()
+			return
+		}
+		if svcs == nil {
+			svcs = []cilium.Service{}
+		}
+		in.Services = svcs
+		g := a.group(d)
+		g.frontends = len(svcs)
+		g.inputs = appendOnce(g.inputs, d.Source)
 	}
 }
 

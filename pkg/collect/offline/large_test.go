@@ -2,6 +2,7 @@ package offline
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +35,26 @@ func TestLargeInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, st = Analyze([]string{prose}, Options{})
-	if st.Recognised != 0 || out.Inputs[0].Kind != "unknown" || !strings.Contains(out.Inputs[0].Reason, "larger than 16 MiB") {
+	if st.Recognised != 0 || out.Inputs[0].Kind != "unknown" || !strings.Contains(out.Inputs[0].Reason, "larger than 8 MiB") {
 		t.Errorf("big prose: %+v", out.Inputs)
+	}
+}
+
+func TestLargeServiceList(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 9 MB service list")
+	}
+	var b strings.Builder
+	b.WriteString("ID   Frontend                  Service Type   Backend\n")
+	const n = 100000
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "%-4d 10.96.%d.%d:80/TCP        ClusterIP      1 => 10.244.%d.%d:8080/TCP (active)\n", i, i>>8&255, i&255, i>>8&255, i&255)
+	}
+	if b.Len() <= smallLimit {
+		t.Fatalf("only %d bytes: not the large path", b.Len())
+	}
+	out, st := Analyze([]string{"-"}, Options{Stdin: strings.NewReader(b.String())})
+	if st.Recognised != 1 || len(out.Inputs[0].Services) != n {
+		t.Fatalf("recognised %d, services %d, reason %q", st.Recognised, len(out.Inputs[0].Services), out.Inputs[0].Reason)
 	}
 }

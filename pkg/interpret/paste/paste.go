@@ -9,7 +9,6 @@
 package paste
 
 import (
-	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -190,18 +189,22 @@ func Clean(b []byte) []byte {
 	return []byte(strings.Join(dedent(out), "\n"))
 }
 
+// cleanLines converts the input to a string once; lines (and, where
+// cleaning changes nothing, cleaned lines) are substrings of it, so a
+// large paste is not copied line by line.
 func cleanLines(b []byte) []line {
 	var out []line
+	all := string(b)
 	no := 0
-	for len(b) > 0 {
+	for len(all) > 0 {
 		no++
-		var raw []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			raw, b = b[:i], b[i+1:]
+		var raw string
+		if i := strings.IndexByte(all, '\n'); i >= 0 {
+			raw, all = all[:i], all[i+1:]
 		} else {
-			raw, b = b, nil
+			raw, all = all, ""
 		}
-		text, prompt, cmd, drop := cleanLine(string(raw))
+		text, prompt, cmd, drop := cleanLine(raw)
 		if drop {
 			if cmd == fenceMark {
 				out = append(out, line{no: no, fence: true})

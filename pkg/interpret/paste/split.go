@@ -125,7 +125,15 @@ func (b *builder) flush() {
 		lines = lines[:len(lines)-1]
 	}
 	if len(lines) > 0 {
-		b.cur.Text = []byte(strings.Join(lines, "\n") + "\n")
+		n := 0
+		for _, l := range lines {
+			n += len(l) + 1
+		}
+		text := make([]byte, 0, n)
+		for _, l := range lines {
+			text = append(append(text, l...), '\n')
+		}
+		b.cur.Text = text
 		b.secs = append(b.secs, b.cur)
 	}
 	b.cur, b.lines = nil, nil
