@@ -24,7 +24,7 @@ const (
 	// smallLimit: outputs up to this size are read whole and split by
 	// paste.Split (about three times their size in memory); larger ones
 	// are streamed (netfilter dumps) or read as one output (cilium).
-	smallLimit = 8 << 20
+	smallLimit = 4 << 20
 	// ciliumLimit bounds a cilium status or service list read whole.
 	ciliumLimit = 64 << 20
 )
@@ -136,10 +136,14 @@ func (a *analyzer) visit(d Document, r io.Reader) error {
 	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull):
 		return err
 	case len(head) < headSize, d.Size >= 0 && d.Size <= smallLimit:
-		data, err := io.ReadAll(io.LimitReader(br, smallLimit+1))
-		if err != nil {
+		var buf bytes.Buffer
+		if d.Size > 0 {
+			buf.Grow(int(d.Size) + bytes.MinRead) // no doubling copies
+		}
+		if _, err := buf.ReadFrom(io.LimitReader(br, smallLimit+1)); err != nil {
 			return err
 		}
+		data := buf.Bytes()
 		if len(data) <= smallLimit {
 			a.text(d, data)
 			return nil

@@ -35,7 +35,7 @@ func TestLargeInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, st = Analyze([]string{prose}, Options{})
-	if st.Recognised != 0 || out.Inputs[0].Kind != "unknown" || !strings.Contains(out.Inputs[0].Reason, "larger than 8 MiB") {
+	if st.Recognised != 0 || out.Inputs[0].Kind != "unknown" || !strings.Contains(out.Inputs[0].Reason, "larger than 4 MiB") {
 		t.Errorf("big prose: %+v", out.Inputs)
 	}
 }
