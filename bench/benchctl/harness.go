@@ -48,6 +48,9 @@ type Result struct {
 	Note string `json:"note,omitempty"`
 	// Limit is a wall-clock bound the case must meet (the hang run).
 	Limit time.Duration `json:"limitNs,omitempty"`
+	// Load is the machine's 1-minute load average when the case started:
+	// the machine is shared, and a busy one skews every number.
+	Load float64 `json:"load1"`
 }
 
 // Results is one `benchctl run`.
@@ -89,26 +92,36 @@ func cmdRun(args []string) error {
 		"analyze":  {Name: "kubectl kpr analyze (100 MB sysdump-like folder)", Argv: []string{*kpr, "analyze", "-o", "json", *sysdump}, Runs: *runs, Warmup: 1},
 	}
 	res := Results{Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339), Nodes: *nodes}
+	var timed []Case
+	hang := false
 	for _, name := range strings.Split(*cases, ",") {
-		name = strings.TrimSpace(name)
-		if name == "" {
-			continue
-		}
-		var r Result
-		var err error
-		if name == "hang" {
-			r, err = runHang(*kpr, env, *audit, *data, *nodes, *hangTimeout)
-		} else {
+		switch name = strings.TrimSpace(name); name {
+		case "":
+		case "hang":
+			hang = true
+		default:
 			c, ok := all[name]
 			if !ok {
 				return fmt.Errorf("unknown case %q", name)
 			}
-			r, err = runCase(c, env, *audit)
+			timed = append(timed, c)
 		}
-		r.Nodes = *nodes
+	}
+	results, err := runRounds(timed, env, *audit)
+	if err != nil {
+		return err
+	}
+	if hang {
+		load := loadAvg()
+		r, err := runHang(*kpr, env, *audit, *data, *nodes, *hangTimeout)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("hang: %w", err)
 		}
+		r.Load = load
+		results = append(results, r)
+	}
+	for _, r := range results {
+		r.Nodes = *nodes
 		med := medianRun(r.Runs)
 		fmt.Fprintf(os.Stderr, "benchctl: N=%d %-50s wall %8s  cpu %8s  rss %6.1f MiB  api %v\n", *nodes, r.Case, med.Wall.Round(time.Millisecond), med.CPU.Round(time.Millisecond), float64(med.MaxRSSKB)/1024, med.API)
 		res.Results = append(res.Results, r)
@@ -120,26 +133,41 @@ func cmdRun(args []string) error {
 	return nil
 }
 
-func runCase(c Case, env []string, audit string) (Result, error) {
-	r := Result{Case: c.Name, Argv: strings.Join(c.Argv, " ")}
-	for i := 0; i < c.Warmup+c.Runs; i++ {
-		run, stdout, err := timeOnce(c.Argv, env, audit, c.UserAgent)
-		if err != nil {
-			return r, err
-		}
-		if run.Err == "" && c.Check != nil {
-			if err := c.Check(stdout); err != nil {
-				run.Err = err.Error()
+// runRounds times the cases interleaved, one run of each per round
+// (warm-ups first), so that a change in the shared machine's load hits
+// every case alike and the ratios stay fair.
+func runRounds(cases []Case, env []string, audit string) ([]Result, error) {
+	results := make([]Result, len(cases))
+	rounds := 0
+	for i, c := range cases {
+		results[i] = Result{Case: c.Name, Argv: strings.Join(c.Argv, " "), Load: loadAvg()}
+		rounds = max(rounds, c.Warmup+c.Runs)
+	}
+	for round := 0; round < rounds; round++ {
+		for i, c := range cases {
+			// Warm-ups line up at the start; a case with fewer runs
+			// sits out the last rounds.
+			if round >= c.Warmup+c.Runs {
+				continue
+			}
+			run, stdout, err := timeOnce(c.Argv, env, audit, c.UserAgent)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", c.Name, err)
+			}
+			if run.Err == "" && c.Check != nil {
+				if err := c.Check(stdout); err != nil {
+					run.Err = err.Error()
+				}
+			}
+			if run.Err != "" {
+				return nil, fmt.Errorf("%s: run %d failed: %s", c.Name, round, run.Err)
+			}
+			if round >= c.Warmup {
+				results[i].Runs = append(results[i].Runs, run)
 			}
 		}
-		if run.Err != "" {
-			return r, fmt.Errorf("run %d failed: %s", i, run.Err)
-		}
-		if i >= c.Warmup {
-			r.Runs = append(r.Runs, run)
-		}
 	}
-	return r, nil
+	return results, nil
 }
 
 // timeOnce runs argv once and measures it like `/usr/bin/time -v`: wall
@@ -352,6 +380,14 @@ func machine() string {
 		kernel = ", Linux " + sb.String()
 	}
 	return fmt.Sprintf("%d × %s%s%s", numCPU(), cpu, mem, kernel)
+}
+
+func loadAvg() float64 {
+	var l float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscanf(string(b), "%f", &l)
+	}
+	return l
 }
 
 func lastLines(s string, n int) string {

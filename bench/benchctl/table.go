@@ -54,8 +54,8 @@ func printTable(w io.Writer, all []Results) (missed int) {
 	if len(all) > 0 {
 		fmt.Fprintf(w, "Machine: %s. %s.\n\n", all[0].Machine, all[0].Date)
 	}
-	fmt.Fprintln(w, "| N | command | runs | wall (median) | CPU user+sys | peak RSS | API requests (list/get/exec/other) | wall ÷ floor | CPU ÷ floor | wall ÷ xargs |")
-	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|")
+	fmt.Fprintln(w, "| N | command | runs | wall (median) | CPU user+sys | peak RSS | API requests (list/get/exec/other) | wall ÷ floor | CPU ÷ floor | wall ÷ xargs | load |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
 	for _, r := range rows {
 		m := medianRun(r.Runs)
 		floor, hasFloor := med[key{r.Nodes, "floor"}]
@@ -74,9 +74,9 @@ func printTable(w io.Writer, all []Results) (missed int) {
 		if r.Note != "" {
 			name += " — " + r.Note
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %.1f MiB | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %.1f MiB | %s | %s | %s | %s | %.1f |\n",
 			n, name, len(r.Runs), secs(m.Wall), secs(m.CPU), float64(m.MaxRSSKB)/1024, apiCounts(m.API),
-			ratio(m.Wall, floor.Wall, hasFloor), ratio(m.CPU, floor.CPU, hasFloor), ratio(m.Wall, xargs.Wall, hasXargs))
+			ratio(m.Wall, floor.Wall, hasFloor), ratio(m.CPU, floor.CPU, hasFloor), ratio(m.Wall, xargs.Wall, hasXargs), r.Load)
 	}
 
 	fmt.Fprintln(w, "\nTargets:")
