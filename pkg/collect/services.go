@@ -265,45 +265,42 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 		targets = append(targets, target{node: n, agent: a})
 	}
 
-	preferOld := preferCiliumBinary(ci.Install.Version)
-	probe := &binaryProbe{}
-	lists := make([]AgentServices, len(targets))
-	ForEachBounded(ctx, len(targets), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
-		t := targets[i]
-		if t.agent == nil || isWindows(t.node) {
-			return
-		}
-		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-		defer cancel()
-		lists[i] = ReadAgentServices(ctx, ex, *t.agent, preferOld, probe)
-	})
-
 	ix := reconcile.NewIndex(inv.Services, inv.Slices)
 	ropts := reconcileOptions(ci.Install.Config)
 	ropts.Namespace = opts.Namespace
 	ropts.IgnoreProtocol = ciliumBefore(ci.Install.Version, 1, 17)
-	rep := &report.Services{Namespace: opts.Namespace, CiliumNamespace: ci.Install.Namespace, Nodes: make([]report.NodeServices, 0, len(targets))}
-	for i, t := range targets {
+	preferOld := preferCiliumBinary(ci.Install.Version)
+	probe := &binaryProbe{}
+
+	// Each worker reconciles right after its exec, so only the node rows,
+	// not every agent's whole service table, stay in memory.
+	rep := &report.Services{Namespace: opts.Namespace, CiliumNamespace: ci.Install.Namespace, Nodes: make([]report.NodeServices, len(targets))}
+	ForEachBounded(ctx, len(targets), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
+		t := targets[i]
 		row := report.NodeServices{Node: t.node.Name, Frontends: []report.FrontendCheck{}, Problems: []report.ServiceProblem{}, Errors: []string{}}
+		defer func() { rep.Nodes[i] = row }()
 		switch {
 		case isWindows(t.node):
 			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")
+			return
 		case t.agent == nil:
 			row.Errors = append(row.Errors, "no Cilium agent on this node: it has no Cilium service table to check")
-		default:
-			row.CiliumAgent = &report.AgentRef{Pod: t.agent.Name, Namespace: t.agent.Namespace, Ready: t.agent.Ready, Source: lists[i].Source}
-			if err := lists[i].Err; err != nil {
-				row.Errors = append(row.Errors, "cilium agent "+t.agent.Namespace+"/"+t.agent.Name+": "+err.Error())
-				break
-			}
-			res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, lists[i].Services, ropts)
-			row.Counts, row.Frontends, row.Problems = res.Counts, res.Frontends, res.Problems
-			if row.Problems == nil {
-				row.Problems = []report.ServiceProblem{}
-			}
+			return
 		}
-		rep.Nodes = append(rep.Nodes, row)
-	}
+		ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+		list := ReadAgentServices(ctx, ex, *t.agent, preferOld, probe)
+		row.CiliumAgent = &report.AgentRef{Pod: t.agent.Name, Namespace: t.agent.Namespace, Ready: t.agent.Ready, Source: list.Source}
+		if list.Err != nil {
+			row.Errors = append(row.Errors, "cilium agent "+t.agent.Namespace+"/"+t.agent.Name+": "+list.Err.Error())
+			return
+		}
+		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, ropts)
+		row.Counts, row.Frontends = res.Counts, res.Frontends
+		if res.Problems != nil {
+			row.Problems = res.Problems
+		}
+	})
 	rep.Summary = Summarize(rep.Nodes)
 	return rep, nil
 }

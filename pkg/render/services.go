@@ -128,12 +128,7 @@ func frontendCell(frontend, proto string) string {
 }
 
 func backendsSummary(f report.FrontendCheck) string {
-	n := 0
-	for _, b := range f.Backends {
-		if b.Status == report.BackendOK {
-			n++
-		}
-	}
+	n := f.BackendCount
 	if n == 1 {
 		return "1 backend"
 	}

@@ -145,9 +145,15 @@ func compareFrontend(matches []*expected, a *cilium.Service) report.FrontendChec
 	}
 	fc.Backends = compareBackends(want, a.Backends, a.Remote)
 	for _, b := range fc.Backends {
+		if b.Status != report.BackendMissing {
+			fc.BackendCount++
+		}
 		if b.Status != report.BackendOK {
 			fc.Status = report.FrontendMismatch
 		}
+	}
+	if fc.Status == report.FrontendOK {
+		fc.Backends = nil
 	}
 	return fc
 }
@@ -252,6 +258,7 @@ func (ix *Index) unmatched(a *cilium.Service, addr netip.Addr, addrOK bool, node
 	for _, b := range a.Backends {
 		fc.Backends = append(fc.Backends, report.BackendCheck{Address: normalizeAddrPort(b.Address), State: b.State, Status: report.BackendExtra})
 	}
+	fc.BackendCount = len(fc.Backends)
 	code := report.ProblemStaleFrontend
 	switch {
 	case svc != nil && !handledByCilium(svc):
@@ -285,7 +292,7 @@ func (ix *Index) extraNodeAddress(a *cilium.Service, addr netip.Addr, svcKey, pr
 	// The Service owns the port but expects no NodePort of this family.
 	return report.FrontendCheck{
 		Frontend: frontendString(a, addr, true), Protocol: strings.ToUpper(a.Protocol), Type: a.Type, ActualType: a.Type,
-		Service: svcKey, CiliumID: a.ID, Status: report.FrontendStale,
+		Service: svcKey, CiliumID: a.ID, Status: report.FrontendStale, BackendCount: len(a.Backends),
 		Reason: "Service " + svcKey + " exists but expects no NodePort frontend on " + addr.String(),
 	}
 }
@@ -303,6 +310,7 @@ func unmanaged(a *cilium.Service, service, reason string) report.FrontendCheck {
 	return report.FrontendCheck{
 		Frontend: frontendString(a, addr, ok), Protocol: strings.ToUpper(a.Protocol), Type: a.Type, ActualType: a.Type,
 		Internal: a.Internal, Service: service, CiliumID: a.ID, Status: report.FrontendUnmanaged, Reason: reason,
+		BackendCount: len(a.Backends),
 	}
 }
 

@@ -24,15 +24,17 @@ const (
 )
 
 // Index holds the cluster side, built once and reused for every node: only
-// the traffic-policy filtering and the node addresses differ per node.
+// the traffic-policy filtering and the node addresses differ per node. It is
+// read-only after NewIndex: Reconcile may run for many nodes at once.
 type Index struct {
 	services map[string]*Service // by "namespace/name"
 	keys     []string            // sorted service keys
 	// endpoints by service port: "ns/name" + "\x00" + port name + "\x00" + protocol.
 	endpoints map[string][]endpointAddr
-	// clusterWide caches the node-independent backend sets by port key and
-	// family, shared read-only by every node's expectations.
-	clusterWide map[string]map[bool]backendMap
+	// clusterWide holds the node-independent backend sets by port key and
+	// family (is-IPv6), built once and shared read-only by every node, so
+	// that nodes can be reconciled concurrently.
+	clusterWide map[string][2]backendMap
 	// ips maps every ClusterIP, externalIP and LoadBalancer IP to its
 	// Service, to tell an unexpected port of a live Service from a stale one.
 	ips map[netip.Addr]string
@@ -55,7 +57,7 @@ func NewIndex(svcs []Service, slices []EndpointSlice) *Index {
 	ix := &Index{
 		services:     make(map[string]*Service, len(svcs)),
 		endpoints:    map[string][]endpointAddr{},
-		clusterWide:  map[string]map[bool]backendMap{},
+		clusterWide:  map[string][2]backendMap{},
 		ips:          map[netip.Addr]string{},
 		nodePorts:    map[string]string{},
 		healthChecks: map[uint16]string{},
@@ -107,6 +109,9 @@ func NewIndex(svcs []Service, slices []EndpointSlice) *Index {
 				}
 			}
 		}
+	}
+	for pk, eps := range ix.endpoints {
+		ix.clusterWide[pk] = [2]backendMap{backendSet(eps, false, ""), backendSet(eps, true, "")}
 	}
 	return ix
 }
@@ -272,17 +277,11 @@ func serviceFamilies(s *Service) []bool {
 }
 
 func (ix *Index) clusterWideSet(pk string, v6 bool) backendMap {
-	byFamily := ix.clusterWide[pk]
-	if byFamily == nil {
-		byFamily = map[bool]backendMap{}
-		ix.clusterWide[pk] = byFamily
+	sets := ix.clusterWide[pk]
+	if v6 {
+		return sets[1]
 	}
-	set, ok := byFamily[v6]
-	if !ok {
-		set = backendSet(ix.endpoints[pk], v6, "")
-		byFamily[v6] = set
-	}
-	return set
+	return sets[0]
 }
 
 func backendSet(eps []endpointAddr, v6 bool, onlyNode string) backendMap {

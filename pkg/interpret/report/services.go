@@ -77,12 +77,17 @@ type FrontendCheck struct {
 	// Internal marks the agent's "/i" (internal scope) variant.
 	Internal bool `json:"internal,omitempty"`
 	// Service is "namespace/name", "" when unknown; Port the port name.
-	Service  string         `json:"service"`
-	Port     string         `json:"port,omitempty"`
-	CiliumID string         `json:"ciliumID,omitempty"`
-	Status   string         `json:"status"`
-	Reason   string         `json:"reason,omitempty"`
-	Backends []BackendCheck `json:"backends"`
+	Service  string `json:"service"`
+	Port     string `json:"port,omitempty"`
+	CiliumID string `json:"ciliumID,omitempty"`
+	Status   string `json:"status"`
+	Reason   string `json:"reason,omitempty"`
+	// BackendCount is how many backends the agent has for it.
+	BackendCount int `json:"backendCount"`
+	// Backends checks each backend, expected or found. Left out for ok
+	// frontends, where every backend is fine: that keeps a large cluster's
+	// report proportional to its problems.
+	Backends []BackendCheck `json:"backends,omitempty"`
 }
 
 // Backend statuses.
