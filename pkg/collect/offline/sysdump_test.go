@@ -312,3 +312,30 @@ func TestIPTablesAndNFTOfOneHost(t *testing.T) {
 		t.Errorf("agent = %s, KUBE-SVC chains %d (want 6, counted once)", a.ServicesBy, a.Netfilter.Counts.KubeSVC.Chains)
 	}
 }
+
+// A renamed sysdump (support-case.zip, or a folder named after the case)
+// is still read per agent: its entries' names give it away.
+func TestRenamedBundles(t *testing.T) {
+	dir := t.TempDir()
+	src := writeSysdumpZip(t, dir)
+	renamed := filepath.Join(dir, "support-case-1234.zip")
+	if err := os.Rename(src, renamed); err != nil {
+		t.Fatal(err)
+	}
+	out, st := Analyze([]string{renamed}, Options{})
+	checkSysdump(t, out, st)
+
+	caseDir := filepath.Join(dir, "case-1234")
+	for _, e := range sysdumpEntries(t) {
+		// Drop the cilium-sysdump-<ts>/ top folder: the case folder holds
+		// the bugtool outputs directly.
+		_, rest, _ := strings.Cut(e.name, "/")
+		p := filepath.Join(caseDir, filepath.FromSlash(rest))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, e.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, st = Analyze([]string{caseDir}, Options{})
+	checkSysdump(t, out, st)
+}
