@@ -241,3 +241,16 @@ COMMIT
 		t.Errorf("kube-proxy chains = %v", s.KubeProxyChains)
 	}
 }
+
+func TestOldUnnamedPortComment(t *testing.T) {
+	chain := ServiceChainName(PrefixSVC, "default/old:", "tcp")
+	in := "*nat\n:KUBE-SERVICES - [0:0]\n:" + chain + " - [0:0]\n" +
+		"-A KUBE-SERVICES -d 10.0.0.9/32 -p tcp -m comment --comment \"default/old: cluster IP\" -m tcp --dport 80 -j " + chain + "\nCOMMIT\n"
+	s, err := ParseIPTablesSave(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Services) != 1 || s.Services[0].ServicePort != "default/old" || !s.Services[0].HashVerified || s.Services[0].ClusterIP != "10.0.0.9" {
+		t.Errorf("services = %+v", s.Services)
+	}
+}

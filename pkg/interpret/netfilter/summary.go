@@ -365,11 +365,17 @@ func matchesHash(chain, svcPort, proto string) bool {
 		protos = []string{strings.ToLower(proto)}
 	}
 	for _, p := range protos {
-		if ServiceChainName(prefix, svcPort, p) == chain {
+		if ServiceChainName(prefix, svcPort, p) == chain || hashesWithColon(chain, prefix, svcPort, p) {
 			return true
 		}
 	}
 	return false
+}
+
+// hashesWithColon: kube-proxy before 1.9 printed (and hashed) an unnamed
+// port's name as "<ns>/<name>:" (kubernetes-sigs/kubespray#1258).
+func hashesWithColon(chain, prefix, svcPort, proto string) bool {
+	return !strings.Contains(svcPort, ":") && ServiceChainName(prefix, svcPort+":", proto) == chain
 }
 
 func chainPrefix(chain string) string {
@@ -487,7 +493,7 @@ func merge(bs []*builder) *Summary {
 
 func protocolByHash(chain, svcPort string) string {
 	for _, p := range []string{"tcp", "udp", "sctp"} {
-		if ServiceChainName(chainPrefix(chain), svcPort, p) == chain {
+		if ServiceChainName(chainPrefix(chain), svcPort, p) == chain || hashesWithColon(chain, chainPrefix(chain), svcPort, p) {
 			return p
 		}
 	}
