@@ -372,7 +372,7 @@ func matchesHash(chain, svcPort, proto string) bool {
 	return false
 }
 
-// hashesWithColon: kube-proxy before 1.9 printed (and hashed) an unnamed
+// hashesWithColon: old kube-proxy versions printed (and hashed) an unnamed
 // port's name as "<ns>/<name>:" (kubernetes-sigs/kubespray#1258).
 func hashesWithColon(chain, prefix, svcPort, proto string) bool {
 	return !strings.Contains(svcPort, ":") && ServiceChainName(prefix, svcPort+":", proto) == chain
