@@ -231,6 +231,8 @@ func runServices(t *testing.T, objs []runtime.Object, ex collect.Executor, args 
 		mu.Unlock()
 		return false, nil, nil
 	})
+	// Hermetic: no kubeconfig of the machine decides the namespace.
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	flags := genericclioptions.NewConfigFlags(false)
 	o := &ServicesOptions{root: &RootOptions{ConfigFlags: flags, Streams: streams, Color: "never"}, Concurrency: 4, Timeout: 5 * time.Second}
@@ -539,5 +541,44 @@ func TestServicesAgentWithoutParsableOutput(t *testing.T) {
 	// Every fallback was tried, and the error says what each gave.
 	if !strings.Contains(n.Errors[0], "cilium-dbg service list") {
 		t.Errorf("error = %q", n.Errors[0])
+	}
+}
+
+func TestServicesDefaultsToTheContextNamespace(t *testing.T) {
+	ex := &svcExec{json: svcFixture(t, "v1.20.2", "service-list.json")}
+	// No -n, no -A: like kubectl, the kubeconfig context's namespace
+	// ("default" without one) is checked.
+	r := runServices(t, svcCluster(0), ex, "-o", "json", "--node", "kind-worker")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	rep := decodeServices(t, r.out)
+	if rep.Namespace != "default" {
+		t.Fatalf("namespace = %q", rep.Namespace)
+	}
+	n := findNode(t, rep, "kind-worker")
+	if len(n.Problems) != 0 || n.Counts.Expected != 1 || n.Counts.OK != 1 {
+		t.Errorf("default namespace holds only the kubernetes Service, which is fine: %+v %+v", n.Counts, n.Problems)
+	}
+}
+
+func TestServicesColors(t *testing.T) {
+	t.Setenv("NO_COLOR", "")
+	ex := &svcExec{json: svcFixture(t, "v1.20.2", "service-list.json")}
+	cs := fake.NewSimpleClientset(svcCluster(0)...)
+	streams, _, out, _ := genericiooptions.NewTestIOStreams()
+	o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "always"},
+		AllNamespaces: true, Nodes: []string{"kind-worker"}, Concurrency: 2, Timeout: 5 * time.Second}
+	if err := o.Complete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.run(context.Background(), cs, ex); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\x1b[31mmissing-frontend\x1b[0m") {
+		t.Errorf("--color always: missing-frontend not red:\n%q", out.String())
 	}
 }
