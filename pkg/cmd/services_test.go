@@ -313,74 +313,81 @@ var commonFindings = []string{
 	"unexpected-frontend [fd00:10::11]:30080",
 }
 
+// Every release's JSON and text listing, 1.10 to 1.20, against the same
+// cluster: the findings differ only where the release's format or features
+// do (backend states from 1.12, the ClusterMesh frontend from 1.14).
 func TestServicesReconcilesFixturesOfEveryFormat(t *testing.T) {
-	quarantined := "backend-not-active [fd00:10:96::a]:80 [fd00:10:244:2::33]:8080"
-	// The ClusterMesh frontend of cache/redis exists from 1.14 on only.
-	noRedis := "missing-frontend 10.96.77.77:6379"
-	cases := []struct {
-		version, file string
-		oldBinary     bool
-		image         string
-		extra         []string
-		source        string
-	}{
-		// 1.11: text only here, no protocol, no backend state.
-		{version: "v1.11.0", file: "service-list.txt", oldBinary: true, image: "v1.11.0", extra: []string{noRedis}, source: "cilium service list"},
-		// 1.12: JSON with states and names; one protocol per shared port.
-		{version: "v1.12.19", file: "service-list.json", oldBinary: true, image: "v1.12.19", extra: []string{quarantined, noRedis}, source: "cilium service list -o json"},
-		// 1.20: JSON with protocols, a Remote (ClusterMesh) frontend.
-		{version: "v1.20.2", file: "service-list.json", image: "v1.20.2", extra: []string{quarantined}, source: "cilium-dbg service list -o json"},
-		// 1.20 text: protocol suffixes, "/i", " (Remote)".
-		{version: "v1.20.2", file: "service-list.txt", image: "v1.20.2", extra: []string{quarantined}, source: "cilium-dbg service list"},
+	dirs, err := filepath.Glob(filepath.Join(svcFixtures, "v1.*"))
+	if err != nil || len(dirs) < 4 {
+		t.Fatalf("fixtures: %v %v", dirs, err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.version+"/"+tc.file, func(t *testing.T) {
-			ex := &svcExec{oldBinary: tc.oldBinary}
-			if strings.HasSuffix(tc.file, ".json") {
-				ex.json = svcFixture(t, tc.version, tc.file)
-			} else {
-				ex.text = svcFixture(t, tc.version, tc.file)
-			}
-			objs := svcCluster(0)
-			for _, o := range objs {
-				if p, ok := o.(*corev1.Pod); ok {
-					p.Spec.Containers[0].Image = "quay.io/cilium/cilium:" + tc.image
+	for _, dir := range dirs {
+		version := filepath.Base(dir)
+		var minor int
+		if _, err := fmt.Sscanf(version, "v1.%d", &minor); err != nil {
+			t.Fatalf("%s: %v", version, err)
+		}
+		for _, file := range []string{"service-list.json", "service-list.txt"} {
+			t.Run(version+"/"+file, func(t *testing.T) {
+				want := append([]string{}, commonFindings...)
+				if minor >= 12 {
+					want = append(want, "backend-not-active [fd00:10:96::a]:80 [fd00:10:244:2::33]:8080")
 				}
-			}
-			r := runServices(t, objs, ex, "-A", "-o", "json", "--node", "kind-worker")
-			if r.err != nil {
-				t.Fatal(r.err)
-			}
-			rep := decodeServices(t, r.out)
-			n := findNode(t, rep, "kind-worker")
-			if len(n.Errors) > 0 {
-				t.Fatalf("errors: %v", n.Errors)
-			}
-			want := append(append([]string{}, commonFindings...), tc.extra...)
-			sort.Strings(want)
-			if got := problemKeys(n); strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("problems:\n got  %q\n want %q", got, want)
-			}
-			if n.CiliumAgent == nil || n.CiliumAgent.Source != tc.source {
-				t.Errorf("agent = %+v, want source %q", n.CiliumAgent, tc.source)
-			}
-			// HostPort and LocalRedirect are unmanaged, never problems.
-			if n.Counts.Unmanaged != 2 {
-				t.Errorf("unmanaged = %d; counts %+v", n.Counts.Unmanaged, n.Counts)
-			}
-			missing := 0
-			for _, w := range want {
-				if strings.HasPrefix(w, "missing-frontend") {
-					missing++
+				if minor < 14 {
+					want = append(want, "missing-frontend 10.96.77.77:6379")
 				}
-			}
-			if n.Counts.Missing != missing || n.Counts.Expected != n.Counts.OK+n.Counts.Missing+n.Counts.Mismatch || n.Counts.Stale != 2 {
-				t.Errorf("counts = %+v", n.Counts)
-			}
-			if rep.Summary.Nodes != 1 || rep.Summary.NodesWithProblems != 1 || rep.Summary.Problems != len(want) {
-				t.Errorf("summary = %+v", rep.Summary)
-			}
-		})
+				sort.Strings(want)
+				binary := "cilium-dbg"
+				ex := &svcExec{oldBinary: minor < 15}
+				if minor < 15 {
+					binary = "cilium"
+				}
+				source := binary + " service list"
+				if strings.HasSuffix(file, ".json") {
+					ex.json = svcFixture(t, version, file)
+					source += " -o json"
+				} else {
+					ex.text = svcFixture(t, version, file)
+				}
+				objs := svcCluster(0)
+				for _, o := range objs {
+					if p, ok := o.(*corev1.Pod); ok {
+						p.Spec.Containers[0].Image = "quay.io/cilium/cilium:" + version
+					}
+				}
+				r := runServices(t, objs, ex, "-A", "-o", "json", "--node", "kind-worker")
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				rep := decodeServices(t, r.out)
+				n := findNode(t, rep, "kind-worker")
+				if len(n.Errors) > 0 {
+					t.Fatalf("errors: %v", n.Errors)
+				}
+				if got := problemKeys(n); strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Errorf("problems:\n got  %q\n want %q", got, want)
+				}
+				if n.CiliumAgent == nil || n.CiliumAgent.Source != source {
+					t.Errorf("agent = %+v, want source %q", n.CiliumAgent, source)
+				}
+				// HostPort and LocalRedirect are unmanaged, never problems.
+				if n.Counts.Unmanaged != 2 {
+					t.Errorf("unmanaged = %d; counts %+v", n.Counts.Unmanaged, n.Counts)
+				}
+				missing := 0
+				for _, w := range want {
+					if strings.HasPrefix(w, "missing-frontend") {
+						missing++
+					}
+				}
+				if n.Counts.Missing != missing || n.Counts.Expected != n.Counts.OK+n.Counts.Missing+n.Counts.Mismatch || n.Counts.Stale != 2 {
+					t.Errorf("counts = %+v", n.Counts)
+				}
+				if rep.Summary.Nodes != 1 || rep.Summary.NodesWithProblems != 1 || rep.Summary.Problems != len(want) {
+					t.Errorf("summary = %+v", rep.Summary)
+				}
+			})
+		}
 	}
 }
 
