@@ -589,3 +589,33 @@ func TestServicesColors(t *testing.T) {
 		t.Errorf("--color always: missing-frontend not red:\n%q", out.String())
 	}
 }
+
+// BenchmarkServices500Nodes is a whole run (LISTs from the fake clientset,
+// 502 execs answered from the 1.20 JSON fixture, parse, reconcile, JSON
+// out), to watch the per-node cost.
+func BenchmarkServices500Nodes(b *testing.B) {
+	js, err := os.ReadFile(filepath.Join(svcFixtures, "v1.20.2", "service-list.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs := svcCluster(500)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		cs := fake.NewSimpleClientset(objs...)
+		streams, _, out, _ := genericiooptions.NewTestIOStreams()
+		o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "never"},
+			AllNamespaces: true, Output: "json", Concurrency: 16, Timeout: 5 * time.Second}
+		if err := o.Complete(); err != nil {
+			b.Fatal(err)
+		}
+		if err := o.Validate(); err != nil {
+			b.Fatal(err)
+		}
+		if err := o.run(context.Background(), cs, &svcExec{json: js}); err != nil {
+			b.Fatal(err)
+		}
+		if out.Len() == 0 {
+			b.Fatal("no output")
+		}
+	}
+}
