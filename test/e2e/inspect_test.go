@@ -144,7 +144,7 @@ func TestInspectTableAndRaw(t *testing.T) {
 func TestInspectAllNodesAndUnknownNode(t *testing.T) {
 	needLab(t)
 	r := kpr(t, "inspect", "--all-nodes", "-o", "yaml")
-	if r.code != 0 || strings.Count(r.stdout, "- name: node-") < 4 {
+	if r.code != 0 || strings.Count(r.stdout, "name: node-") < 4 {
 		t.Errorf("--all-nodes: %s", r)
 	}
 	r = kpr(t, "inspect", "node-cilum")
