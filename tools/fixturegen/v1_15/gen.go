@@ -1,1 +1,1 @@
-../common/gen.go
+../_common/gen.go

@@ -1,1 +1,1 @@
-../common/servicelist.go
+../_common/servicelist.go
