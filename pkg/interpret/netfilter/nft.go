@@ -111,9 +111,6 @@ func (a *nftAcc) rule(t *nftTableAcc, chain string, words []string) {
 	if target != "" {
 		a.b.chain(target, false)
 	}
-	if strings.Contains(daddr, ":") {
-		a.b.sawV6 = true
-	}
 	if comment == "" {
 		return
 	}
