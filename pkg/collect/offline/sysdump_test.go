@@ -81,7 +81,7 @@ func sysdumpEntries(t testing.TB) []entry {
 		{root + "cilium-bugtool-cilium-fghij-20261127-174802/cilium-bugtool-20261127-174802.5+0000-UTC-1/cmd/cilium-status---verbose.md",
 			bugtoolMD("cilium status --verbose", fixture(t, "testdata/cilium-v1.14.19-status-kpr-false.txt"))},
 		{root + "cilium-bugtool-cilium-fghij-20261127-174802/cilium-bugtool-20261127-174802.5+0000-UTC-1/cmd/iptables-save--c.md",
-			bugtoolMD("iptables-save -c", fixture(t, netfilterTestdata+"iptables-nft-kube-proxy.txt"))},
+			bugtoolMD("iptables-save -c", fixture(t, netfilterTestdata+"iptables-captured-kube-proxy.txt"))},
 		{root + "cilium-bugtool-cilium-zzzzz-20261127-174803/cilium-bugtool-20261127-174803.1+0000-UTC-2/cmd/iptables-nft-save--c.md",
 			bugtoolMD("iptables-nft-save -c", fixture(t, netfilterTestdata+"iptables-cilium-kpr-dual.txt"))},
 	}

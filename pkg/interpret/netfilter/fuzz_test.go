@@ -29,7 +29,7 @@ func checkSummary(t *testing.T, s *Summary, err error) {
 }
 
 func FuzzParseIPTablesSave(f *testing.F) {
-	addFixtureSeeds(f, "iptables-nft-kube-proxy.txt", "iptables-cilium-kpr-dual.txt", "iptables-contiv-legacy-leftovers.txt")
+	addFixtureSeeds(f, "iptables-nft-kube-proxy.txt", "iptables-cilium-kpr-dual.txt", "iptables-contiv-legacy-leftovers.txt", "iptables-captured-kube-proxy.txt")
 	f.Add([]byte("*nat\n[1:2] -A KUBE-SERVICES -m comment --comment \"a\\\" b\" -j KUBE-SVC-X\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseIPTablesSave(bytes.NewReader(b))
@@ -38,7 +38,7 @@ func FuzzParseIPTablesSave(f *testing.F) {
 }
 
 func FuzzParseNFT(f *testing.F) {
-	addFixtureSeeds(f, "nft-kube-proxy.txt", "nft-kube-proxy.json", "nft-iptables-nft-kube-proxy.txt")
+	addFixtureSeeds(f, "nft-kube-proxy.txt", "nft-kube-proxy.json", "nft-iptables-nft-kube-proxy.txt", "nft-captured-kube-proxy.txt", "nft-captured-kube-proxy.json")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := ParseNFT(bytes.NewReader(b))
 		checkSummary(t, s, err)
