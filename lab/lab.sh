@@ -359,8 +359,8 @@ nodes_ready() {
 
 endpoints_ready() {
   for s in nm-nginx nm-nginx-ovs; do
-    kubectl_admin get endpointslices -n kube-system -l "kubernetes.io/service-name=$s" \
-      -o 'jsonpath={.items[*].endpoints[*].addresses[*]}' | grep -q . || return 1
+    [ -n "$(kubectl_admin get endpointslices -n kube-system -l "kubernetes.io/service-name=$s" \
+      -o 'jsonpath={.items[*].endpoints[*].addresses[*]}')" ] || return 1
   done
 }
 
@@ -371,9 +371,9 @@ in_node() { # node command...
 }
 
 datapaths_ready() {
-  in_node node-cilium nft list table ip kpr-lab-ebpf-standin | grep -q "$LAB_NM_NGINX_CLUSTERIP" &&
-    in_node node-stale nft list table ip kpr-lab-ebpf-standin | grep -q "$LAB_NM_NGINX_CLUSTERIP" &&
-    in_node node-iptables iptables-save -t nat | grep -q 'KUBE-SVC-.*nm-nginx' &&
+  grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$(in_node node-cilium nft list table ip kpr-lab-ebpf-standin)" &&
+    grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$(in_node node-stale nft list table ip kpr-lab-ebpf-standin)" &&
+    [ "$(in_node node-iptables iptables-save -t nat | grep -c '^-A KUBE-NODEPORTS .*nm-nginx')" -ge 2 ] &&
     [ -e "$LAB_DIR/run/node-stale.stale-ready" ]
 }
 
@@ -402,9 +402,13 @@ check() {
   if in_node node-bare curl -s --max-time 2 "http://$(ip_of node-bare):$LAB_NM_NGINX_NODEPORT/" >/dev/null 2>&1; then
     bad "node-bare: NodePort answered"
   else ok "node-bare: NodePort refused"; fi
-  in_node node-cilium iptables-save | grep -q KUBE-SVC && bad "node-cilium: KUBE-SVC rules present" || ok "node-cilium: no KUBE-SVC rules"
-  in_node node-stale iptables-save | grep -q 'KUBE-SVC-' && ok "node-stale: leftover KUBE-SVC rules present" || bad "node-stale: no leftover KUBE-SVC rules"
-  in_node node-stale iptables-save | grep -q 'KUBE-NODEPORTS' && ok "node-stale: leftover KUBE-NODEPORTS present" || bad "node-stale: no leftover KUBE-NODEPORTS"
+  # Capture first: `cmd | grep -q` fails under pipefail when grep exits early.
+  local rules
+  rules="$(in_node node-cilium iptables-save)"
+  grep -q KUBE-SVC <<<"$rules" && bad "node-cilium: KUBE-SVC rules present" || ok "node-cilium: no KUBE-SVC rules"
+  rules="$(in_node node-stale iptables-save)"
+  grep -q '^-A KUBE-SVC-' <<<"$rules" && ok "node-stale: leftover KUBE-SVC rules present" || bad "node-stale: no leftover KUBE-SVC rules"
+  grep -q '^-A KUBE-NODEPORTS' <<<"$rules" && ok "node-stale: leftover KUBE-NODEPORTS present" || bad "node-stale: no leftover KUBE-NODEPORTS"
   [ "$(in_node node-iptables curl -s --max-time 2 127.0.0.1:10249/proxyMode)" = iptables ] && ok "node-iptables: kube-proxy reports proxyMode iptables" || bad "node-iptables: kube-proxy proxyMode"
   return $fail
 }
@@ -462,7 +466,7 @@ down() {
 # is_clean: nothing of the lab left. Prints what is left, exit 1 if any.
 is_clean() {
   local left=0
-  if ip netns list 2>/dev/null | grep -q "^${LAB_NETNS_PREFIX}"; then
+  if grep -q "^${LAB_NETNS_PREFIX}" <<<"$(ip netns list 2>/dev/null)"; then
     echo "network namespaces left: $(ip netns list | grep "^${LAB_NETNS_PREFIX}" | awk '{print $1}' | tr '\n' ' ')"
     left=1
   fi
@@ -470,7 +474,7 @@ is_clean() {
     echo "bridge left: $LAB_BRIDGE"
     left=1
   fi
-  if ip -o link show | awk -F': ' '{print $2}' | grep -q '^kpr-'; then
+  if grep -q '^kpr-' <<<"$(ip -o link show | awk -F': ' '{print $2}')"; then
     echo "veths left: $(ip -o link show | awk -F': ' '{print $2}' | grep '^kpr-' | tr '\n' ' ')"
     left=1
   fi
