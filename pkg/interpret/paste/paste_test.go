@@ -242,3 +242,11 @@ func BenchmarkSplitTicket(b *testing.B) {
 		}
 	}
 }
+
+func TestSplitIndentedPaste(t *testing.T) {
+	in := "    KVStore: Ok\n    KubeProxyReplacement: True\n      Status: True\n    *nat\n    :A - [0:0]\n    COMMIT\n"
+	secs := Split([]byte(in))
+	if len(secs) != 2 || secs[0].Kind != CiliumStatus || secs[1].Kind != IPTablesSave || string(secs[0].Text) != "KVStore: Ok\nKubeProxyReplacement: True\n  Status: True\n" {
+		t.Fatalf("sections = %+v", secs)
+	}
+}

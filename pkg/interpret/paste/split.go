@@ -153,6 +153,7 @@ func Split(b []byte) []Section {
 		return []Section{{Kind: Unknown, Reason: "binary data, not command output (a zip or tar archive must be given as a file, not pasted)"}}
 	}
 	lines := cleanLines(b)
+	dedentLines(lines)
 	bl := &builder{}
 	var jsonDoc *strings.Builder
 	jsonLevel, inString := 0, false
@@ -248,6 +249,26 @@ func Split(b []byte) []Section {
 	}
 	bl.flush()
 	return lastWins(bl.secs, lines)
+}
+
+// dedentLines removes the indentation that the whole paste shares (a
+// markdown code block, a quoted mail), so that an output's first column
+// is column 0 when kinds are told apart.
+func dedentLines(lines []line) {
+	texts := make([]string, 0, len(lines))
+	for _, l := range lines {
+		if !l.prompt && !l.fence {
+			texts = append(texts, l.text)
+		}
+	}
+	texts = dedent(texts)
+	i := 0
+	for j := range lines {
+		if !lines[j].prompt && !lines[j].fence {
+			lines[j].text = texts[i]
+			i++
+		}
+	}
 }
 
 func lastWins(secs []*Section, lines []line) []Section {
