@@ -46,6 +46,14 @@ type RemoteExecutor struct {
 
 // NewRemoteExecutor builds an executor from a client config.
 func NewRemoteExecutor(cfg *rest.Config, cs kubernetes.Interface) *RemoteExecutor {
+	if cfg.UserAgent == "" {
+		// The exec transports (WebSocket, SPDY) send config.UserAgent and
+		// nothing else: without this, kpr's execs reach the API server's
+		// audit log as "Go-http-client/1.1" while its other requests say
+		// "kubectl-kpr/...".
+		cfg = rest.CopyConfig(cfg)
+		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
 	return &RemoteExecutor{Config: cfg, Client: cs.CoreV1().RESTClient()}
 }
 
