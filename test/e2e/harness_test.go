@@ -106,13 +106,19 @@ func run(t *testing.T, env []string, name string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append([]string{
+	fullEnv := append([]string{
 		"KUBECONFIG=" + needLab(t),
 		"PATH=" + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"TERM=dumb",
 	}, env...)
+	// Resolve a bare name with the child's PATH (the last PATH= wins, as
+	// in exec.Cmd.Env), not the test process's.
+	if !strings.Contains(name, "/") {
+		name = lookPath(t, name, fullEnv)
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = fullEnv
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -125,6 +131,24 @@ func run(t *testing.T, env []string, name string, args ...string) result {
 		code = ee.ExitCode()
 	}
 	return result{stdout.String(), stderr.String(), code}
+}
+
+func lookPath(t *testing.T, name string, env []string) string {
+	t.Helper()
+	path := ""
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			path = strings.TrimPrefix(kv, "PATH=")
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	t.Fatalf("%s not found on PATH %s", name, path)
+	return ""
 }
 
 // kpr runs the built binary.

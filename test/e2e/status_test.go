@@ -150,7 +150,8 @@ func TestStatusAgentsAndKubeProxy(t *testing.T) {
 			t.Errorf("%s: has Cilium data %+v / %+v, want none", name, n.CiliumAgent, n.KubeProxyReplacement)
 		}
 	}
-	if p := nodes["node-iptables"].KubeProxyPod; p == nil || !strings.HasPrefix(*p, "kube-proxy-") {
+	// "kube-proxy-xxxxx" or "kube-system/kube-proxy-xxxxx".
+	if p := nodes["node-iptables"].KubeProxyPod; p == nil || !strings.HasPrefix(strings.TrimPrefix(*p, "kube-system/"), "kube-proxy-") {
 		t.Errorf("node-iptables: kubeProxyPod = %v, want kube-proxy-*", p)
 	}
 	if p := nodes["node-bare"].KubeProxyPod; p != nil {
