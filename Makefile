@@ -67,3 +67,8 @@ bench:
 # The same at N=20 with fewer runs: checks the bench works (CI runs it).
 bench-smoke:
 	bench/run.sh --smoke
+
+# Regenerate README.md's example outputs from real runs on the lab.
+.PHONY: readme-outputs
+readme-outputs:
+	hack/readme-outputs.sh

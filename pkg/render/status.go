@@ -92,7 +92,13 @@ func statusHeader(w io.Writer, rep *report.Status, p Palette) {
 		}
 		fmt.Fprintln(w, line)
 		if len(c.Config) > 0 {
-			fmt.Fprintln(w, "cilium-config: "+Safe(configLine(c.Config)))
+			for i, l := range wrapWords(Safe(configLine(c.Config)), 100) {
+				label := "cilium-config: "
+				if i > 0 {
+					label = strings.Repeat(" ", len(label))
+				}
+				fmt.Fprintln(w, label+l)
+			}
 		} else {
 			fmt.Fprintln(w, "cilium-config: "+p.Warn("not found"))
 		}
@@ -217,4 +223,25 @@ func orDefaultStr(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// wrapWords breaks a space-separated line into lines of at most width
+// characters (a single longer word stays whole).
+func wrapWords(s string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Fields(s) {
+		if cur != "" && len(cur)+1+len(word) > width {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += word
+	}
+	if cur != "" {
+		lines = append(lines, cur)
+	}
+	return lines
 }

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Regenerates the "Commands" section of README.md from real runs against
+# the local lab (make lab-up first). Every example output in the README is
+# what kpr printed here, not typed by hand. Usage: make readme-outputs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export KUBECONFIG=${KUBECONFIG:-$PWD/.lab/kubeconfig}
+[ -f "$KUBECONFIG" ] || { echo "readme-outputs: no lab kubeconfig at $KUBECONFIG: run 'sudo make lab-up' first" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; "$KUBECTL" delete namespace kpr-demo --ignore-not-found --wait=false >/dev/null 2>&1 || true' EXIT
+source lab/build/versions.env
+KUBECTL=${KUBECTL:-$HOME/.cache/kubectl-kpr/lab/$KUBE_VERSION/bin/kubectl}
+
+command -v jq >/dev/null || { apt-get update -qq && apt-get install -y -qq jq >/dev/null; }
+make -s build
+mkdir -p "$tmp/bin" && cp bin/kubectl-kpr "$tmp/bin/"
+export PATH="$tmp/bin:$PATH" NO_COLOR=1
+
+
+break_demo_service() {
+	# A Service the lab's Cilium stand-in misreports on purpose (lab/README.md),
+	# so that `services` has something to find.
+	"$KUBECTL" apply -f - >/dev/null <<-'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: kpr-demo}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: kpr-demo
+  annotations: {lab.kubectl-kpr.io/standin-break: wrong-backend}
+spec:
+  type: NodePort
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30090}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: web-1
+  namespace: kpr-demo
+  labels: {kubernetes.io/service-name: web, endpointslice.kubernetes.io/managed-by: kpr-readme}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- addresses: ["172.30.0.11"]
+  conditions: {ready: true}
+  nodeName: node-cilium
+YAML
+	sleep 3 # the stand-ins pick up API changes every 2 s
+}
+
+out="$tmp/section.md"
+example() { # example "title" "description" command...
+	local title=$1 desc=$2; shift 2
+	{
+		printf '### %s\n\n%s\n\n```console\n$ %s\n' "$title" "$desc" "$*"
+		"$@" 2>&1 | sed 's/[[:space:]]*$//' || true
+		printf '```\n\n'
+	} >>"$out"
+}
+pipe_example() { # like example, for a shell pipeline given as one string
+	local title=$1 desc=$2 pipeline=$3
+	{
+		printf '### %s\n\n%s\n\n```console\n$ %s\n' "$title" "$desc" "$pipeline"
+		bash -o pipefail -c "$pipeline" 2>&1 || true
+		printf '```\n\n'
+	} >>"$out"
+}
+
+example "kubectl kpr status" "Who implements Services on each node of the lab (the seed's chained cluster: a Cilium KPR node, a kube-proxy node, a Contiv-only node, a Cilium node with a removed kube-proxy's leftovers)." \
+	kubectl kpr status
+example "kubectl kpr status -o wide" "Adds kernel, OS image, CNI chaining, KPR devices and taints." \
+	kubectl kpr status -o wide
+pipe_example "kubectl kpr status -o json" "Machine-readable, with a stable schema (the whole document has the Cilium and kube-proxy headers too)." \
+	"kubectl kpr status -o json | jq '.nodes[] | select(.name == \"node-cilium\" or .name == \"node-bare\")'"
+break_demo_service
+example "kubectl kpr services" "Reconciles each agent's \`cilium-dbg service list\` with Services and EndpointSlices. Here the lab's Cilium stand-in was told to misreport kpr-demo/web's backend." \
+	kubectl kpr services -A
+"$KUBECTL" delete namespace kpr-demo --wait=true >/dev/null
+example "kubectl kpr inspect" "Reads each node's real rules from a short-lived privileged host-network pod (iptables both backends and families, nft, ipvs, kube-proxy's /proxyMode)." \
+	kubectl kpr inspect --all-nodes
+example "kubectl kpr probe" "Probes ClusterIP and NodePorts from each node's own network, as the seed does by hand with curl." \
+	kubectl kpr probe nm-nginx -n kube-system --all-nodes
+example "kubectl kpr diff" "The seed's comparison in one screen: a Cilium node and a Contiv-only node side by side. \`--exit-code\` returns 1 when they differ in service handling." \
+	kubectl kpr diff node-cilium node-bare
+example "kubectl kpr analyze" "Offline, from pasted outputs or a sysdump: here a messy ticket paste (prompts, kubectl's 'Defaulted container' line, CRLF)." \
+	kubectl kpr analyze pkg/interpret/paste/testdata/ticket-crlf.txt
+example "kubectl kpr cleanup" "Deletes every debug pod kpr left anywhere (normally there are none: kpr deletes its pods on exit, on Ctrl-C and via activeDeadlineSeconds)." \
+	kubectl kpr cleanup
+example "kubectl kpr version" "" kubectl kpr version
+
+python3 - "$out" <<'PY'
+import re, sys
+section = open(sys.argv[1]).read()
+readme = open("README.md").read()
+begin = "<!-- BEGIN README-OUTPUTS (regenerated from the lab by `make readme-outputs`) -->"
+end = "<!-- END README-OUTPUTS -->"
+i, j = readme.index(begin) + len(begin), readme.index(end)
+open("README.md", "w").write(readme[:i] + "\n\n" + section + readme[j:])
+PY
+echo "readme-outputs: README.md updated"
