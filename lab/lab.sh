@@ -8,6 +8,7 @@
 #   lab/lab.sh down    stop everything, remove namespaces, bridge, state
 #   lab/lab.sh check   probe the scenario's datapaths from inside the nodes
 #   lab/lab.sh is-clean  exit 0 if nothing of the lab is left (used by tests)
+#   lab/lab.sh rss       resident memory of all lab processes, MiB
 #
 # Needs root (network namespaces, bridge, nft). Traffic never leaves the
 # lab: node namespaces have no default route, host forwarding is untouched.
@@ -495,6 +496,22 @@ is_clean() {
   return $left
 }
 
+# rss: total resident memory of the lab's processes (control plane and
+# everything in the node namespaces), in MiB.
+rss() {
+  local pids ns
+  pids="$(lab_pids)"
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
+    pids+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+  done
+  local total=0 pid kb
+  for pid in $(tr ' ' '\n' <<<"$pids" | grep -E '^[0-9]+$' | sort -u); do
+    kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
+    total=$((total + ${kb:-0}))
+  done
+  echo "$((total / 1024))"
+}
+
 # --------------------------------------------------------------------- up
 
 up() {
@@ -547,10 +564,11 @@ down)
   log "lab down"
   ;;
 check) check ;;
+rss) rss ;;
 is-clean) is_clean ;;
 build) build ;;
 *)
-  echo "usage: $0 up|down|check|is-clean|build" >&2
+  echo "usage: $0 up|down|check|is-clean|rss|build" >&2
   exit 2
   ;;
 esac

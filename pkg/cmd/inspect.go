@@ -106,8 +106,11 @@ func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex
 	if err := finishPods(ctx, o.root, m); err != nil {
 		return err
 	}
-	if err := o.print(rep); err != nil {
-		return err
+	// A table without rows says nothing when every node failed.
+	if len(rep.Nodes) > 0 || o.format.IsStructured() {
+		if err := o.print(rep); err != nil {
+			return err
+		}
 	}
 	if !o.format.IsStructured() {
 		printNodeErrors(o.root.Streams.ErrOut, errs)

@@ -307,7 +307,11 @@ func nodeError(node string, err error) report.NodeError {
 // printNodeErrors writes per-node failures to w.
 func printNodeErrors(w io.Writer, errs []report.NodeError) {
 	for _, e := range errs {
-		fmt.Fprintf(w, "error: node %s: %s\n", e.Node, e.Message)
+		if strings.Contains(e.Message, "node "+e.Node) {
+			fmt.Fprintf(w, "error: %s\n", e.Message)
+		} else {
+			fmt.Fprintf(w, "error: node %s: %s\n", e.Node, e.Message)
+		}
 	}
 }
 

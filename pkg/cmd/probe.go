@@ -130,8 +130,10 @@ func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex c
 		}
 	} else {
 		p, _ := o.root.Palette()
-		if err := render.Probe(o.root.Streams.Out, rep, nodeNames(from), p); err != nil {
-			return err
+		if len(rep.Errors) < len(from) {
+			if err := render.Probe(o.root.Streams.Out, rep, nodeNames(from), p); err != nil {
+				return err
+			}
 		}
 		printNodeErrors(o.root.Streams.ErrOut, rep.Errors)
 	}
