@@ -417,7 +417,9 @@ check() {
 # ------------------------------------------------------------------- down
 
 # Our processes: those named in pid files, plus anything still running a
-# binary from the lab's cache or .lab/bin (identified by /proc/PID/exe).
+# binary from the lab's cache with this lab's files on its command line, or
+# a binary from .lab/bin. Other users of the cached binaries (the scale
+# bench runs its own control plane from them) are not ours: never touch them.
 lab_pids() {
   local f pid exe
   for f in "$LAB_DIR"/run/*.pid; do
@@ -428,7 +430,10 @@ lab_pids() {
   done
   for pid in $(ls /proc | grep -E '^[0-9]+$'); do
     exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
-    case "$exe" in "$BIN"/* | "$LAB_DIR"/bin/*) echo "$pid" ;; esac
+    case "$exe" in
+    "$LAB_DIR"/bin/*) echo "$pid" ;;
+    "$BIN"/*) tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LAB_DIR/" && echo "$pid" ;;
+    esac
   done
 }
 
