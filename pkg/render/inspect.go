@@ -82,12 +82,7 @@ func Inspect(w io.Writer, rep *report.Inspect, p Palette, o InspectOptions) erro
 	}
 	if o.Raw {
 		for _, n := range rep.Nodes {
-			names := make([]string, 0, len(n.Raw))
-			for k := range n.Raw {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, sec := range names {
+			for _, sec := range rawOrder(n.Raw) {
 				fmt.Fprintf(w, "\n%s\n", p.Bold(fmt.Sprintf("=== %s: %s (%s) ===", Safe(n.Name), sec, Safe(n.Sources[sec]))))
 				text := n.Raw[sec]
 				if strings.TrimSpace(text) == "" {
@@ -173,4 +168,30 @@ func findingCodes(fs []report.Finding, p Palette) string {
 		}
 	}
 	return strings.Join(out, ",")
+}
+
+// rawDumpOrder is the order --raw prints a node's dumps in (the section
+// names of pkg/collect/debugpod's dump); others follow by name.
+var rawDumpOrder = []string{
+	"iptables-nft", "iptables-legacy", "ip6tables-nft", "ip6tables-legacy",
+	"iptables", "ip6tables", "iptables-version", "nft", "ipvsadm", "kube-ipvs0", "ipset", "proxymode",
+}
+
+func rawOrder(raw map[string]string) []string {
+	var out []string
+	known := map[string]bool{}
+	for _, k := range rawDumpOrder {
+		known[k] = true
+		if _, ok := raw[k]; ok {
+			out = append(out, k)
+		}
+	}
+	var rest []string
+	for k := range raw {
+		if !known[k] {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
 }
