@@ -7,6 +7,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -125,6 +126,12 @@ func (o *RootOptions) Palette() (render.Palette, error) {
 // RESTConfig returns the client config from the kubeconfig flags, with an
 // error that reads like kubectl's when there is none.
 func (o *RootOptions) RESTConfig() (*rest.Config, error) {
+	// client-go silently falls back to localhost:8080 when there is no
+	// kubeconfig at all; say what is missing instead.
+	if raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig(); err == nil && len(raw.Contexts) == 0 && len(raw.Clusters) == 0 &&
+		(o.ConfigFlags.APIServer == nil || *o.ConfigFlags.APIServer == "") {
+		return nil, fmt.Errorf("no kubeconfig found (looked at %s): set KUBECONFIG or pass --kubeconfig to point kpr at a cluster", kubeconfigPaths(o))
+	}
 	cfg, err := o.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		return nil, kubeconfigError(err)
@@ -159,4 +166,15 @@ func kubeconfigError(err error) error {
 		return fmt.Errorf("no kubeconfig found: set KUBECONFIG or pass --kubeconfig (and --context) to point kpr at a cluster: %w", err)
 	}
 	return err
+}
+
+func kubeconfigPaths(o *RootOptions) string {
+	if o.ConfigFlags.KubeConfig != nil && *o.ConfigFlags.KubeConfig != "" {
+		return *o.ConfigFlags.KubeConfig
+	}
+	rules := o.ConfigFlags.ToRawKubeConfigLoader().ConfigAccess().GetLoadingPrecedence()
+	if len(rules) == 0 {
+		return "the default locations"
+	}
+	return strings.Join(rules, ", ")
 }
