@@ -151,6 +151,9 @@ func inspectNode(name string, d debugpod.Dump, f clusterFacts, ciliumKPR string,
 	if n.CiliumAgent != "" {
 		n.CiliumKPR = ciliumKPR
 	}
+	for name, s := range d.Sections {
+		n.Sources[name] = s.Source
+	}
 	var parts []*netfilter.Summary
 	sources := map[string]bool{}
 	iptablesNFTRead := false
