@@ -209,7 +209,8 @@ func bindRBAC(t *testing.T) {
 	// The authorizer's cache follows new bindings within a second or so.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		r1 := kubectl(t, "auth", "can-i", "create", "pods/exec", "-n", "kube-system", "--as", readerUser)
+		// "pods/exec" would mean the pod named exec: say --subresource.
+		r1 := kubectl(t, "auth", "can-i", "create", "pods", "--subresource=exec", "-n", "kube-system", "--as", readerUser)
 		r2 := kubectl(t, "auth", "can-i", "watch", "pods", "-n", "kube-system", "--as", inspectorUser)
 		if r1.code == 0 && r2.code == 0 {
 			return
