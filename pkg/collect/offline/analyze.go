@@ -364,6 +364,11 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 			}
 		}
 		ag.ServicesBy = verdict.Decide(e)
+		if nf == nil && ag.ServicesBy == verdict.None {
+			// Without a rules dump, "no KPR" does not mean "nothing": a
+			// kube-proxy may well serve this node; we cannot see it.
+			ag.ServicesBy = verdict.Unknown
+		}
 		for _, w := range verdict.Check(e) {
 			if w.Code == verdict.CodeKubeProxyWithKPR {
 				w.Message = fmt.Sprintf("kube-proxy's %s rules are on this node although Cilium reports full KPR: either kube-proxy still runs here (both program Services) or its rules are stale (nothing removes them when kube-proxy is uninstalled); check for a kube-proxy pod, then clean up", e.KubeProxyMode)
@@ -372,6 +377,9 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 		}
 		if g.status == nil {
 			ag.Warnings = append(ag.Warnings, verdict.Warning{Code: "no-agent-status", Message: "no cilium status for this agent in the bundle: its KPR mode is unknown"})
+		}
+		if nf == nil && !g.bundle && ag.ServicesBy == verdict.Unknown {
+			ag.Warnings = append(ag.Warnings, verdict.Warning{Code: "no-rules-dump", Message: "KPR is off and no iptables/nft dump was given: add iptables-save output of this node to tell kube-proxy from nothing"})
 		}
 		if nf == nil && g.bundle {
 			ag.Warnings = append(ag.Warnings, verdict.Warning{Code: "no-rules-dump", Message: "no iptables/nft dump for this agent in the bundle: kube-proxy's rules could not be checked"})

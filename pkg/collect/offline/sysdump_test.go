@@ -339,3 +339,27 @@ func TestRenamedBundles(t *testing.T) {
 	out, st = Analyze([]string{caseDir}, Options{})
 	checkSysdump(t, out, st)
 }
+
+// A status with KPR off says who does not serve Services; without the
+// node's rules kpr cannot tell kube-proxy from nothing, so the verdict is
+// unknown (and says what to add), not "none".
+func TestKPROffNeedsRulesForAVerdict(t *testing.T) {
+	status := fixture(t, "testdata/cilium-v1.14.19-status-kpr-false.txt")
+	out, _ := Analyze([]string{"-"}, Options{Stdin: strings.NewReader(status)})
+	if len(out.Agents) != 1 || out.Agents[0].ServicesBy != verdict.Unknown {
+		t.Fatalf("status alone: agents = %+v, want one with servicesBy unknown", out.Agents)
+	}
+	codes := map[string]bool{}
+	for _, w := range out.Agents[0].Warnings {
+		codes[w.Code] = true
+	}
+	if !codes["no-rules-dump"] {
+		t.Errorf("status alone: warnings = %+v, want no-rules-dump", out.Agents[0].Warnings)
+	}
+
+	withRules := "$ cilium status\n" + status + "\n$ iptables-save\n" + fixture(t, netfilterTestdata+"iptables-captured-kube-proxy.txt")
+	out, _ = Analyze([]string{"-"}, Options{Stdin: strings.NewReader(withRules)})
+	if len(out.Agents) != 1 || out.Agents[0].ServicesBy != verdict.KubeProxyIPTables {
+		t.Fatalf("status + kube-proxy rules: agents = %+v, want kube-proxy-iptables", out.Agents)
+	}
+}
