@@ -135,15 +135,15 @@ func serviceListFacts(svcs []cilium.Service, p Palette) []string {
 	for _, t := range types {
 		parts = append(parts, fmt.Sprintf("%d %s", byType[t], Safe(orDefaultStr(t, "untyped"))))
 	}
-	facts := []string{fmt.Sprintf("%d frontends", len(svcs))}
+	facts := []string{Count(len(svcs), "frontend")}
 	if len(parts) > 0 {
 		facts[0] += " (" + strings.Join(parts, ", ") + ")"
 	}
 	if notActive > 0 {
-		facts = append(facts, p.Warn(fmt.Sprintf("%d backends not active", notActive)))
+		facts = append(facts, p.Warn(Count(notActive, "backend") + " not active"))
 	}
 	if noBackends > 0 {
-		facts = append(facts, p.Warn(fmt.Sprintf("%d frontends without backends", noBackends)))
+		facts = append(facts, p.Warn(Count(noBackends, "frontend") + " without backends"))
 	}
 	return facts
 }
@@ -237,12 +237,12 @@ func analyzeSummary(rep *report.Analyze, p Palette) string {
 			known++
 		}
 	}
-	s := fmt.Sprintf("%d outputs read, %d recognised", known+unknown, known)
+	s := Count(known+unknown, "output") + fmt.Sprintf(" read, %d recognised", known)
 	if unknown > 0 {
 		s += ", " + p.Warn(fmt.Sprintf("%d not", unknown))
 	}
 	if n := len(rep.Agents); n > 0 {
-		s += fmt.Sprintf("; %d agent verdicts", n)
+		s += "; " + Count(n, "agent verdict")
 	}
 	return s
 }

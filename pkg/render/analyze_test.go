@@ -43,10 +43,10 @@ func TestAnalyzeTable(t *testing.T) {
 	for _, want := range []string{
 		"cilium-a/cilium-dbg-status.md", "KPR True (full); devices eth0 10.0.0.1; CNI chaining generic-veth",
 		"rules.txt:3-40", "1 KUBE-SVC/SVL chains, KUBE-SERVICES 2 rules", "contiv: CONTIV-NODEPORT", "from nf_tables ipv4", "last of 2 listings",
-		"2 frontends (1 ClusterIP, 1 NodePort); 1 backends not active; 1 frontends without backends",
+		"2 frontends (1 ClusterIP, 1 NodePort); 1 backend not active; 1 frontend without backends",
 		"no cilium status recognised",
 		"warning: cilium-a [kube-proxy-and-cilium-kpr]: stale?",
-		"4 outputs read, 3 recognised, 1 not; 1 agent verdicts",
+		"4 outputs read, 3 recognised, 1 not; 1 agent verdict",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)

@@ -105,3 +105,11 @@ func (p Palette) Paint(t Tone, s string) string {
 // Safe escapes terminal control sequences in strings that come from the
 // cluster (node names, agent output) before they are printed.
 func Safe(s string) string { return printers.EscapeTerminal(s) }
+
+// Count says "1 frontend" or "3 frontends".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
