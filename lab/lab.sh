@@ -426,15 +426,18 @@ lab_pids() {
     [ -e "$f" ] || continue
     pid="$(cat "$f")"
     # Only if that pid still runs one of ours (pids get reused).
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -e "$LAB_DIR" -e "$BIN" -e "$here/" && echo "$pid"
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$LAB_DIR" -e "$BIN" -e "$here/" && echo "$pid"
   done
-  for pid in $(ls /proc | grep -E '^[0-9]+$'); do
-    exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || continue
-    case "$exe" in
+  # One find over /proc rather than a readlink per process.
+  while read -r exe; do
+    pid="${exe#/proc/}"
+    pid="${pid%/exe}"
+    case "$(readlink "$exe" 2>/dev/null)" in
     "$LAB_DIR"/bin/*) echo "$pid" ;;
-    "$BIN"/*) tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$LAB_DIR/" && echo "$pid" ;;
+    *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/" && echo "$pid" ;;
     esac
-  done
+  done < <(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname "$BIN/*" -o -lname "$LAB_DIR/bin/*" \) 2>/dev/null)
+  return 0
 }
 
 down() {
@@ -444,12 +447,16 @@ down() {
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
   done
-  for pid in $(lab_pids | sort -u); do kill -TERM "$pid" 2>/dev/null || true; done
+  local pids alive
+  pids="$(lab_pids | sort -u)"
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
-    [ -z "$(lab_pids)" ] && break
+    alive=""
+    for pid in $pids; do [ -d "/proc/$pid" ] && alive+=" $pid"; done
+    [ -z "$alive" ] && break
     sleep 0.1
   done
-  for pid in $(lab_pids | sort -u); do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
     for _ in $(seq 1 30); do
       [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
