@@ -14,12 +14,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
+	// client-go 0.37 returns k8s.io/streaming's UpgradeFailureError; the old
+	// apimachinery copy is a different type, and with it the WebSocket->SPDY
+	// fallback never fired (exec failed where kubectl exec works).
+	"k8s.io/streaming/pkg/httpstream"
 )
 
 // Executor runs a command in a container and returns its output. The fake
