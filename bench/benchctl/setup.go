@@ -62,6 +62,11 @@ func cmdSetup(args []string) error {
 	svcs := benchServices(*services)
 	if err := parallel(len(svcs), 32, func(i int) error {
 		svc, slice := serviceObjects(svcs[i])
+		// A re-run: creating it again would fail on its ClusterIP, which
+		// the API server checks before the name.
+		if _, err := cs.CoreV1().Services(appsNamespace).Get(ctx, svc.Name, metav1.GetOptions{}); err == nil {
+			return nil
+		}
 		if err := create(ctx, cs.CoreV1().Services(appsNamespace).Create, svc); err != nil {
 			return err
 		}
