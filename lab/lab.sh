@@ -189,6 +189,11 @@ net_up() {
     # NodePorts on 127.0.0.1 (kube-proxy sets this itself; the Cilium
     # stand-in needs it for its DNAT).
     ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.route_localnet=1
+    # Forwarding inside the node's namespace (as on any Kubernetes node), so
+    # a NodePort reached from another node can be forwarded to a backend on
+    # a third. Only this namespace's sysctl: the host's stays untouched, and
+    # with no default route nothing can be forwarded out of the lab.
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
   done
 }
 
@@ -397,6 +402,9 @@ check() {
     [ "$(http "$n" "127.0.0.1:$LAB_NM_NGINX_NODEPORT")" = 200 ] && ok "$n: NodePort 127.0.0.1:$LAB_NM_NGINX_NODEPORT answers" || bad "$n: NodePort on 127.0.0.1 does not answer"
     [ "$(http "$n" "$(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT")" = 200 ] && ok "$n: NodePort $(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT answers" || bad "$n: NodePort on the node IP does not answer"
   done
+  # A NodePort reached from another node, backend on a third node.
+  [ "$(http node-bare "$(ip_of node-cilium):$LAB_NM_NGINX_NODEPORT")" = 200 ] && ok "node-bare -> node-cilium:$LAB_NM_NGINX_NODEPORT answers (remote NodePort)" || bad "remote NodePort via node-cilium does not answer"
+  [ "$(http node-cilium "$(ip_of node-iptables):$LAB_NM_NGINX_OVS_NODEPORT")" = 200 ] && ok "node-cilium -> node-iptables:$LAB_NM_NGINX_OVS_NODEPORT answers (remote NodePort)" || bad "remote NodePort via node-iptables does not answer"
   local code
   code="$(http node-bare "$o:80" 1 || true)"
   [ "$code" = 000 ] && ok "node-bare: ClusterIP $o:80 hangs (no service handling)" || bad "node-bare: ClusterIP answered ($code)"

@@ -88,7 +88,10 @@ func renderNft(ports []ServicePort, node string) string {
 	fmt.Fprintf(&b, "\tchain output {\n\t\ttype nat hook output priority %d; policy accept;\n\t\tjump services\n\t}\n", nftPriority)
 	// NodePort on 127.0.0.1 towards another node: the source must not stay
 	// a loopback address once the packet leaves lo.
-	fmt.Fprintf(&b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tip saddr 127.0.0.0/8 oifname != \"lo\" masquerade\n\t}\n")
+	// A NodePort reached from another node and sent on to a backend
+	// elsewhere is SNATed, as Cilium's bpf-lb-mode=snat does, so the reply
+	// comes back through this node.
+	fmt.Fprintf(&b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tip saddr 127.0.0.0/8 oifname != \"lo\" masquerade\n\t\tiifname \"eth0\" oifname \"eth0\" ct status dnat masquerade\n\t}\n")
 	fmt.Fprintf(&b, "}\n")
 	return b.String()
 }
