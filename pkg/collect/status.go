@@ -121,23 +121,32 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 	if opts.Timeout <= 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	nodes, err := ListNodes(ctx, client)
-	if err != nil {
-		return nil, err
-	}
-	if len(opts.Nodes) > 0 {
-		nodes, err = SelectNodes(nodes, opts.Nodes)
+	// The three discoveries are independent: run them at once, so that a
+	// busy API server costs the slowest of them before the first exec, not
+	// the sum of eight round trips in a row.
+	var (
+		wg                     sync.WaitGroup
+		nodes                  []NodeInfo
+		ci                     *CiliumInfo
+		kp                     *KubeProxyInfo
+		nodesErr, ciErr, kpErr error
+	)
+	wg.Add(3)
+	go func() { defer wg.Done(); nodes, nodesErr = ListNodes(ctx, client) }()
+	go func() { defer wg.Done(); ci, ciErr = FindCilium(ctx, client, opts.CiliumNamespace) }()
+	go func() { defer wg.Done(); kp, kpErr = FindKubeProxy(ctx, client) }()
+	wg.Wait()
+	for _, err := range []error{nodesErr, ciErr, kpErr} {
 		if err != nil {
 			return nil, err
 		}
 	}
-	ci, err := FindCilium(ctx, client, opts.CiliumNamespace)
-	if err != nil {
-		return nil, err
-	}
-	kp, err := FindKubeProxy(ctx, client)
-	if err != nil {
-		return nil, err
+	if len(opts.Nodes) > 0 {
+		var err error
+		nodes, err = SelectNodes(nodes, opts.Nodes)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	rep := &report.Status{Cilium: ci.Install, KubeProxy: kp.Install, Nodes: make([]report.NodeStatus, len(nodes))}
