@@ -314,3 +314,68 @@ func TestRBACInspectorRole(t *testing.T) {
 		refused(t, kpr(t, append(as, "inspect", "node-cilium", "--debug-namespace", "default")...), "create", "pods", "default")
 	})
 }
+
+// With only `create pods/exec` (no `get`), the WebSocket upgrade is refused
+// and exec must fall back to SPDY, as kubectl's does: the agents are still
+// read. Uses the lab's "nobody" user and takes its bindings away again.
+func TestExecFallsBackToSPDYWithCreateOnly(t *testing.T) {
+	needLab(t)
+	needCommand(t, "status")
+	if r := kubectl(t, "apply", "-f", filepath.Join(repoRoot(), "deploy", "rbac.yaml")); r.code != 0 {
+		t.Fatalf("kubectl apply -f deploy/rbac.yaml: %s", r)
+	}
+	const name, user = "kpr-e2e-create-only", "nobody"
+	steps := [][]string{
+		{"create", "role", name, "-n", "kube-system", "--verb=create", "--resource=pods/exec"},
+		{"create", "rolebinding", name, "-n", "kube-system", "--role=" + name, "--user=" + user},
+		{"create", "clusterrolebinding", name, "--clusterrole=kpr-reader", "--user=" + user},
+	}
+	t.Cleanup(func() {
+		kubectl(t, "delete", "clusterrolebinding", name, "--ignore-not-found")
+		kubectl(t, "delete", "rolebinding,role", name, "-n", "kube-system", "--ignore-not-found")
+		// Later tests expect nobody to be nobody again.
+		for i := 0; i < 50 && kubectl(t, "auth", "can-i", "list", "nodes", "--as", user).code == 0; i++ {
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	for _, args := range steps {
+		kubectl(t, "delete", args[1], name, "-n", "kube-system", "--ignore-not-found")
+		if r := kubectl(t, args...); r.code != 0 {
+			t.Fatalf("kubectl %v: %s", args, r)
+		}
+	}
+	for i := 0; ; i++ {
+		if kubectl(t, "auth", "can-i", "create", "pods", "--subresource=exec", "-n", "kube-system", "--as", user).code == 0 {
+			break
+		}
+		if i == 75 {
+			t.Fatal("binding not effective after 15s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := kubectl(t, "auth", "can-i", "get", "pods", "--subresource=exec", "-n", "kube-system", "--as", user); r.code == 0 {
+		t.Fatalf("the identity may `get pods/exec`: this test would prove nothing")
+	}
+
+	r := kpr(t, "--context", "kpr-lab-nobody", "status", "-o", "json")
+	var out struct {
+		Nodes []struct {
+			Name       string   `json:"name"`
+			ServicesBy string   `json:"servicesBy"`
+			Errors     []string `json:"errors"`
+		} `json:"nodes"`
+	}
+	mustJSON(t, r, &out)
+	found := false
+	for _, n := range out.Nodes {
+		if n.Name == "node-cilium" {
+			found = true
+			if n.ServicesBy != "cilium" {
+				t.Errorf("node-cilium: servicesBy %q, want cilium (agent read over SPDY); errors %q", n.ServicesBy, n.Errors)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("status -o json has no node-cilium:\n%s", r)
+	}
+}
