@@ -1,8 +1,6 @@
 package debugpod
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"strconv"
@@ -144,65 +142,54 @@ func ReadHost(ctx context.Context, p *Pod) (Dump, error) {
 }
 
 // ParseDump splits the script's output into sections. Our own framing, so
-// no library applies; it never panics on truncated or foreign input.
+// no library applies; it never panics on truncated or foreign input. The
+// sections are substrings of one copy of the output: a node with 100k
+// rules dumps tens of MB, which must not be copied line by line.
 func ParseDump(res collect.ExecResult, boundary string) (Dump, error) {
 	d := Dump{Sections: map[string]Section{}}
-	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
-	sc.Buffer(make([]byte, 0, 64*1024), 64*1024*1024)
+	text := string(res.Stdout)
+	marker := boundary + " "
 	var cur *Section
-	var out, errb strings.Builder
-	inStderr := false
+	outStart, errStart := 0, -1
 	sawHost := false
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, boundary+" ") {
-			if cur == nil {
-				continue
-			}
-			if inStderr {
-				errb.WriteString(line)
-				errb.WriteByte('\n')
-			} else {
-				out.WriteString(line)
-				out.WriteByte('\n')
-			}
+	for pos := 0; pos < len(text); {
+		next := len(text)
+		line := text[pos:]
+		if nl := strings.IndexByte(line, '\n'); nl >= 0 {
+			line, next = line[:nl], pos+nl+1
+		}
+		if !strings.HasPrefix(line, marker) {
+			pos = next
 			continue
 		}
-		f := strings.Fields(strings.TrimPrefix(line, boundary+" "))
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "host":
+		f := strings.Fields(line[len(marker):])
+		switch {
+		case len(f) == 0:
+		case f[0] == "host":
 			sawHost = true
 			d.HostAccess = strings.Join(f[1:], " ")
-		case "begin":
-			if len(f) < 3 {
-				continue
-			}
+		case f[0] == "begin" && len(f) >= 3:
 			cur = &Section{Name: f[1], Source: strings.Join(f[2:], " ")}
-			out.Reset()
-			errb.Reset()
-			inStderr = false
-		case "stderr":
-			inStderr = true
-		case "end":
-			if cur == nil {
-				continue
+			outStart, errStart = next, -1
+		case f[0] == "stderr" && cur != nil && errStart < 0:
+			cur.Stdout = text[outStart:pos]
+			errStart = next
+		case f[0] == "end" && cur != nil:
+			if errStart < 0 {
+				cur.Stdout = text[outStart:pos]
+			} else {
+				cur.Stderr = strings.TrimSpace(text[errStart:pos])
 			}
 			if len(f) >= 3 {
 				cur.ExitCode, _ = strconv.Atoi(f[2])
 			}
 			// run() adds one newline before each marker so that output
 			// without a trailing newline still ends its own line.
-			cur.Stdout = strings.TrimSuffix(out.String(), "\n")
-			cur.Stderr = strings.TrimSpace(errb.String())
+			cur.Stdout = strings.TrimSuffix(cur.Stdout, "\n")
 			d.Sections[cur.Name] = *cur
 			cur = nil
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return d, fmt.Errorf("reading host dump: %w", err)
+		pos = next
 	}
 	if !sawHost {
 		msg := strings.TrimSpace(string(res.Stderr))

@@ -2,6 +2,7 @@ package debugpod
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,5 +179,26 @@ func TestReadHostExecsOnceInTheDebugContainer(t *testing.T) {
 	}
 	if ex.got[0] != "kube-system" || ex.got[1] != "kpr-n1-x" || ex.got[2] != ContainerName || ex.got[3] != "sh" || ex.got[len(ex.got)-2] != "/host" {
 		t.Errorf("exec = %q", ex.got[:4])
+	}
+}
+
+// A node with ~100k kube-proxy rules dumps tens of MB; splitting the
+// sections must stay linear and not copy the input many times over.
+func BenchmarkParseDump(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("@@kpr-bench host chroot /host\n@@kpr-bench begin iptables-nft chroot /host\n*nat\n")
+	for i := 0; i < 100000; i++ {
+		fmt.Fprintf(&sb, "-A KUBE-SEP-%016d -p tcp -m comment --comment \"ns/svc-%d:http\" -m tcp -j DNAT --to-destination 10.244.%d.%d:8080\n", i, i, i/250, i%250)
+	}
+	sb.WriteString("COMMIT\n\n@@kpr-bench stderr iptables-nft\n\n@@kpr-bench end iptables-nft 0\n")
+	out := []byte(sb.String())
+	b.SetBytes(int64(len(out)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		d, err := ParseDump(collect.ExecResult{Stdout: out}, "@@kpr-bench")
+		if err != nil || len(d.Get(SecIPTablesNFT).Stdout) < len(out)/2 {
+			b.Fatal(err)
+		}
 	}
 }
