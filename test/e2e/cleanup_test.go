@@ -10,11 +10,22 @@ import (
 )
 
 // SIGINT while kpr waits on a probe that hangs (node-bare's ClusterIP):
-// kpr must delete its debug pod before it exits.
+// kpr must delete its debug pod before it exits. The pod goes to a
+// namespace of its own, so that other runs against the same lab cannot
+// blur what is checked.
 func TestInterruptDeletesDebugPods(t *testing.T) {
 	kc := needLab(t)
-	waitNoKprPods(t)
-	cmd := exec.Command(kprBin, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare", "--probe-timeout", "60s")
+	const ns = "kpr-e2e-interrupt"
+	kubectl(t, "create", "namespace", ns)
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	podsHere := func() []string {
+		r := kubectl(t, "get", "pods", "-n", ns, "-l", kprPodSelector, "-o", "name")
+		if r.code != 0 {
+			t.Fatalf("listing kpr pods: %s", r)
+		}
+		return strings.Fields(r.stdout)
+	}
+	cmd := exec.Command(kprBin, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare", "--probe-timeout", "60s", "--debug-namespace", ns)
 	cmd.Env = []string{"KUBECONFIG=" + kc, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -25,7 +36,7 @@ func TestInterruptDeletesDebugPods(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	// Wait until the debug pod exists, then give kpr a moment to be in the probe.
 	deadline := time.Now().Add(60 * time.Second)
-	for len(kprPodsLeft(t)) == 0 {
+	for len(podsHere()) == 0 {
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			t.Fatalf("no debug pod appeared; kpr output:\n%s\n%s", stdout.String(), stderr.String())
@@ -48,7 +59,17 @@ func TestInterruptDeletesDebugPods(t *testing.T) {
 	if !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("stderr should say it was interrupted:\n%s", stderr.String())
 	}
-	waitNoKprPods(t)
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		left := podsHere()
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("debug pods left after SIGINT: %v\nkpr stderr:\n%s", left, stderr.String())
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 }
 
 func TestCleanupRemovesKeptPods(t *testing.T) {
