@@ -13,20 +13,22 @@ import (
 type Reason string
 
 const (
-	ReasonImagePull     Reason = "ImagePull"
-	ReasonPodSecurity   Reason = "PodSecurity"
-	ReasonForbidden     Reason = "Forbidden"
-	ReasonQuota         Reason = "Quota"
-	ReasonAdmission     Reason = "AdmissionDenied"
-	ReasonNamespace     Reason = "NamespaceNotFound"
-	ReasonNodeNotFound  Reason = "NodeNotFound"
-	ReasonNodeNotReady  Reason = "NodeNotReady"
-	ReasonContainer     Reason = "ContainerError"
-	ReasonPodFailed     Reason = "PodFailed"
-	ReasonPodDeleted    Reason = "PodDeleted"
-	ReasonTimeout       Reason = "Timeout"
-	ReasonInvalidSpec   Reason = "Invalid"
-	ReasonUnknownCreate Reason = "CreateFailed"
+	ReasonImagePull    Reason = "ImagePull"
+	ReasonPodSecurity  Reason = "PodSecurity"
+	ReasonForbidden    Reason = "Forbidden"
+	ReasonQuota        Reason = "Quota"
+	ReasonAdmission    Reason = "AdmissionDenied"
+	ReasonNamespace    Reason = "NamespaceNotFound"
+	ReasonNodeNotFound Reason = "NodeNotFound"
+	ReasonNodeNotReady Reason = "NodeNotReady"
+	// ReasonUnsupportedNode: a node kpr cannot inspect (Windows).
+	ReasonUnsupportedNode Reason = "UnsupportedNode"
+	ReasonContainer       Reason = "ContainerError"
+	ReasonPodFailed       Reason = "PodFailed"
+	ReasonPodDeleted      Reason = "PodDeleted"
+	ReasonTimeout         Reason = "Timeout"
+	ReasonInvalidSpec     Reason = "Invalid"
+	ReasonUnknownCreate   Reason = "CreateFailed"
 )
 
 // StartError says why a debug pod did not run and what would fix it.

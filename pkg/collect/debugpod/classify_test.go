@@ -126,4 +126,9 @@ func TestNodeState(t *testing.T) {
 	if err := NodeState(notReady); !errors.As(err, &se) || se.Reason != ReasonNodeNotReady || !strings.Contains(se.Detail, "NodeStatusUnknown") {
 		t.Errorf("NotReady node: got %v", err)
 	}
+	windows := ready.DeepCopy()
+	windows.Labels = map[string]string{"kubernetes.io/os": "windows"}
+	if err := NodeState(windows); !errors.As(err, &se) || se.Reason != ReasonUnsupportedNode {
+		t.Errorf("Windows node: got %v", err)
+	}
 }

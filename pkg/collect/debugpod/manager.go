@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -187,6 +188,10 @@ func (m *Manager) checkNode(ctx context.Context, name string) error {
 func NodeState(node *corev1.Node) error {
 	if node.DeletionTimestamp != nil {
 		return &StartError{Reason: ReasonNodeNotFound, Node: node.Name, Detail: "node is being deleted"}
+	}
+	if os := node.Labels[corev1.LabelOSStable]; strings.EqualFold(os, "windows") || strings.EqualFold(node.Status.NodeInfo.OperatingSystem, "windows") {
+		return &StartError{Reason: ReasonUnsupportedNode, Node: node.Name, Detail: "Windows node: the debug pod is a Linux pod",
+			Hint: "kpr inspects Linux datapaths only; leave this node out"}
 	}
 	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady && c.Status != corev1.ConditionTrue {
