@@ -27,7 +27,7 @@ BIN="$CACHE/bin"
 export KPR_LAB_DIR="$LAB_DIR" KPR_LAB_CACHE="$CACHE" KPR_LAB_BIN="$BIN"
 API="https://$LAB_BRIDGE_IP:$LAB_APISERVER_PORT"
 
-log() { printf '[lab] %s\n' "$*" >&2; }
+log() { printf '[lab] %3ss %s\n' "$SECONDS" "$*" >&2; }
 die() {
   printf '[lab] error: %s\n' "$*" >&2
   exit 1
@@ -73,9 +73,13 @@ ensure_packages() {
 build() {
   "$here/build/build.sh"
   mkdir -p "$LAB_DIR/bin/cilium-node"
-  log "building the stand-ins (lab/standin)"
-  (cd "$here/standin" && CGO_ENABLED=0 go build -trimpath -o "$LAB_DIR/bin/kpr-lab-node.tmp" .)
-  mv "$LAB_DIR/bin/kpr-lab-node.tmp" "$LAB_DIR/bin/kpr-lab-node"
+  # Rebuild the stand-ins only when their sources changed.
+  if [ ! -x "$LAB_DIR/bin/kpr-lab-node" ] ||
+    [ -n "$(find "$here/standin" -newer "$LAB_DIR/bin/kpr-lab-node" -type f | head -1)" ]; then
+    log "building the stand-ins (lab/standin)"
+    (cd "$here/standin" && CGO_ENABLED=0 go build -trimpath -o "$LAB_DIR/bin/kpr-lab-node.tmp" .)
+    mv "$LAB_DIR/bin/kpr-lab-node.tmp" "$LAB_DIR/bin/kpr-lab-node"
+  fi
   ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium-dbg"
   ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium"
 }
@@ -457,7 +461,9 @@ down() {
   done
   local pids alive
   pids="$(lab_pids | sort -u)"
-  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  # SIGKILL straight away: everything the lab keeps is thrown away anyway,
+  # and a graceful kube-apiserver shutdown takes seconds.
+  for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
   for _ in $(seq 1 50); do
     alive=""
     for pid in $pids; do [ -d "/proc/$pid" ] && alive+=" $pid"; done
@@ -558,9 +564,12 @@ up() {
   log "starting the nodes (kwok in per-node network/PID/mount namespaces)"
   start_nodes
   wait_for "4 Ready nodes" 90 nodes_ready
+  log "nodes Ready"
   wait_for "kube-system pods Running" 120 all_pods_running
   wait_for "EndpointSlices of nm-nginx and nm-nginx-ovs" 60 endpoints_ready
+  log "pods Running, EndpointSlices filled"
   wait_for "datapaths (stand-in table, kube-proxy rules, stale rules)" 120 datapaths_ready
+  log "datapaths programmed; self-check"
   check || die "the lab is up but its self-check failed (logs: $LAB_DIR/logs)"
   log "lab up in $((SECONDS - t0))s"
   echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
