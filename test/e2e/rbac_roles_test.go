@@ -325,8 +325,19 @@ func TestExecFallsBackToSPDYWithCreateOnly(t *testing.T) {
 		t.Fatalf("kubectl apply -f deploy/rbac.yaml: %s", r)
 	}
 	const name, user = "kpr-e2e-create-only", "nobody"
+	// Role kpr-reader with pods/exec cut down to create.
+	role := filepath.Join(t.TempDir(), "role.yaml")
+	if err := os.WriteFile(role, []byte(`apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: `+name+`, namespace: kube-system}
+rules:
+  - {apiGroups: [""], resources: [configmaps], resourceNames: [cilium-config, kube-proxy], verbs: [get]}
+  - {apiGroups: [""], resources: [pods/exec], verbs: [create]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	steps := [][]string{
-		{"create", "role", name, "-n", "kube-system", "--verb=create", "--resource=pods/exec"},
+		{"apply", "-f", role},
 		{"create", "rolebinding", name, "-n", "kube-system", "--role=" + name, "--user=" + user},
 		{"create", "clusterrolebinding", name, "--clusterrole=kpr-reader", "--user=" + user},
 	}
@@ -339,7 +350,9 @@ func TestExecFallsBackToSPDYWithCreateOnly(t *testing.T) {
 		}
 	})
 	for _, args := range steps {
-		kubectl(t, "delete", args[1], name, "-n", "kube-system", "--ignore-not-found")
+		if args[0] == "create" {
+			kubectl(t, "delete", args[1], name, "-n", "kube-system", "--ignore-not-found")
+		}
 		if r := kubectl(t, args...); r.code != 0 {
 			t.Fatalf("kubectl %v: %s", args, r)
 		}
