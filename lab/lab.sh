@@ -126,37 +126,36 @@ tokens() {
   done
 }
 
-kubeconfig_entry() { # file context user tokenfile
-  local f="$1" ctx="$2" user="$3" tok
-  tok="$(cat "$LAB_DIR/pki/token-${user//:/_}")"
-  "$BIN/kubectl" config --kubeconfig "$f" set-credentials "$user" --token "$tok" >/dev/null
-  "$BIN/kubectl" config --kubeconfig "$f" set-context "$ctx" --cluster kpr-lab --user "$user" >/dev/null
+# kubeconfig FILE CONTEXT:USER...: one file, written directly (a kubectl
+# config call per entry cost seconds under load). The first context is the
+# current one.
+kubeconfig() {
+  local f="$1" ca
+  shift
+  ca="$(base64 -w0 <"$LAB_DIR/pki/ca.crt")"
+  {
+    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kpr-lab\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n' "$API" "$ca"
+    printf 'contexts:\n'
+    for cu in "$@"; do printf -- '- name: %s\n  context:\n    cluster: kpr-lab\n    user: %s\n' "${cu%%:*}" "${cu#*:}"; done
+    printf 'current-context: %s\nusers:\n' "${1%%:*}"
+    for cu in "$@"; do
+      local u="${cu#*:}"
+      printf -- '- name: %s\n  user:\n    token: %s\n' "$u" "$(cat "$LAB_DIR/pki/token-${u//:/_}")"
+    done
+  } >"$f"
+  chmod 600 "$f"
 }
 
 kubeconfigs() {
   mkdir -p "$LAB_DIR/internal"
-  local main="$LAB_DIR/kubeconfig"
-  rm -f "$main" "$LAB_DIR"/kubeconfig-* "$LAB_DIR"/internal/kubeconfig-*
-  for f in "$main" "$LAB_DIR/internal/kubeconfig-admin" "$LAB_DIR/internal/kubeconfig-kube-proxy" \
-    "$LAB_DIR/kubeconfig-reader" "$LAB_DIR/kubeconfig-inspector" "$LAB_DIR/kubeconfig-nobody"; do
-    "$BIN/kubectl" config --kubeconfig "$f" set-cluster kpr-lab --server "$API" \
-      --certificate-authority "$LAB_DIR/pki/ca.crt" --embed-certs >/dev/null
-  done
-  kubeconfig_entry "$main" kpr-lab kpr-admin
-  kubeconfig_entry "$main" kpr-lab-reader kpr-reader
-  kubeconfig_entry "$main" kpr-lab-inspector kpr-inspector
-  kubeconfig_entry "$main" kpr-lab-nobody nobody
-  "$BIN/kubectl" config --kubeconfig "$main" use-context kpr-lab >/dev/null
-  kubeconfig_entry "$LAB_DIR/internal/kubeconfig-admin" kpr-lab kpr-admin
-  kubeconfig_entry "$LAB_DIR/internal/kubeconfig-kube-proxy" kpr-lab system:kube-proxy
-  kubeconfig_entry "$LAB_DIR/kubeconfig-reader" kpr-lab kpr-reader
-  kubeconfig_entry "$LAB_DIR/kubeconfig-inspector" kpr-lab kpr-inspector
-  kubeconfig_entry "$LAB_DIR/kubeconfig-nobody" kpr-lab nobody
-  for f in "$LAB_DIR/internal/kubeconfig-admin" "$LAB_DIR/internal/kubeconfig-kube-proxy" \
-    "$LAB_DIR/kubeconfig-reader" "$LAB_DIR/kubeconfig-inspector" "$LAB_DIR/kubeconfig-nobody"; do
-    "$BIN/kubectl" config --kubeconfig "$f" use-context kpr-lab >/dev/null
-  done
-  chmod 600 "$main" "$LAB_DIR"/kubeconfig-* "$LAB_DIR"/internal/kubeconfig-*
+  rm -f "$LAB_DIR/kubeconfig" "$LAB_DIR"/kubeconfig-* "$LAB_DIR"/internal/kubeconfig-*
+  kubeconfig "$LAB_DIR/kubeconfig" kpr-lab:kpr-admin kpr-lab-reader:kpr-reader \
+    kpr-lab-inspector:kpr-inspector kpr-lab-nobody:nobody
+  kubeconfig "$LAB_DIR/kubeconfig-reader" kpr-lab:kpr-reader
+  kubeconfig "$LAB_DIR/kubeconfig-inspector" kpr-lab:kpr-inspector
+  kubeconfig "$LAB_DIR/kubeconfig-nobody" kpr-lab:nobody
+  kubeconfig "$LAB_DIR/internal/kubeconfig-admin" kpr-lab:kpr-admin
+  kubeconfig "$LAB_DIR/internal/kubeconfig-kube-proxy" kpr-lab:system:kube-proxy
 }
 
 # ---------------------------------------------------------------- network
