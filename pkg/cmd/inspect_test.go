@@ -61,6 +61,9 @@ type labNode struct {
 	iptables string
 	legacy   string
 	proxy    sec
+	nft      string
+	ipvs     string
+	ipvs0    bool
 	// probes answers probe targets: address → "rc code tConnect".
 	probes map[string]string
 }
@@ -93,14 +96,21 @@ func (d *debugExec) Exec(_ context.Context, ns, pod, container string, cmd []str
 	switch cmd[3] {
 	case "kpr-dump":
 		host := debugpod.SourceChroot
+		ipvs := sec{name: debugpod.SecIPVS, source: debugpod.SourceSkipped, stderr: "ip_vs is not loaded"}
+		if n.ipvs != "" {
+			ipvs = sec{name: debugpod.SecIPVS, source: host, stdout: n.ipvs}
+		}
+		ipvs0 := sec{name: debugpod.SecKubeIPVS0, source: host, stderr: `Device "kube-ipvs0" does not exist.`, code: 1}
+		if n.ipvs0 {
+			ipvs0 = sec{name: debugpod.SecKubeIPVS0, source: host, stdout: "5: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n    link/ether 3e:1f:9c:10:2a:11 brd ff:ff:ff:ff:ff:ff\n    dummy"}
+		}
 		return collect.ExecResult{Stdout: frame(boundary, host,
 			sec{name: debugpod.SecIPTablesNFT, source: host, stdout: n.iptables},
 			sec{name: debugpod.SecIPTablesLegacy, source: host, stdout: n.legacy},
 			sec{name: debugpod.SecIP6TablesNFT, source: host},
 			sec{name: debugpod.SecIP6TablesLegacy, source: host, stderr: "ip6tables-legacy-save: can't initialize ip6tables table `filter'", code: 1},
-			sec{name: debugpod.SecNFT, source: host},
-			sec{name: debugpod.SecIPVS, source: debugpod.SourceSkipped, stderr: "ip_vs is not loaded"},
-			sec{name: debugpod.SecKubeIPVS0, source: host, stderr: `Device "kube-ipvs0" does not exist.`, code: 1},
+			sec{name: debugpod.SecNFT, source: host, stdout: n.nft},
+			ipvs, ipvs0,
 			n.proxy,
 		)}, nil
 	case "kpr-probe":
@@ -497,5 +507,81 @@ func TestProbeServicesNamespacedName(t *testing.T) {
 	}
 	if _, err := probeServices(context.Background(), cs, "kube-system", ""); err == nil || !strings.Contains(err.Error(), "no NodePort Services in namespace kube-system") {
 		t.Errorf("namespace without NodePort Services: %v", err)
+	}
+}
+
+// kube-proxy's other modes, from pkg/interpret/netfilter's fixtures (their
+// headers say how each was made): nftables live and left behind, and ipvs.
+func TestInspectOtherKubeProxyModes(t *testing.T) {
+	cs, ex := scenario(t)
+	fixture := func(name string) string {
+		b, err := os.ReadFile("../interpret/netfilter/testdata/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	nft, ipvs := fixture("nft-kube-proxy.txt"), fixture("ipvsadm-kube-proxy.txt")
+	cil := findingsFixture(t, "cilium-kpr.txt")
+	ex.nodes["node-iptables"] = labNode{iptables: cil, nft: nft, proxy: sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, stdout: "nftables"}}
+	ex.nodes["node-stale"] = labNode{iptables: cil, nft: nft, proxy: proxyRefused}
+	ex.nodes["node-bare"] = labNode{ipvs: ipvs, ipvs0: true, proxy: proxyRefused}
+	root, out, errOut := testRoot()
+	o := &InspectOptions{root: root, Pods: newDebugPodFlags(), Nodes: []string{"node-iptables", "node-stale", "node-bare"}, Output: "json"}
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.run(context.Background(), cs, ex); err != nil {
+		t.Fatalf("%v\n%s", err, errOut)
+	}
+	var rep struct {
+		Nodes []struct {
+			Name      string
+			KubeIPVS0 bool
+			Netfilter struct {
+				KubeProxyModes    []string
+				KubeProxyNFTables []struct{ Family, Name string }
+				CiliumChains      []string
+				IPVS              *struct{ VirtualServices int }
+			}
+			StaleServiceChains []struct{ Chain, ServicePort string }
+			Findings           []struct{ Code, Message string }
+		}
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range rep.Nodes {
+		var codes []string
+		for _, f := range n.Findings {
+			codes = append(codes, f.Code)
+		}
+		modes := strings.Join(n.Netfilter.KubeProxyModes, ",")
+		switch n.Name {
+		case "node-iptables": // live kube-proxy, nftables mode
+			if modes != "nftables" || len(n.Netfilter.KubeProxyNFTables) != 1 || len(n.Netfilter.CiliumChains) == 0 {
+				t.Errorf("%s: modes %q tables %v", n.Name, modes, n.Netfilter.KubeProxyNFTables)
+			}
+			// ns1/svc1 exists; the fixture's other Services do not.
+			for _, s := range n.StaleServiceChains {
+				if strings.HasPrefix(s.ServicePort, "ns1/svc1") {
+					t.Errorf("chain of an existing Service flagged stale: %+v", s)
+				}
+			}
+			if len(n.StaleServiceChains) == 0 || strings.Contains(strings.Join(codes, ","), "no-service-datapath") {
+				t.Errorf("%s: stale %v findings %v", n.Name, n.StaleServiceChains, codes)
+			}
+		case "node-stale": // table ip kube-proxy left behind
+			if modes != "nftables" || !strings.Contains(strings.Join(codes, ","), "stale-kube-proxy-rules") {
+				t.Errorf("%s: modes %q findings %v", n.Name, modes, codes)
+			}
+		case "node-bare": // ipvs leftovers: kube-ipvs0 and virtual services
+			if !n.KubeIPVS0 || n.Netfilter.IPVS == nil || n.Netfilter.IPVS.VirtualServices == 0 || modes != "ipvs" {
+				t.Errorf("%s: ipvs0 %v ipvs %+v modes %q", n.Name, n.KubeIPVS0, n.Netfilter.IPVS, modes)
+			}
+			if !strings.Contains(strings.Join(codes, ","), "stale-kube-proxy-rules") {
+				t.Errorf("%s: findings %v", n.Name, codes)
+			}
+		}
 	}
 }
