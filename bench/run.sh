@@ -28,10 +28,11 @@ smoke=false
   echo "bench: needs root (the scale lab runs in a network namespace)" >&2
   exit 1
 }
-command -v openssl >/dev/null && command -v curl >/dev/null && command -v ip >/dev/null || {
-  echo "bench: installing openssl, curl, iproute2" >&2
+# GNU time measures each case's peak RSS.
+command -v openssl >/dev/null && command -v curl >/dev/null && command -v ip >/dev/null && [ -x /usr/bin/time ] || {
+  echo "bench: installing openssl, curl, iproute2, time" >&2
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl curl iproute2 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl curl iproute2 time >/dev/null
 }
 
 bench_tools="$(mktemp -d)"

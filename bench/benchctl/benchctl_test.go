@@ -162,3 +162,29 @@ func TestGenSysdumpSize(t *testing.T) {
 		t.Errorf("wrote %d bytes, want 5 MB ± 1%%", total)
 	}
 }
+
+// The child's peak RSS must be its own, not the harness's: a child forked
+// from a big Go process inherits its RSS high-water mark through exec.
+func TestTimeOnceMeasuresTheChild(t *testing.T) {
+	if _, err := os.Stat(gnuTime); err != nil {
+		t.Skip("GNU time not installed")
+	}
+	ballast := make([]byte, 96<<20)
+	for i := range ballast {
+		ballast[i] = 1
+	}
+	run, stdout, err := timeOnce([]string{"sh", "-c", "echo hi"}, os.Environ(), "", "")
+	if err != nil || run.Err != "" {
+		t.Fatal(err, run.Err)
+	}
+	if string(stdout) != "hi\n" {
+		t.Errorf("stdout = %q", stdout)
+	}
+	if run.MaxRSSKB <= 0 || run.MaxRSSKB > 32<<10 {
+		t.Errorf("peak RSS of sh = %d KiB, want a few MiB (the harness holds %d MiB)", run.MaxRSSKB, len(ballast)>>20)
+	}
+	if run.Wall <= 0 {
+		t.Errorf("wall = %v", run.Wall)
+	}
+	_ = ballast[len(ballast)-1]
+}

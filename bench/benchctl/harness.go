@@ -78,6 +78,9 @@ func cmdRun(args []string) error {
 	out := fs.String("out", "", "write results JSON here")
 	_ = fs.Parse(args)
 
+	if _, err := os.Stat(gnuTime); err != nil {
+		return fmt.Errorf("%s is needed to measure peak RSS (Debian package \"time\"): %v", gnuTime, err)
+	}
 	env := append(os.Environ(), "KUBECONFIG="+*kubeconfig)
 	podList := *kubectl + ` get pods -A -l k8s-app=cilium -o go-template='{{range .items}}-n {{.metadata.namespace}} {{.metadata.name}} -- cilium-dbg status -o json{{"\n"}}{{end}}'`
 	all := map[string]Case{
@@ -170,10 +173,13 @@ func runRounds(cases []Case, env []string, audit string) ([]Result, error) {
 	return results, nil
 }
 
-// timeOnce runs argv once and measures it like `/usr/bin/time -v`: wall
-// clock, user+system CPU of the process and every child it waited for,
-// and the peak RSS (of the largest process in the tree). API requests
-// come from the audit log lines the run added.
+// timeOnce runs argv once under GNU time and measures it like
+// `/usr/bin/time -v`: wall clock, user+system CPU of the process and every
+// child it waited for, and the peak RSS (of the largest process in the
+// tree). The peak RSS must come from time(1), a small C program: a child
+// forked from this (much larger) Go process inherits its RSS high-water
+// mark through exec, so wait4's ru_maxrss here would report the harness.
+// API requests come from the audit log lines the run added.
 func timeOnce(argv, env []string, audit, userAgent string) (Run, []byte, error) {
 	var off int64
 	if audit != "" {
@@ -181,18 +187,32 @@ func timeOnce(argv, env []string, audit, userAgent string) (Run, []byte, error) 
 			off = st.Size()
 		}
 	}
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, &stdout, &stderr
+	tmp, err := os.MkdirTemp("", "benchctl-run-")
+	if err != nil {
+		return Run{}, nil, err
+	}
+	defer os.RemoveAll(tmp)
+	rssFile, outFile := filepath.Join(tmp, "maxrss"), filepath.Join(tmp, "stdout")
+	out, err := os.Create(outFile)
+	if err != nil {
+		return Run{}, nil, err
+	}
+	defer out.Close()
+	var stderr bytes.Buffer
+	cmd := exec.Command(gnuTime, append([]string{"-f", "%M", "-o", rssFile, "--"}, argv...)...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, out, &stderr
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	run := Run{Wall: time.Since(start)}
 	if cmd.ProcessState == nil {
 		return run, nil, err
 	}
 	run.CPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		run.MaxRSSKB = ru.Maxrss
+	if b, rerr := os.ReadFile(rssFile); rerr == nil {
+		// On failure time(1) writes "Command exited with non-zero
+		// status N" first; the figure is the last line.
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		fmt.Sscanf(lines[len(lines)-1], "%d", &run.MaxRSSKB)
 	}
 	if err != nil {
 		run.Err = fmt.Sprintf("%v: %s", err, lastLines(stderr.String(), 5))
@@ -207,8 +227,12 @@ func timeOnce(argv, env []string, audit, userAgent string) (Run, []byte, error) 
 		}
 		run.API = counts
 	}
-	return run, stdout.Bytes(), nil
+	stdout, err := os.ReadFile(outFile)
+	return run, stdout, err
 }
+
+// gnuTime is GNU time(1) (Debian package "time").
+const gnuTime = "/usr/bin/time"
 
 // countAudit counts the requests (one ResponseComplete event each) logged
 // after offset whose user agent starts with prefix, by kind: list, get,
