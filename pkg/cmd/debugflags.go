@@ -41,8 +41,8 @@ func (f *DebugPodFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Image, "image", f.Image, "Debug pod image (needs sh, curl, iptables, nft; mirror it for air-gapped registries)")
 	fs.StringSliceVar(&f.ImagePullSecrets, "image-pull-secret", nil, "Image pull secret(s) in --debug-namespace for a private --image registry")
 	fs.StringVar(&f.Namespace, "debug-namespace", f.Namespace, "Namespace for the debug pods (must allow privileged pods)")
-	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "How long to wait for each debug pod to run")
-	fs.BoolVar(&f.Keep, "keep", false, "Leave the debug pods behind for debugging (remove them later with `kubectl kpr cleanup`)")
+	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "How long to wait for each debug pod to run, and for each command in it")
+	fs.BoolVar(&f.Keep, "keep", false, "Leave the debug pods behind for debugging (remove them later with \"kubectl kpr cleanup\")")
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "How many nodes to work on at once")
 }
 
