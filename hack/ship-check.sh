@@ -124,6 +124,7 @@ out="$(PATH="$plugin_path" kubectl kpr version)"
 printf '%s\n' "$out"
 case "$out" in "kubectl-kpr $version "*) ;; *) fail "kubectl kpr version printed \"$out\", want version $version" ;; esac
 PATH="$plugin_path" kubectl kpr version -o json | grep -q "\"version\": *\"$version\"" || fail "kubectl kpr version -o json lacks version $version"
+[ "$(PATH="$plugin_path" kubectl kpr --version)" = "kubectl-kpr $version" ] || fail "kubectl kpr --version does not print kubectl-kpr $version"
 
 list="$(PATH="$plugin_path" kubectl plugin list 2>&1)"
 printf '%s\n' "$list"
