@@ -140,10 +140,10 @@ func serviceListFacts(svcs []cilium.Service, p Palette) []string {
 		facts[0] += " (" + strings.Join(parts, ", ") + ")"
 	}
 	if notActive > 0 {
-		facts = append(facts, p.Warn(Count(notActive, "backend") + " not active"))
+		facts = append(facts, p.Warn(Count(notActive, "backend")+" not active"))
 	}
 	if noBackends > 0 {
-		facts = append(facts, p.Warn(Count(noBackends, "frontend") + " without backends"))
+		facts = append(facts, p.Warn(Count(noBackends, "frontend")+" without backends"))
 	}
 	return facts
 }
