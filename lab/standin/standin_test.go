@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"text/tabwriter"
 
+	"github.com/cilium/cilium/api/v1/models"
+	"github.com/cilium/cilium/pkg/client"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -85,30 +88,30 @@ func TestServiceListBreakSwitch(t *testing.T) {
 	}
 }
 
-func TestKPRLineKeepsCiliumsPadding(t *testing.T) {
-	kpr := &kubeProxyReplacement{
-		Mode:                "True",
-		Devices:             []string{"eth0"},
-		DeviceList:          []kprDevice{{Name: "eth0", IP: []string{"", "", "172.30.0.11", "fe80::1"}}},
-		DirectRoutingDevice: "eth0",
-		Features:            &kprFeatures{NodePort: &kprNodePort{}, SocketLB: &enabledFlag{}, SocketLBTracing: &enabledFlag{}, SessionAffinity: &enabledFlag{}, ExternalIPs: &enabledFlag{}, HostPort: &enabledFlag{}},
+func TestStatusKeepsCiliumsPadding(t *testing.T) {
+	sr := statusFor([]Device{{Name: "eth0", Addrs: []string{"172.30.0.11", "fe80::1"}}},
+		&models.K8sStatus{State: "Ok", Msg: "1.37 (v1.37.2) [linux/amd64]"}, "node-cilium")
+	dl := sr.KubeProxyReplacement.DeviceList
+	if len(dl) != 1 || strings.Join(dl[0].IP, ",") != ",,172.30.0.11,fe80::1" {
+		t.Fatalf("deviceList %+v, want eth0 with [\"\", \"\", 172.30.0.11, fe80::1]", dl)
 	}
-	sr := &statusResponse{
-		Kvstore: &modelStatus{State: "Disabled"}, Kubernetes: &k8sStatus{State: "Ok"}, KubeProxyRepl: kpr,
-		HostFirewall: map[string]string{}, CniChaining: map[string]string{"mode": "generic-veth"},
-		CniFile: &modelStatus{}, Cilium: &modelStatus{State: "Ok", Msg: "1.18.4 (v1.18.4-standin)"},
-		Ipam: map[string]any{}, Proxy: map[string]any{}, Hubble: &modelStatus{}, Encryption: map[string]string{},
-	}
+	// Rendered by Cilium's own formatter through the CLI's writer.
 	var b bytes.Buffer
 	w := tabwriter.NewWriter(&b, 2, 0, 3, ' ', 0)
-	formatStatus(w, sr, false)
+	client.FormatStatusResponse(w, sr, client.StatusAllDetails)
 	_ = w.Flush()
 	out := b.String()
-	if !strings.Contains(out, "True   [eth0   172.30.0.11 fe80::1 (Direct Routing)]\n") {
-		t.Errorf("KPR line lacks Cilium's empty-string padding:\n%s", out)
-	}
-	if !strings.Contains(out, "CNI Chaining:") || !strings.Contains(out, "generic-veth") {
-		t.Errorf("no CNI Chaining line:\n%s", out)
+	// Column widths depend on the whole block: match with \s+.
+	for _, want := range []string{
+		`KubeProxyReplacement:\s+True   \[eth0   172\.30\.0\.11 fe80::1 \(Direct Routing\)\]\n`,
+		`CNI Chaining:\s+generic-veth\n`,
+		`Cilium:\s+Ok   1\.18\.8 \(v1\.18\.8-standin\)\n`,
+		`Socket LB Coverage:\s+Hostns-only\n`,
+		`- NodePort:\s+Enabled \(Range: 30000-32767\) \n`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("status does not match %s:\n%s", want, out)
+		}
 	}
 }
 
