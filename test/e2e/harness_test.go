@@ -35,8 +35,13 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	if os.Getenv("KPR_E2E_KUBECONFIG") == "" {
+	kc := os.Getenv("KPR_E2E_KUBECONFIG")
+	if kc == "" {
 		return m.Run() // every test skips with skipMsg
+	}
+	if _, err := os.Stat(kc); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: KPR_E2E_KUBECONFIG=%s: %v (is the lab up? sudo make lab-up)\n", kc, err)
+		return 1
 	}
 	dir, err := os.MkdirTemp("", "kpr-e2e-")
 	if err != nil {
