@@ -48,11 +48,8 @@ func (f *DebugPodFlags) AddFlags(fs *pflag.FlagSet) {
 
 // Validate checks the values.
 func (f *DebugPodFlags) Validate() error {
-	if f.Concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1, got %d", f.Concurrency)
-	}
-	if f.Timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive, got %s", f.Timeout)
+	if err := validateFanOut(f.Concurrency, f.Timeout); err != nil {
+		return err
 	}
 	if strings.TrimSpace(f.Image) == "" {
 		return fmt.Errorf("--image must not be empty")

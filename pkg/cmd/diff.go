@@ -106,11 +106,11 @@ func (o *DiffOptions) Validate() error {
 
 // Run compares the nodes and prints the result.
 func (o *DiffOptions) Run(ctx context.Context) error {
-	cfg, cs, err := o.root.Clientset()
+	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+	return o.run(ctx, cs, ex)
 }
 
 func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {

@@ -83,11 +83,11 @@ func (o *InspectOptions) Validate() error {
 
 // Run inspects the nodes and prints the report.
 func (o *InspectOptions) Run(ctx context.Context) error {
-	cfg, cs, err := o.root.Clientset()
+	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+	return o.run(ctx, cs, ex)
 }
 
 func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {

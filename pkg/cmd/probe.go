@@ -97,11 +97,11 @@ func (o *ProbeOptions) Validate() error {
 
 // Run probes and prints the matrix.
 func (o *ProbeOptions) Run(ctx context.Context) error {
-	cfg, cs, err := o.root.Clientset()
+	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+	return o.run(ctx, cs, ex)
 }
 
 func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/version"
 )
@@ -154,6 +156,28 @@ func (o *RootOptions) Clientset() (*rest.Config, kubernetes.Interface, error) {
 		return nil, nil, err
 	}
 	return cfg, cs, nil
+}
+
+// ClusterAccess returns what every cluster command needs: a typed client and
+// the exec transport (WebSocket, falling back to SPDY) built on the same
+// config.
+func (o *RootOptions) ClusterAccess() (kubernetes.Interface, collect.Executor, error) {
+	cfg, cs, err := o.Clientset()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cs, collect.NewRemoteExecutor(cfg, cs), nil
+}
+
+// validateFanOut checks the flags that bound parallel work on nodes.
+func validateFanOut(concurrency int, timeout time.Duration) error {
+	if concurrency < 1 {
+		return fmt.Errorf("--concurrency must be at least 1, got %d", concurrency)
+	}
+	if timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, got %s", timeout)
+	}
+	return nil
 }
 
 // Namespace returns -n, or the kubeconfig context's namespace.

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,11 +69,8 @@ func (o *StatusOptions) Validate() error {
 		return err
 	}
 	o.format = f
-	if o.Concurrency < 1 {
-		return fmt.Errorf("--concurrency must be at least 1, got %d", o.Concurrency)
-	}
-	if o.Timeout <= 0 {
-		return fmt.Errorf("--timeout must be positive, got %s", o.Timeout)
+	if err := validateFanOut(o.Concurrency, o.Timeout); err != nil {
+		return err
 	}
 	_, err = o.root.Palette()
 	return err
@@ -85,11 +81,11 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	cfg, cs, err := o.root.Clientset()
+	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, collect.NewRemoteExecutor(cfg, cs))
+	return o.run(ctx, cs, ex)
 }
 
 // run is Run with the cluster access injected (fake clientset and executor
