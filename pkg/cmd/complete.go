@@ -37,11 +37,7 @@ func completeNodeNames(o *RootOptions) cobra.CompletionFunc {
 			if err != nil {
 				return nil, err
 			}
-			names := make([]string, 0, len(list.Items))
-			for i := range list.Items {
-				names = append(names, list.Items[i].Name)
-			}
-			return names, nil
+			return objectNames(list.Items), nil
 		})
 	}
 }
@@ -55,11 +51,7 @@ func completeNamespaces(o *RootOptions) cobra.CompletionFunc {
 			if err != nil {
 				return nil, err
 			}
-			names := make([]string, 0, len(list.Items))
-			for i := range list.Items {
-				names = append(names, list.Items[i].Name)
-			}
-			return names, nil
+			return objectNames(list.Items), nil
 		})
 	}
 }
@@ -77,11 +69,7 @@ func completeServiceNames(o *RootOptions) cobra.CompletionFunc {
 			if err != nil {
 				return nil, err
 			}
-			names := make([]string, 0, len(list.Items))
-			for i := range list.Items {
-				names = append(names, list.Items[i].Name)
-			}
-			return names, nil
+			return objectNames(list.Items), nil
 		})
 	}
 }
@@ -211,4 +199,16 @@ func registerCompletions(root *cobra.Command, o *RootOptions) {
 		}
 	}
 	walk(root)
+}
+
+// objectNames returns the names of listed API objects.
+func objectNames[T any, PT interface {
+	*T
+	GetName() string
+}](items []T) []string {
+	names := make([]string, 0, len(items))
+	for i := range items {
+		names = append(names, PT(&items[i]).GetName())
+	}
+	return names
 }
