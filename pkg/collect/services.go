@@ -157,64 +157,18 @@ type AgentServices struct {
 	Err    error
 }
 
-// serviceListCommands are tried in order: JSON (names and protocols) first,
-// then text; cilium-dbg from 1.15 on, cilium before.
-func serviceListCommands(preferOld bool) [][]string {
-	dbg, old := "cilium-dbg", "cilium"
-	if preferOld {
-		dbg, old = old, dbg
-	}
-	return [][]string{
-		{dbg, "service", "list", "-o", "json"},
-		{old, "service", "list", "-o", "json"},
-		{dbg, "service", "list"},
-		{old, "service", "list"},
-	}
-}
-
 // ReadAgentServices execs `service list` into one agent, with fallbacks
-// from cilium-dbg to cilium and from JSON to text.
+// from cilium-dbg to cilium and from JSON (names and protocols) to text.
 func ReadAgentServices(ctx context.Context, ex Executor, a AgentPod, preferOld bool, probe *binaryProbe) AgentServices {
-	var errs []string
-	for _, cmd := range serviceListCommands(preferOld) {
-		if probe != nil && probe.skip(cmd[0]) {
-			continue
+	svcs, source, err := runAgentCommand(ctx, ex, a, preferOld, probe, []string{"service", "list"}, func(res ExecResult) ([]cilium.Service, error) {
+		svcs, err := cilium.ParseServiceList(res.Stdout)
+		if err == nil && res.ExitCode != 0 && len(svcs) == 0 {
+			// A failing command that printed no table is no empty table.
+			return nil, errors.New("empty output")
 		}
-		source := strings.Join(cmd, " ")
-		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, cmd)
-		if IsCommandNotFound(res, err) {
-			errs = append(errs, cmd[0]+": not found")
-			if probe != nil && err == nil {
-				probe.markMissing(cmd[0])
-			}
-			continue
-		}
-		if err != nil {
-			// Transport, RBAC or timeout: another command will not fare better.
-			if !strings.Contains(err.Error(), "missing permission") && !strings.Contains(err.Error(), "timed out") {
-				err = ExplainExecError(err, a.Namespace, a.Name)
-			}
-			return AgentServices{Source: source, Err: err}
-		}
-		svcs, perr := cilium.ParseServiceList(res.Stdout)
-		if perr == nil && (res.ExitCode == 0 || len(svcs) > 0) {
-			return AgentServices{Services: svcs, Source: source}
-		}
-		msg := source + ": "
-		if perr != nil {
-			msg += perr.Error()
-		} else {
-			msg += "empty output"
-		}
-		if res.ExitCode != 0 {
-			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, firstLine(strings.TrimSpace(string(res.Stderr))))
-		}
-		errs = append(errs, msg)
-	}
-	if len(errs) == 0 {
-		errs = append(errs, "no service list command could be run")
-	}
-	return AgentServices{Err: errors.New(strings.Join(errs, "; "))}
+		return svcs, err
+	})
+	return AgentServices{Services: svcs, Source: source, Err: err}
 }
 
 // CollectServices builds the `services` report: a fixed number of LIST/GET

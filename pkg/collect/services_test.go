@@ -175,7 +175,7 @@ func TestReadAgentServicesFallbacks(t *testing.T) {
 
 	// Nothing parses: every attempt is in the error.
 	junk := &scriptedExec{answers: map[string]func() (ExecResult, error){}}
-	for _, c := range serviceListCommands(false) {
+	for _, c := range agentCommands(false, "service", "list") {
 		junk.answers[strings.Join(c, " ")] = func() (ExecResult, error) {
 			return ExecResult{Stdout: []byte("Error: cannot reach the agent\n"), ExitCode: 1}, nil
 		}

@@ -36,22 +36,6 @@ type AgentStatus struct {
 	Err    error
 }
 
-// statusCommands are tried in order: JSON first (exact), then text. The
-// binary is cilium-dbg from 1.15 on and cilium before (the cilium symlink
-// still exists in new images, but not cilium-dbg in old ones).
-func statusCommands(preferOld bool) [][]string {
-	dbg, old := "cilium-dbg", "cilium"
-	if preferOld {
-		dbg, old = old, dbg
-	}
-	return [][]string{
-		{dbg, "status", "-o", "json"},
-		{old, "status", "-o", "json"},
-		{dbg, "status"},
-		{old, "status"},
-	}
-}
-
 // binaryProbe remembers which agent binary answered, so that on a
 // homogeneous cluster every other node gets it right on the first exec.
 type binaryProbe struct {
@@ -74,42 +58,13 @@ func (b *binaryProbe) markMissing(bin string) {
 	b.missing[bin] = true
 }
 
-// ReadAgentStatus execs the status command into one agent, with fallbacks
-// from cilium-dbg to cilium and from JSON to text.
+// ReadAgentStatus execs `status` into one agent, with fallbacks from
+// cilium-dbg to cilium and from JSON to text.
 func ReadAgentStatus(ctx context.Context, ex Executor, a AgentPod, preferOld bool, probe *binaryProbe) AgentStatus {
-	var errs []string
-	for _, cmd := range statusCommands(preferOld) {
-		if probe != nil && probe.skip(cmd[0]) {
-			continue
-		}
-		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, cmd)
-		source := strings.Join(cmd, " ")
-		if IsCommandNotFound(res, err) {
-			errs = append(errs, cmd[0]+": not found")
-			// Only remember "missing" across nodes when it is certain.
-			if probe != nil && err == nil {
-				probe.markMissing(cmd[0])
-			}
-			continue
-		}
-		if err != nil {
-			// Transport, RBAC or timeout: another command will not fare better.
-			return AgentStatus{Source: source, Err: err}
-		}
-		st, perr := cilium.ParseStatus(res.Stdout)
-		if perr == nil {
-			return AgentStatus{Status: st, Source: source}
-		}
-		msg := fmt.Sprintf("%s: %v", source, perr)
-		if res.ExitCode != 0 {
-			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, firstLine(strings.TrimSpace(string(res.Stderr))))
-		}
-		errs = append(errs, msg)
-	}
-	if len(errs) == 0 {
-		errs = append(errs, "no status command could be run")
-	}
-	return AgentStatus{Err: errors.New(strings.Join(errs, "; "))}
+	st, source, err := runAgentCommand(ctx, ex, a, preferOld, probe, []string{"status"}, func(res ExecResult) (*cilium.Status, error) {
+		return cilium.ParseStatus(res.Stdout)
+	})
+	return AgentStatus{Status: st, Source: source, Err: err}
 }
 
 // CollectStatus builds the `status` report: API objects first (a fixed
