@@ -25,7 +25,11 @@ const (
 	KubeProxyAltSelector   = "component=kube-proxy" // static pods of RKE2 and kubeadm-era manifests
 	KubeProxyNamespace     = "kube-system"
 	KubeProxyConfigMapName = "kube-proxy"
-	listPageSize           = 500
+	// listPageSize is Kubernetes' supported maximum of nodes per cluster
+	// (5000): one LIST of nodes or agents however large the cluster, so
+	// the request count does not grow with it. Pages of 500 (kubectl's
+	// chunk size) took 7 LISTs instead of 4 at 1000 nodes (BENCHMARKS.md).
+	listPageSize = 5000
 )
 
 // CiliumConfigKeys are the cilium-config keys that decide how Services are
