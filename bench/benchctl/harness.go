@@ -87,6 +87,10 @@ func cmdRun(args []string) error {
 		"floor": {Name: "floor (client-go, 32 WebSocket execs in flight)", UserAgent: "kpr-bench-floor", Argv: []string{*floor}, Runs: *runs, Warmup: 1},
 		"status": {Name: "kubectl kpr status -o json", UserAgent: "kubectl-kpr", Argv: []string{*kpr, "status", "-o", "json"}, Runs: *runs, Warmup: 1,
 			Check: checkStatus(*nodes, 0)},
+		// Not in the default list: how much of the gap to the floor is
+		// the default --concurrency (16) against the floor's 32.
+		"status32": {Name: "kubectl kpr status -o json --concurrency 32", UserAgent: "kubectl-kpr", Argv: []string{*kpr, "status", "-o", "json", "--concurrency", "32"}, Runs: *runs, Warmup: 1,
+			Check: checkStatus(*nodes, 0)},
 		"xargs": {Name: "xargs -P16 kubectl exec", UserAgent: "kubectl/", Runs: *slowRuns, Warmup: 1,
 			Argv: []string{"sh", "-c", podList + ` | xargs -P16 -L1 ` + *kubectl + ` exec -c cilium-agent`}},
 		"seq": {Name: "kubectl exec, one after another", UserAgent: "kubectl/", Runs: *slowRuns, Warmup: 0,

@@ -144,6 +144,8 @@ func short(name string) string {
 		return "floor"
 	case strings.Contains(name, "hanging"):
 		return "hang"
+	case strings.Contains(name, "--concurrency"):
+		return "status32"
 	case strings.HasPrefix(name, "kubectl kpr status"):
 		return "status"
 	case strings.HasPrefix(name, "kubectl kpr services"):
