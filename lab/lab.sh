@@ -214,8 +214,13 @@ start() {
 wait_for() { # description timeout-seconds command...
   local what="$1" t="$2"
   shift 2
-  local deadline=$((SECONDS + t))
+  local deadline=$((SECONDS + t)) pidfile="$LAB_DIR/run/$what.pid"
   until "$@" >/dev/null 2>&1; do
+    # A daemon that died (a port taken, a bad flag) will not come up: say
+    # why now instead of after the timeout.
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      die "$what exited while starting: $(tail -n 3 "$LAB_DIR/logs/$what.log" 2>/dev/null | tr '\n' ' ')"
+    fi
     [ $SECONDS -lt $deadline ] || die "timed out after ${t}s waiting for $what (logs: $LAB_DIR/logs)"
     sleep 0.3
   done
@@ -429,8 +434,11 @@ check() {
 
 # Our processes: those named in pid files, plus anything still running a
 # binary from the lab's cache with this lab's files on its command line, or
-# a binary from .lab/bin. Other users of the cached binaries (the scale
-# bench runs its own control plane from them) are not ours: never touch them.
+# a binary from .lab/bin. There is one lab per machine (bridge, namespaces
+# and ports are global), so a lab started from another checkout (its files
+# are under that checkout's .lab/) counts as ours too. Other users of the
+# cached binaries (the scale bench runs its own control plane from them,
+# with its files elsewhere) are not ours: never touch them.
 lab_pids() {
   local f pid exe
   for f in "$LAB_DIR"/run/*.pid; do
@@ -445,7 +453,7 @@ lab_pids() {
     pid="${pid%/exe}"
     case "$(readlink "$exe" 2>/dev/null)" in
     "$LAB_DIR"/bin/*) echo "$pid" ;;
-    *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF "$LAB_DIR/" && echo "$pid" ;;
+    *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$LAB_DIR/" -e "/.lab/" && echo "$pid" ;;
     esac
   done < <(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname "$BIN/*" -o -lname "$LAB_DIR/bin/*" \) 2>/dev/null)
   return 0
