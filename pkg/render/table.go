@@ -51,13 +51,29 @@ func trimTrailingSpace(w io.Writer, r io.Reader) error {
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	bw := bufio.NewWriter(w)
 	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), " \t")
-		line = strings.TrimSuffix(line, ansiReset+ansiReset) // tablewriter repeats the reset after padding
-		bw.WriteString(strings.TrimRight(line, " \t"))
+		bw.WriteString(trimLine(sc.Text()))
 		bw.WriteByte('\n')
 	}
 	if err := sc.Err(); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// trimLine drops trailing padding, also where tablewriter put it before or
+// between color resets, and keeps one reset if the line is colored.
+func trimLine(line string) string {
+	hadReset := false
+	for {
+		t := strings.TrimRight(line, " \t")
+		if !strings.HasSuffix(t, ansiReset) {
+			line = t
+			break
+		}
+		line, hadReset = strings.TrimSuffix(t, ansiReset), true
+	}
+	if hadReset && strings.Contains(line, "\x1b[") {
+		line += ansiReset
+	}
+	return line
 }
