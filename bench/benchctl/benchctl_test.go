@@ -188,3 +188,15 @@ func TestTimeOnceMeasuresTheChild(t *testing.T) {
 	}
 	_ = ballast[len(ballast)-1]
 }
+
+func TestPairedRatio(t *testing.T) {
+	a := []Run{{Wall: 12}, {Wall: 20}, {Wall: 9}}
+	b := []Run{{Wall: 10}, {Wall: 10}, {Wall: 10}, {Wall: 99}}
+	// Ratios 1.2, 2.0, 0.9 (the unpaired 4th run of b is ignored).
+	if p, ok := pairedRatio(a, b, wallOf); !ok || p != 1.2 {
+		t.Errorf("pairedRatio = %v, %v; want 1.2", p, ok)
+	}
+	if _, ok := pairedRatio(nil, b, wallOf); ok {
+		t.Error("no runs must give no ratio")
+	}
+}
