@@ -70,7 +70,7 @@ func printTable(w io.Writer, all []Results) (missed int) {
 		}
 		wallRatio := func(against string, ok bool, b time.Duration) string {
 			s := ratio(m.Wall, b, ok)
-			if p, ok := pairedRatio(r.Runs, runsOf[key{r.Nodes, against}], wallOf); ok && s != "" && short(r.Case) != against && short(r.Case) != "hang" {
+			if p, ok := pairedRatio(r.Runs, runsOf[key{r.Nodes, against}], wallOf); ok && s != "" && short(r.Case) != against && short(r.Case) != "hang" && short(r.Case) != "seq" {
 				s += fmt.Sprintf(" (paired %.2f×)", p)
 			}
 			return s
