@@ -27,6 +27,10 @@ BIN="$CACHE/bin"
 DIR="${KPR_BENCH_DIR:-/tmp/kpr-bench}"
 NS=kpr-bench
 API=https://127.0.0.1:6443
+# The API server's advertised address: the `kubernetes` Service's endpoint
+# must not be a loopback one, so the namespace's lo gets one more address
+# (still lo, still inside the namespace).
+ADVERTISE=10.255.255.1
 SERVICES="${KPR_BENCH_SERVICES:-300}"
 
 log() { printf '[scale-lab] %s\n' "$*" >&2; }
@@ -80,7 +84,7 @@ pki() {
         -extfile "$1.ext" -out "$1.crt" 2>/dev/null
       rm -f "$1.csr" "$1.ext"
     }
-    cert apiserver kube-apiserver "IP:127.0.0.1,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:localhost"
+    cert apiserver kube-apiserver "IP:127.0.0.1,IP:$ADVERTISE,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:localhost"
     cert kwok kwok "IP:127.0.0.1"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
@@ -160,12 +164,13 @@ up() {
   pki
   kwok_config
   local version
-  version="$("$DIR/bin/benchctl" fixtures -testdata "$repo/pkg/interpret/cilium/testdata" -out "$DIR/data" -services "$SERVICES" -apiserver 127.0.0.1:6443)"
+  version="$("$DIR/bin/benchctl" fixtures -testdata "$repo/pkg/interpret/cilium/testdata" -out "$DIR/data" -services "$SERVICES" -apiserver "$ADVERTISE:6443")"
   log "agents answer with Cilium $version outputs (pkg/interpret/cilium/testdata/v$version)"
 
   ip netns add "$NS"
   touch "$DIR/run/netns"
   in_ns ip link set lo up
+  in_ns ip addr add "$ADVERTISE/32" dev lo
 
   start etcd "$BIN/etcd" --name bench --data-dir "$DIR/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
@@ -177,7 +182,7 @@ up() {
   local p="$DIR/pki"
   start kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers http://127.0.0.1:2379 \
-    --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port 6443 \
+    --bind-address 0.0.0.0 --advertise-address "$ADVERTISE" --secure-port 6443 \
     --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
     --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
     --authorization-mode Node,RBAC \
