@@ -3,6 +3,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -93,7 +95,19 @@ func (o *AnalyzeOptions) Validate() error {
 }
 
 // Run reads the inputs, prints the result and sets the exit code.
+// analyzeSoftMemoryLimit is the Go heap soft limit while analyzing.
+const analyzeSoftMemoryLimit = 64 << 20
+
 func (o *AnalyzeOptions) Run() error {
+	// Big inputs are streamed: the live heap stays small, but with the
+	// default GOGC the garbage of a 100 MB sysdump lets the heap double
+	// before each collection. A soft limit makes the GC collect sooner
+	// (no slower here: 1.1 s and 88 MiB RSS instead of 1.3 s and 115 MiB
+	// on the bench's 100 MB folder); a larger real need still gets memory.
+	// GOMEMLIMIT set by the user wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(analyzeSoftMemoryLimit)
+	}
 	rep, st := offline.Analyze(o.Inputs, offline.Options{Stdin: o.root.Streams.In})
 	if err := o.print(rep); err != nil {
 		return err
@@ -109,6 +123,9 @@ func (o *AnalyzeOptions) Run() error {
 
 func (o *AnalyzeOptions) print(rep *report.Analyze) error {
 	if o.format.IsStructured() {
+		if o.format == render.FormatJSON {
+			return render.AnalyzeJSON(o.root.Streams.Out, rep)
+		}
 		return render.Structured(o.root.Streams.Out, o.format, rep)
 	}
 	p, _ := o.root.Palette()

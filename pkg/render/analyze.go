@@ -1,6 +1,8 @@
 package render
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"path"
@@ -245,4 +247,45 @@ func analyzeSummary(rep *report.Analyze, p Palette) string {
 		s += "; " + Count(n, "agent verdict")
 	}
 	return s
+}
+
+// AnalyzeJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
+// but one input at a time: a sysdump's report (tens of MB of service
+// tables) is then never held in memory whole, twice (marshal, then indent).
+func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	write := func(prefix string, v any) error {
+		b, err := json.MarshalIndent(v, prefix, "  ")
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
+		return err
+	}
+	if rep.Inputs == nil {
+		bw.WriteString("{\n  \"inputs\": null")
+	} else {
+		bw.WriteString("{\n  \"inputs\": [")
+		for i := range rep.Inputs {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			if err := write("    ", &rep.Inputs[i]); err != nil {
+				return err
+			}
+		}
+		if len(rep.Inputs) > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteByte(']')
+	}
+	if rep.Agents != nil {
+		bw.WriteString(",\n  \"agents\": ")
+		if err := write("  ", rep.Agents); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
 }

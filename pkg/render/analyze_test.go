@@ -66,3 +66,26 @@ func TestAnalyzeTable(t *testing.T) {
 		t.Errorf("verdicts not colored:\n%q", buf.String())
 	}
 }
+
+// The streamed JSON must be byte for byte what the generic encoder prints.
+func TestAnalyzeJSONMatchesEncoder(t *testing.T) {
+	cases := map[string]*report.Analyze{
+		"full":       analyzeReport(),
+		"no agents":  {Inputs: analyzeReport().Inputs},
+		"no inputs":  {Inputs: []report.AnalyzeInput{}},
+		"nil inputs": {},
+		"one input":  {Inputs: analyzeReport().Inputs[:1], Agents: []report.AnalyzeAgent{}},
+	}
+	for name, rep := range cases {
+		var want, got bytes.Buffer
+		if err := Structured(&want, FormatJSON, rep); err != nil {
+			t.Fatal(err)
+		}
+		if err := AnalyzeJSON(&got, rep); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: streamed JSON differs\n got: %s\nwant: %s", name, got.String(), want.String())
+		}
+	}
+}
