@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -16,20 +15,17 @@ import (
 type ServicesOptions struct {
 	root *RootOptions
 
-	AllNamespaces   bool
-	CiliumNamespace string
-	Concurrency     int
-	Timeout         time.Duration
-	Nodes           []string
-	Output          string
-	ExitCode        bool
+	AllNamespaces bool
+	AgentFlags
+	Output   string
+	ExitCode bool
 
 	namespace string
 	format    render.Format
 }
 
 func newServicesCmd(root *RootOptions) *cobra.Command {
-	o := &ServicesOptions{root: root, Concurrency: 16, Timeout: 30 * time.Second}
+	o := &ServicesOptions{root: root, AgentFlags: defaultAgentFlags()}
 	c := &cobra.Command{
 		Use:   "services",
 		Short: "Compare each Cilium agent's service table with the cluster's Services and EndpointSlices",
@@ -71,10 +67,7 @@ makes it 1 when there are problems or unreadable agents.`,
 	}
 	f := c.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check Services in all namespaces (stale frontends are only reported for namespaces in scope)")
-	f.StringVar(&o.CiliumNamespace, "cilium-namespace", "", "Namespace of the Cilium agents (default: found by label k8s-app=cilium in all namespaces)")
-	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many agents to exec into at once")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Deadline for each agent's exec")
-	f.StringSliceVar(&o.Nodes, "node", nil, "Only these nodes (repeatable or comma-separated)")
+	o.AgentFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
 	f.BoolVar(&o.ExitCode, "exit-code", false, "Exit 1 when any node has problems or its agent could not be read")
 	registerOutputCompletion(c, "wide", "json", "yaml")
@@ -102,7 +95,7 @@ func (o *ServicesOptions) Validate() error {
 		return err
 	}
 	o.format = f
-	if err := validateFanOut(o.Concurrency, o.Timeout); err != nil {
+	if err := o.AgentFlags.Validate(); err != nil {
 		return err
 	}
 	_, err = o.root.Palette()

@@ -235,7 +235,7 @@ func runServices(t *testing.T, objs []runtime.Object, ex collect.Executor, args 
 	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "absent"))
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	flags := genericclioptions.NewConfigFlags(false)
-	o := &ServicesOptions{root: &RootOptions{ConfigFlags: flags, Streams: streams, Color: "never"}, Concurrency: 4, Timeout: 5 * time.Second}
+	o := &ServicesOptions{root: &RootOptions{ConfigFlags: flags, Streams: streams, Color: "never"}, AgentFlags: AgentFlags{Concurrency: 4, Timeout: 5 * time.Second}}
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "-o":
@@ -575,7 +575,7 @@ func TestServicesColors(t *testing.T) {
 	cs := fake.NewSimpleClientset(svcCluster(0)...)
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "always"},
-		AllNamespaces: true, Nodes: []string{"kind-worker"}, Concurrency: 2, Timeout: 5 * time.Second}
+		AllNamespaces: true, AgentFlags: AgentFlags{Nodes: []string{"kind-worker"}, Concurrency: 2, Timeout: 5 * time.Second}}
 	if err := o.Complete(); err != nil {
 		t.Fatal(err)
 	}
@@ -604,7 +604,7 @@ func BenchmarkServices500Nodes(b *testing.B) {
 		cs := fake.NewSimpleClientset(objs...)
 		streams, _, out, _ := genericiooptions.NewTestIOStreams()
 		o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "never"},
-			AllNamespaces: true, Output: "json", Concurrency: 16, Timeout: 5 * time.Second}
+			AllNamespaces: true, Output: "json", AgentFlags: AgentFlags{Concurrency: 16, Timeout: 5 * time.Second}}
 		if err := o.Complete(); err != nil {
 			b.Fatal(err)
 		}

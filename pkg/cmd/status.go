@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -16,17 +15,14 @@ import (
 type StatusOptions struct {
 	root *RootOptions
 
-	CiliumNamespace string
-	Concurrency     int
-	Timeout         time.Duration
-	Nodes           []string
-	Output          string
+	AgentFlags
+	Output string
 
 	format render.Format
 }
 
 func newStatusCmd(root *RootOptions) *cobra.Command {
-	o := &StatusOptions{root: root, Concurrency: 16, Timeout: 30 * time.Second}
+	o := &StatusOptions{root: root, AgentFlags: defaultAgentFlags()}
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show, for every node, who implements Services: Cilium KPR, kube-proxy, both or nobody",
@@ -53,10 +49,7 @@ and gives every node a verdict:
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&o.CiliumNamespace, "cilium-namespace", "", "Namespace of the Cilium agents (default: found by label k8s-app=cilium in all namespaces)")
-	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "How many agents to exec into at once")
-	f.DurationVar(&o.Timeout, "timeout", o.Timeout, "Deadline for each agent exec (and for the agent phase as a whole)")
-	f.StringSliceVar(&o.Nodes, "node", nil, "Only these nodes (repeatable or comma-separated)")
+	o.AgentFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
 	registerOutputCompletion(c, "wide", "json", "yaml")
 	return c
@@ -69,7 +62,7 @@ func (o *StatusOptions) Validate() error {
 		return err
 	}
 	o.format = f
-	if err := validateFanOut(o.Concurrency, o.Timeout); err != nil {
+	if err := o.AgentFlags.Validate(); err != nil {
 		return err
 	}
 	_, err = o.root.Palette()

@@ -137,7 +137,7 @@ func runStatus(t *testing.T, objs []runtime.Object, ex collect.Executor, args ..
 	t.Helper()
 	cs := fake.NewSimpleClientset(objs...)
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	o := &StatusOptions{root: &RootOptions{Streams: streams, Color: "never"}, Concurrency: 4, Timeout: 5 * time.Second}
+	o := &StatusOptions{root: &RootOptions{Streams: streams, Color: "never"}, AgentFlags: AgentFlags{Concurrency: 4, Timeout: 5 * time.Second}}
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "-o":
@@ -306,7 +306,7 @@ func TestStatusListCallsDoNotGrowWithNodes(t *testing.T) {
 			return false, nil, nil
 		})
 		streams, _, _, _ := genericiooptions.NewTestIOStreams()
-		o := &StatusOptions{root: &RootOptions{Streams: streams, Color: "never"}, Concurrency: 8, Timeout: 5 * time.Second, Output: "json"}
+		o := &StatusOptions{root: &RootOptions{Streams: streams, Color: "never"}, AgentFlags: AgentFlags{Concurrency: 8, Timeout: 5 * time.Second}, Output: "json"}
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)
 		}
