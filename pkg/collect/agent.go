@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -26,21 +27,30 @@ func agentCommands(preferOld bool, args ...string) [][]string {
 }
 
 // runAgentCommand execs agentCommands(args) into one agent until parse
-// accepts an output. A missing binary moves on to the next command (and is
-// remembered across agents by probe); a transport, RBAC or timeout error
+// accepts an output. A missing binary moves on to the next command; probe
+// remembers it across agents so that the others try the binary that exists
+// first, but still try the missing one last (one broken or older agent
+// must not make kpr skip a binary on every node); a transport, RBAC or timeout error
 // ends the agent at once, since another command would not fare better.
 // Unparsable output is kept in the error, with the exit code and stderr.
 func runAgentCommand[T any](ctx context.Context, ex Executor, a AgentPod, preferOld bool, probe *binaryProbe, args []string, parse func(ExecResult) (T, error)) (T, string, error) {
 	var zero T
 	var errs []string
-	for _, cmd := range agentCommands(preferOld, args...) {
-		if probe != nil && probe.skip(cmd[0]) {
+	cmds := agentCommands(preferOld, args...)
+	if probe != nil {
+		// Stable: known-missing binaries go last, the order stays otherwise.
+		sort.SliceStable(cmds, func(i, j int) bool { return !probe.knownMissing(cmds[i][0]) && probe.knownMissing(cmds[j][0]) })
+	}
+	missingHere := map[string]bool{}
+	for _, cmd := range cmds {
+		if missingHere[cmd[0]] {
 			continue
 		}
 		source := strings.Join(cmd, " ")
 		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, cmd)
 		if IsCommandNotFound(res, err) {
 			errs = append(errs, cmd[0]+": not found")
+			missingHere[cmd[0]] = true
 			// Only remember "missing" across agents when it is certain.
 			if probe != nil && err == nil {
 				probe.markMissing(cmd[0])

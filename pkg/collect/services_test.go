@@ -193,3 +193,23 @@ func TestCiliumBefore(t *testing.T) {
 		}
 	}
 }
+
+// One agent without the CLI (broken image, or older than the others) must
+// not make kpr skip that binary on every other agent: it is tried last
+// there, not dropped.
+func TestMissingBinaryOnOneAgentIsNotSkippedOnOthers(t *testing.T) {
+	broken := AgentPod{Name: "cilium-broken", Namespace: "kube-system", Container: "cilium-agent"}
+	good := AgentPod{Name: "cilium-good", Namespace: "kube-system", Container: "cilium-agent"}
+	probe := &binaryProbe{}
+	none := &scriptedExec{answers: map[string]func() (ExecResult, error){}}
+	if got := ReadAgentServices(context.Background(), none, broken, false, probe); got.Err == nil {
+		t.Fatalf("agent without any CLI: got %+v, want an error", got)
+	}
+	ok := &scriptedExec{answers: map[string]func() (ExecResult, error){
+		"cilium-dbg service list -o json": func() (ExecResult, error) { return ExecResult{Stdout: []byte(oldServiceList)}, nil },
+	}}
+	got := ReadAgentServices(context.Background(), ok, good, false, probe)
+	if got.Err != nil || got.Source != "cilium-dbg service list -o json" || len(got.Services) != 1 {
+		t.Fatalf("healthy agent after a broken one: got %+v after %q", got, ok.calls)
+	}
+}

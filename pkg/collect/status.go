@@ -43,7 +43,7 @@ type binaryProbe struct {
 	missing map[string]bool
 }
 
-func (b *binaryProbe) skip(bin string) bool {
+func (b *binaryProbe) knownMissing(bin string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.missing[bin]
