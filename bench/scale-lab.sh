@@ -249,7 +249,7 @@ down_quiet() {
     # shellcheck disable=SC2086
     kill -9 $pids 2>/dev/null || true
   fi
-  if ip netns list 2>/dev/null | grep -qw "$NS"; then
+  if ip netns list 2>/dev/null | grep -w "$NS" >/dev/null; then
     ip netns del "$NS"
   fi
   rm -rf "$DIR"
@@ -257,7 +257,7 @@ down_quiet() {
 
 is_clean() {
   local dirty=0
-  ip netns list 2>/dev/null | grep -qw "$NS" && {
+  ip netns list 2>/dev/null | grep -w "$NS" >/dev/null && {
     log "namespace $NS still exists"
     dirty=1
   }

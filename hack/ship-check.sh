@@ -88,7 +88,7 @@ goos="$(go env GOOS)" goarch="$(go env GOARCH)"
 archive="dist/kubectl-kpr_${tag}_${goos}_${goarch}.tar.gz"
 [ -f "$archive" ] || fail "no archive $archive in dist/"
 for f in LICENSE README.md kubectl_complete-kpr kubectl-kpr; do
-  tar -tzf "$archive" | grep -qx "$f" || fail "$archive lacks $f"
+  tar -tzf "$archive" | grep -x "$f" >/dev/null || fail "$archive lacks $f"
 done
 (cd dist && sha256sum -c checksums.txt >/dev/null) || fail "dist/checksums.txt does not match the archives"
 log "snapshot $version (tag $tag): $(ls dist/*.tar.gz dist/*.zip | wc -l) archives, checksums OK"
@@ -123,7 +123,7 @@ plugin_path="$KREW_ROOT/bin:$tmp/shim:$base_path"
 out="$(PATH="$plugin_path" kubectl kpr version)"
 printf '%s\n' "$out"
 case "$out" in "kubectl-kpr $version "*) ;; *) fail "kubectl kpr version printed \"$out\", want version $version" ;; esac
-PATH="$plugin_path" kubectl kpr version -o json | grep -q "\"version\": *\"$version\"" || fail "kubectl kpr version -o json lacks version $version"
+PATH="$plugin_path" kubectl kpr version -o json | grep "\"version\": *\"$version\"" >/dev/null || fail "kubectl kpr version -o json lacks version $version"
 [ "$(PATH="$plugin_path" kubectl kpr --version)" = "kubectl-kpr $version" ] || fail "kubectl kpr --version does not print kubectl-kpr $version"
 
 list="$(PATH="$plugin_path" kubectl plugin list 2>&1)"

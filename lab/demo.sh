@@ -13,7 +13,7 @@ show() {
 }
 show kubectl get nodes -o wide
 show kubectl kpr status --color always
-if kubectl-kpr diff --help >/dev/null 2>&1 && ! kubectl-kpr diff --help 2>&1 | grep -q 'not implemented'; then
+if kubectl-kpr diff --help >/dev/null 2>&1 && ! kubectl-kpr diff --help 2>&1 | grep 'not implemented' >/dev/null; then
   show kubectl kpr diff node-cilium node-bare --color always
 else
   echo "(kubectl kpr diff is not implemented yet: skipped)"

@@ -445,7 +445,7 @@ lab_pids() {
     [ -e "$f" ] || continue
     pid="$(cat "$f")"
     # Only if that pid still runs one of ours (pids get reused).
-    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$LAB_DIR" -e "$BIN" -e "$here/" && echo "$pid"
+    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -F -e "$LAB_DIR" -e "$BIN" -e "$here/" >/dev/null && echo "$pid"
   done
   # One find over /proc rather than a readlink per process.
   while read -r exe; do
@@ -453,7 +453,7 @@ lab_pids() {
     pid="${pid%/exe}"
     case "$(readlink "$exe" 2>/dev/null)" in
     "$LAB_DIR"/bin/*) echo "$pid" ;;
-    *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qF -e "$LAB_DIR/" -e "/.lab/" && echo "$pid" ;;
+    *) { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -F -e "$LAB_DIR/" -e "/.lab/" >/dev/null && echo "$pid" ;;
     esac
   done < <(find /proc -mindepth 2 -maxdepth 2 -name exe \( -lname "$BIN/*" -o -lname "$LAB_DIR/bin/*" \) 2>/dev/null)
   return 0
