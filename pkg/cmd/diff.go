@@ -28,19 +28,18 @@ type DiffOptions struct {
 	root *RootOptions
 	Pods *DebugPodFlags
 
-	A, B         string
-	ExitCode     bool
-	NoProbe      bool
-	Services     []string
-	HTTP         bool
-	ProbeTimeout time.Duration
-	Output       string
+	A, B     string
+	ExitCode bool
+	NoProbe  bool
+	Services []string
+	ProbeFlags
+	Output string
 
 	format render.Format
 }
 
 func newDiffCmd(root *RootOptions) *cobra.Command {
-	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), ProbeTimeout: probe.DefaultTimeout}
+	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), ProbeFlags: defaultProbeFlags()}
 	c := &cobra.Command{
 		Use:   "diff NODE-A NODE-B",
 		Short: "Compare two nodes' Service handling side by side: status, rules and probes",
@@ -71,8 +70,7 @@ cluster. --no-probe creates only the two inspect pods' work (no probes).`,
 	f.BoolVar(&o.ExitCode, "exit-code", false, "Exit with status 1 when the nodes differ in anything that decides Service handling")
 	f.BoolVar(&o.NoProbe, "no-probe", false, "Do not probe; compare status and rules only")
 	f.StringSliceVar(&o.Services, "service", nil, "Probe these Services (NAMESPACE/NAME, repeatable)")
-	f.BoolVar(&o.HTTP, "http", false, "Probe with HTTP GET instead of a TCP connect")
-	f.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "Timeout of each probe")
+	o.ProbeFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	o.Pods.AddFlags(f)
 	registerOutputCompletion(c, "json", "yaml")
@@ -94,8 +92,8 @@ func (o *DiffOptions) Validate() error {
 			return fmt.Errorf("--service %q: want NAMESPACE/NAME", s)
 		}
 	}
-	if o.ProbeTimeout <= 0 {
-		return fmt.Errorf("--probe-timeout must be positive, got %s", o.ProbeTimeout)
+	if err := o.ProbeFlags.Validate(); err != nil {
+		return err
 	}
 	if err := o.Pods.Validate(); err != nil {
 		return err
@@ -156,7 +154,7 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 	dumps := make([]*debugpod.Dump, 2)
 	probes := make([][]probe.Result, 2)
 	probed := make([]bool, 2)
-	po := probe.Options{HTTP: o.HTTP, Timeout: o.ProbeTimeout}
+	po := o.ProbeFlags.Options()
 	errs := m.ForNodes(ctx, names, 2, func(ctx context.Context, i int, p *debugpod.Pod) error {
 		d, err := debugpod.ReadHost(ctx, p)
 		if err != nil {

@@ -328,7 +328,7 @@ func TestInspectNeedsNodes(t *testing.T) {
 func TestProbeMatrixAndJSON(t *testing.T) {
 	cs, ex := scenario(t)
 	root, _, _ := testRoot()
-	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), Service: "svc1", From: []string{"node-iptables", "node-bare"}, Remote: 1, ProbeTimeout: time.Second, Output: "json"}
+	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), Service: "svc1", From: []string{"node-iptables", "node-bare"}, Remote: 1, ProbeFlags: ProbeFlags{ProbeTimeout: time.Second}, Output: "json"}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestProbeRender(t *testing.T) {
 	root.ConfigFlags = genericclioptions.NewConfigFlags(false)
 	ns := "ns1"
 	root.ConfigFlags.Namespace = &ns
-	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), From: []string{"node-iptables", "node-bare"}, Remote: 0, ProbeTimeout: time.Second}
+	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), From: []string{"node-iptables", "node-bare"}, Remote: 0, ProbeFlags: ProbeFlags{ProbeTimeout: time.Second}}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +426,7 @@ func TestProbeRender(t *testing.T) {
 func TestDiffScenario(t *testing.T) {
 	cs, ex := scenario(t)
 	root, out, errOut := testRoot()
-	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), A: "node-iptables", B: "node-bare", Services: []string{"ns1/svc1"}, ProbeTimeout: time.Second, ExitCode: true, Output: "json"}
+	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), A: "node-iptables", B: "node-bare", Services: []string{"ns1/svc1"}, ProbeFlags: ProbeFlags{ProbeTimeout: time.Second}, ExitCode: true, Output: "json"}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +475,7 @@ func TestDiffScenario(t *testing.T) {
 func TestDiffNoProbeCreatesOnlyInspectWork(t *testing.T) {
 	cs, ex := scenario(t)
 	root, out, _ := testRoot()
-	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), A: "node-iptables", B: "node-bare", NoProbe: true, ProbeTimeout: time.Second}
+	o := &DiffOptions{root: root, Pods: newDebugPodFlags(), A: "node-iptables", B: "node-bare", NoProbe: true, ProbeFlags: ProbeFlags{ProbeTimeout: time.Second}}
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}

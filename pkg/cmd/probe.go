@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -24,19 +23,18 @@ type ProbeOptions struct {
 	root *RootOptions
 	Pods *DebugPodFlags
 
-	Service      string
-	From         []string
-	AllNodes     bool
-	Remote       int
-	HTTP         bool
-	ProbeTimeout time.Duration
-	Output       string
+	Service  string
+	From     []string
+	AllNodes bool
+	Remote   int
+	ProbeFlags
+	Output string
 
 	format render.Format
 }
 
 func newProbeCmd(root *RootOptions) *cobra.Command {
-	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), Remote: 1, ProbeTimeout: probe.DefaultTimeout}
+	o := &ProbeOptions{root: root, Pods: newDebugPodFlags(), Remote: 1, ProbeFlags: defaultProbeFlags()}
 	c := &cobra.Command{
 		Use:   "probe [SERVICE] (--from NODE... | --all-nodes)",
 		Short: "Probe a Service's ClusterIP, NodePorts, LoadBalancer and external IPs from nodes' host network",
@@ -67,8 +65,7 @@ Without SERVICE, every NodePort Service of the namespace is probed.`,
 	f.StringSliceVar(&o.From, "from", nil, "Probe from these nodes (repeatable or comma-separated)")
 	f.BoolVar(&o.AllNodes, "all-nodes", false, "Probe from every node")
 	f.IntVar(&o.Remote, "remote", o.Remote, "Also probe NodePorts on this many other nodes' InternalIPs")
-	f.BoolVar(&o.HTTP, "http", false, "HTTP GET instead of a TCP connect (records the status code)")
-	f.DurationVar(&o.ProbeTimeout, "probe-timeout", o.ProbeTimeout, "Timeout of each probe")
+	o.ProbeFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	o.Pods.AddFlags(f)
 	registerOutputCompletion(c, "json", "yaml")
@@ -85,8 +82,8 @@ func (o *ProbeOptions) Validate() error {
 	if o.Remote < 0 {
 		return fmt.Errorf("--remote must be 0 or more, got %d", o.Remote)
 	}
-	if o.ProbeTimeout <= 0 {
-		return fmt.Errorf("--probe-timeout must be positive, got %s", o.ProbeTimeout)
+	if err := o.ProbeFlags.Validate(); err != nil {
+		return err
 	}
 	if err := o.Pods.Validate(); err != nil {
 		return err
@@ -120,7 +117,7 @@ func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex c
 		return err
 	}
 	m := o.Pods.Manager(cs, ex)
-	rep := runProbes(ctx, m, from, all, svcs, o.Remote, o.Pods.Concurrency, probe.Options{HTTP: o.HTTP, Timeout: o.ProbeTimeout})
+	rep := runProbes(ctx, m, from, all, svcs, o.Remote, o.Pods.Concurrency, o.ProbeFlags.Options())
 	if err := finishPods(ctx, o.root, m); err != nil {
 		return err
 	}
