@@ -104,9 +104,6 @@ func (o *ServicesOptions) Validate() error {
 
 // Run collects, reconciles and prints.
 func (o *ServicesOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err

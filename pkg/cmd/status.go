@@ -71,9 +71,6 @@ func (o *StatusOptions) Validate() error {
 
 // Run collects and prints the report.
 func (o *StatusOptions) Run(ctx context.Context) error {
-	if ctx == nil {
-		ctx = context.Background()
-	}
 	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
