@@ -9,13 +9,18 @@ import (
 
 // Cleanup prints what `kubectl kpr cleanup` deleted (or would delete).
 func Cleanup(w io.Writer, rep *report.Cleanup, p Palette) error {
-	if len(rep.Deleted) == 0 {
+	if len(rep.Deleted) == 0 && len(rep.Namespaces) == 0 {
 		_, err := fmt.Fprintln(w, "No kpr pods found.")
 		return err
 	}
 	verb := "deleted"
 	if rep.DryRun {
 		verb = "would delete"
+	}
+	for _, n := range rep.Namespaces {
+		if _, err := fmt.Fprintf(w, "%s namespace %s (verify run %s, %s, age %s)\n", p.Good(verb), Safe(n.Name), Safe(orDash(n.RunID)), orDash(n.Phase), n.Age); err != nil {
+			return err
+		}
 	}
 	for _, d := range rep.Deleted {
 		if _, err := fmt.Fprintf(w, "%s pod %s/%s (node %s, %s, age %s)\n", p.Good(verb), Safe(d.Namespace), Safe(d.Name), Safe(orDash(d.Node)), orDash(d.Phase), d.Age); err != nil {

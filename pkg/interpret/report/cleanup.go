@@ -4,6 +4,8 @@ package report
 type Cleanup struct {
 	DryRun  bool         `json:"dryRun"`
 	Deleted []CleanedPod `json:"deleted"`
+	// Namespaces are verify namespaces (kpr-verify-*) of killed runs.
+	Namespaces []CleanedNamespace `json:"namespaces"`
 	Errors  []string     `json:"errors,omitempty"`
 }
 
@@ -15,4 +17,12 @@ type CleanedPod struct {
 	RunID     string `json:"runID,omitempty"`
 	Phase     string `json:"phase,omitempty"`
 	Age       string `json:"age"`
+}
+
+// CleanedNamespace is one verify namespace cleanup deleted (or would).
+type CleanedNamespace struct {
+	Name  string `json:"name"`
+	RunID string `json:"runID,omitempty"`
+	Phase string `json:"phase,omitempty"`
+	Age   string `json:"age"`
 }

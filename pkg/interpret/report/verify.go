@@ -24,6 +24,8 @@ type Verify struct {
 	// "pod/ns/x", "service/ns/x"); CleanedUp says it was all deleted again.
 	Created   []string `json:"created"`
 	CleanedUp bool     `json:"cleanedUp"`
+	// DryRun: nothing was created; Created is what would have been.
+	DryRun bool `json:"dryRun,omitempty"`
 	// Errors are nodes or phases that could not be checked; the other
 	// checks still ran.
 	Errors []NodeError `json:"errors,omitempty"`
