@@ -16,9 +16,12 @@ vet:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 
-# Unit tests only: no root, no cluster.
+# Unit tests only: no root, no cluster. The JUnit schema the render tests
+# validate against is fetched (and hash-checked) first, outside the tests;
+# the HTML report tests run a real headless Chromium (KPR_SKIP_BROWSER=1
+# skips them on a machine without one).
 unit:
-	$(GO) test -race ./...
+	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd $(GO) test -race ./...
 
 # vet + unit, then the end-to-end tests on the local lab (needs root):
 # lab-up, e2e, and lab-down in a trap, also on failure (lab/test.sh).
@@ -37,7 +40,7 @@ lab-down:
 
 # End-to-end tests against a running lab (make lab-up first).
 e2e:
-	KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
+	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
 		$(GO) test -count=1 -timeout 15m ./test/e2e/
 
 # Brings the lab up and shows kpr's main job on it, through kubectl's

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/backends"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
@@ -28,11 +30,13 @@ func newCleanupCmd(root *RootOptions) *cobra.Command {
 	o := &CleanupOptions{root: root, now: time.Now}
 	c := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Delete every debug pod kpr left behind, in all namespaces",
+		Short: "Delete every debug pod and verify namespace kpr left behind, in all namespaces",
 		Long: `cleanup deletes every pod labelled ` + debugpod.ManagedByLabel + `=` + debugpod.ManagedByValue + `
 in every namespace: pods kept with --keep, and pods of a kpr that was
 killed before it could delete them (those also end by themselves after
-their activeDeadlineSeconds).`,
+their activeDeadlineSeconds). It also deletes the namespaces of killed
+"kpr verify --deploy-backends" runs (kpr-verify-*, labelled
+` + backends.ComponentLabel + `=` + backends.NamespaceValue + `) with everything in them.`,
 		Example: `  kubectl kpr cleanup
   kubectl kpr cleanup --dry-run`,
 		Args: cobra.NoArgs,
@@ -60,14 +64,19 @@ func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error
 		ctx = context.Background()
 	}
 	left, err := debugpod.CleanupAll(ctx, cs, o.DryRun)
-	rep := &report.Cleanup{DryRun: o.DryRun, Deleted: []report.CleanedPod{}}
+	rep := &report.Cleanup{DryRun: o.DryRun, Deleted: []report.CleanedPod{}, Namespaces: []report.CleanedNamespace{}}
+	nsLeft, nsErr := cleanupVerifyNamespaces(ctx, cs, o.DryRun)
+	for _, n := range nsLeft {
+		rep.Namespaces = append(rep.Namespaces, report.CleanedNamespace{Name: n.Name, RunID: n.RunID, Phase: n.Phase, Age: duration.HumanDuration(o.now().Sub(n.Created))})
+	}
+	err = errors.Join(err, nsErr)
 	for _, p := range left {
 		rep.Deleted = append(rep.Deleted, report.CleanedPod{
 			Namespace: p.Namespace, Name: p.Name, Node: p.Node, RunID: p.RunID, Phase: p.Phase,
 			Age: duration.HumanDuration(o.now().Sub(p.Created)),
 		})
 	}
-	if err != nil && len(left) == 0 {
+	if err != nil && len(left) == 0 && len(nsLeft) == 0 {
 		// Nothing could be listed or deleted: the error says it all.
 		return err
 	}
@@ -88,4 +97,20 @@ func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error
 		return &ExitError{Code: 1, Err: fmt.Errorf("some kpr pods could not be deleted: %w", err)}
 	}
 	return nil
+}
+
+// cleanupVerifyNamespaces deletes (or lists, with dryRun) the namespaces
+// of verify runs that were killed before they could delete them.
+func cleanupVerifyNamespaces(ctx context.Context, cs kubernetes.Interface, dryRun bool) ([]backends.LeftNamespace, error) {
+	left, err := backends.FindNamespaces(ctx, cs)
+	if err != nil || dryRun {
+		return left, err
+	}
+	var errs []error
+	for _, n := range left {
+		if err := backends.DeleteNamespace(ctx, cs, n.Name, 20*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return left, errors.Join(errs...)
 }

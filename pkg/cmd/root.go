@@ -76,6 +76,7 @@ and by probing ClusterIPs and NodePorts.`,
 	_ = root.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
+		newVerifyCmd(o),
 		newStatusCmd(o),
 		newServicesCmd(o),
 		newAnalyzeCmd(o),

@@ -6,7 +6,7 @@ type Cleanup struct {
 	Deleted []CleanedPod `json:"deleted"`
 	// Namespaces are verify namespaces (kpr-verify-*) of killed runs.
 	Namespaces []CleanedNamespace `json:"namespaces"`
-	Errors  []string     `json:"errors,omitempty"`
+	Errors     []string           `json:"errors,omitempty"`
 }
 
 // CleanedPod is one kpr pod cleanup deleted (or would delete).

@@ -1,0 +1,421 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// verifyResult is the part of `verify -o json` the tests read.
+type verifyResult struct {
+	Classes []struct {
+		Name   string   `json:"name"`
+		Nodes  []string `json:"nodes"`
+		Chosen []string `json:"chosen"`
+	} `json:"classes"`
+	Nodes []struct {
+		Name  string `json:"name"`
+		Class string `json:"class"`
+	} `json:"nodes"`
+	Targets []struct {
+		Service        string   `json:"service"`
+		Deployed       bool     `json:"deployed"`
+		BackendNodes   []string `json:"backendNodes"`
+		BackendClasses []string `json:"backendClasses"`
+		NodePort       int      `json:"nodePort"`
+	} `json:"targets"`
+	Checks []struct {
+		ID       string `json:"id"`
+		Name     string `json:"name"`
+		Node     string `json:"node"`
+		Service  string `json:"service"`
+		Via      string `json:"via"`
+		Result   string `json:"result"`
+		Reason   string `json:"reason"`
+		Evidence struct {
+			Probe *struct {
+				Outcome  string `json:"outcome"`
+				Attempts int    `json:"attempts"`
+			} `json:"probe"`
+			Rules *struct {
+				KubeServiceChains int      `json:"kubeServiceChains"`
+				Findings          []string `json:"findings"`
+			} `json:"rules"`
+		} `json:"evidence"`
+		Reproduce string `json:"reproduce"`
+	} `json:"checks"`
+	Summary struct {
+		Checks int    `json:"checks"`
+		Fail   int    `json:"fail"`
+		Warn   int    `json:"warn"`
+		Result string `json:"result"`
+	} `json:"summary"`
+	Created   []string `json:"created"`
+	CleanedUp bool     `json:"cleanedUp"`
+	Options   struct {
+		Namespace string `json:"namespace"`
+		Seed      int64  `json:"seed"`
+	} `json:"options"`
+}
+
+func decodeVerify(t *testing.T, r result) verifyResult {
+	t.Helper()
+	var v verifyResult
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
+		t.Fatalf("verify -o json is not JSON: %v\n%s", err, r)
+	}
+	return v
+}
+
+// verifyNamespaces lists the kpr-verify-* namespaces in the lab.
+func verifyNamespaces(t *testing.T) []string {
+	t.Helper()
+	r := kubectl(t, "get", "namespaces", "-l", "app.kubernetes.io/component=verify", "-o", "name")
+	if r.code != 0 {
+		t.Fatalf("listing namespaces: %s", r)
+	}
+	return strings.Fields(r.stdout)
+}
+
+func waitNoVerifyNamespace(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		left := verifyNamespaces(t)
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("verify namespaces left behind: %v", left)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// The acceptance test on the whole lab, with its own backends: every
+// node's class, node-bare's warnings, node-stale's stale-rules failure,
+// JUnit, Markdown and HTML reports, and nothing left afterwards.
+func TestVerifyDeployBackends(t *testing.T) {
+	needLab(t)
+	waitNoKprPods(t)
+	dir := t.TempDir()
+	junit, md, html := filepath.Join(dir, "kpr.xml"), filepath.Join(dir, "kpr.md"), filepath.Join(dir, "kpr.html")
+	r := kpr(t, "verify", "--deploy-backends", "--http", "--junit", junit, "--report", md, "--report", html, "-o", "json")
+	noStackTrace(t, r)
+	if r.code != 1 {
+		t.Fatalf("verify on the lab must fail (node-stale's leftovers), exit 1: %s", r)
+	}
+	v := decodeVerify(t, r)
+
+	wantClass := map[string]string{"node-cilium": "cilium", "node-stale": "cilium", "node-iptables": "kube-proxy-iptables", "node-bare": "none"}
+	for _, n := range v.Nodes {
+		if want, ok := wantClass[n.Name]; ok && n.Class != want {
+			t.Errorf("node %s: class %s, want %s", n.Name, n.Class, want)
+		}
+	}
+	if len(v.Nodes) < len(wantClass) {
+		t.Errorf("nodes: %+v", v.Nodes)
+	}
+	deployed := map[string]bool{}
+	for _, tg := range v.Targets {
+		if tg.Deployed {
+			if len(tg.BackendClasses) != 1 {
+				t.Errorf("target %s: backends %v", tg.Service, tg.BackendNodes)
+				continue
+			}
+			deployed[tg.BackendClasses[0]] = true
+		}
+	}
+	for _, c := range []string{"cilium", "kube-proxy-iptables", "none"} {
+		if !deployed[c] {
+			t.Errorf("no backend deployed on a %s node: %+v", c, v.Targets)
+		}
+	}
+
+	byID := map[string]int{}
+	for i, c := range v.Checks {
+		byID[c.ID] = i
+	}
+	check := func(id, result, reasonPart string) {
+		t.Helper()
+		i, ok := byID[id]
+		if !ok {
+			t.Errorf("no check %s", id)
+			return
+		}
+		c := v.Checks[i]
+		if c.Result != result || !strings.Contains(c.Reason, reasonPart) {
+			t.Errorf("check %s: %s (%s), want %s with %q", id, c.Result, c.Reason, result, reasonPart)
+		}
+		if c.Reproduce == "" && result != "pass" {
+			t.Errorf("check %s: no reproduce command", id)
+		}
+	}
+	check("node-stale/no-kube-proxy-rules", "fail", "stale kube-proxy rules")
+	check("node-cilium/no-kube-proxy-rules", "pass", "no KUBE-SVC")
+	check("node-iptables/kube-proxy-rules", "pass", "proxyMode iptables")
+	check("node-bare/service-datapath", "warn", "no Service datapath on this node")
+	check("node-cilium/agent-kpr", "pass", "full")
+	ns := v.Options.Namespace
+	if !strings.HasPrefix(ns, "kpr-verify-") {
+		t.Fatalf("namespace %q", ns)
+	}
+	for _, class := range []string{"cilium", "kube-proxy-iptables", "none"} {
+		svc := ns + "/backend-" + class + ":http"
+		for _, from := range []string{"node-cilium", "node-iptables", "node-stale"} {
+			check(from+"/clusterip/"+svc, "pass", "answered")
+			check(from+"/nodeport-local/"+svc, "pass", "answered")
+			check(from+"/nodeport-any/"+svc, "pass", "answered")
+		}
+		check("node-cilium/nodeport-loopback/"+svc, "pass", "answered")
+		check("node-bare/clusterip/"+svc, "warn", "no Service datapath on this node")
+		check("node-bare/nodeport-local/"+svc, "warn", "no Service datapath on this node")
+		// Remote NodePorts follow the remote node's class.
+		check("node-bare/nodeport-remote/"+svc+"/node-cilium", "pass", "answered")
+		check("node-cilium/nodeport-remote/"+svc+"/node-iptables", "pass", "answered")
+		check("node-cilium/nodeport-remote/"+svc+"/node-bare", "warn", "refused")
+		check("node-cilium/cilium-frontends/"+svc, "pass", "frontend")
+	}
+	if v.Summary.Result != "fail" || v.Summary.Fail == 0 || v.Summary.Warn == 0 || v.Summary.Checks != len(v.Checks) {
+		t.Errorf("summary %+v", v.Summary)
+	}
+	if !v.CleanedUp || len(v.Created) < 7 {
+		t.Errorf("created %v, cleanedUp %v", v.Created, v.CleanedUp)
+	}
+	waitNoVerifyNamespace(t, 5*time.Second)
+	waitNoKprPods(t)
+
+	// JUnit: one testsuite per class, one testcase per check.
+	raw, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ju struct {
+		Suites []struct {
+			Name     string `xml:"name,attr"`
+			Tests    int    `xml:"tests,attr"`
+			Failures int    `xml:"failures,attr"`
+			Cases    []struct {
+				Name    string    `xml:"name,attr"`
+				Failure *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(raw, &ju); err != nil {
+		t.Fatalf("JUnit does not parse: %v\n%s", err, raw)
+	}
+	cases, failures, suites := 0, 0, map[string]bool{}
+	for _, s := range ju.Suites {
+		suites[s.Name] = true
+		if s.Name == "not-checked" {
+			continue // nodes verify could not check: res.Errors, not checks
+		}
+		cases += len(s.Cases)
+		for _, c := range s.Cases {
+			if c.Failure != nil {
+				failures++
+			}
+		}
+	}
+	if cases != len(v.Checks) || failures != v.Summary.Fail || !suites["cilium"] || !suites["none"] || !suites["kube-proxy-iptables"] {
+		t.Errorf("JUnit: %d cases (want %d), %d failures (want %d), suites %v", cases, len(v.Checks), failures, v.Summary.Fail, suites)
+	}
+	if xsd := os.Getenv("KPR_JUNIT_XSD"); xsd == "" {
+		t.Error("KPR_JUNIT_XSD is not set: run the e2e tests through `make e2e`")
+	} else if out, err := exec.Command("xmllint", "--noout", "--schema", xsd, junit).CombinedOutput(); err != nil {
+		t.Errorf("JUnit does not validate against the JUnit schema: %v\n%s", err, out)
+	}
+
+	mdText, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range wantClass {
+		if !strings.Contains(string(mdText), n) {
+			t.Errorf("Markdown report lacks node %s", n)
+		}
+	}
+	if !strings.Contains(string(mdText), "iptables-save") {
+		t.Error("Markdown report has no reproduce command for the stale rules")
+	}
+	shot := filepath.Join(dir, "verify-report.png")
+	if d := os.Getenv("KPR_E2E_SCREENSHOT_DIR"); d != "" {
+		shot = filepath.Join(d, "verify-report.png")
+	}
+	dom := openInChromium(t, html, shot)
+	for n := range wantClass {
+		if !strings.Contains(dom, n) {
+			t.Errorf("the HTML report, rendered by Chromium, does not show node %s", n)
+		}
+	}
+}
+
+// --service without backends: nothing is created, the lab's own Service is
+// probed from every class.
+func TestVerifyServiceCreatesNothing(t *testing.T) {
+	needLab(t)
+	waitNoKprPods(t)
+	r := kpr(t, "verify", "--service", "kube-system/nm-nginx", "-o", "json")
+	noStackTrace(t, r)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (node-stale): %s", r.code, r)
+	}
+	v := decodeVerify(t, r)
+	if len(v.Targets) != 1 || v.Targets[0].Deployed || v.Targets[0].Service != "kube-system/nm-nginx" {
+		t.Errorf("targets %+v", v.Targets)
+	}
+	if len(v.Created) != 0 || v.Options.Namespace != "" {
+		t.Errorf("created %v in %q", v.Created, v.Options.Namespace)
+	}
+	found := false
+	for _, c := range v.Checks {
+		if c.ID == "node-cilium/clusterip/kube-system/nm-nginx:http" {
+			found = c.Result == "pass"
+		}
+	}
+	if !found {
+		t.Errorf("node-cilium's ClusterIP check did not pass")
+	}
+	if left := verifyNamespaces(t); len(left) != 0 {
+		t.Errorf("namespaces created: %v", left)
+	}
+}
+
+// node-bare alone: warnings pass (exit 0), --strict makes them failures.
+func TestVerifyStrictFailsNodeWithoutDatapath(t *testing.T) {
+	needLab(t)
+	r := kpr(t, "verify", "--service", "kube-system/nm-nginx", "--node", "node-bare")
+	noStackTrace(t, r)
+	if r.code != 0 || !strings.Contains(r.stdout, "no Service datapath on this node") {
+		t.Errorf("without --strict: want exit 0 and the warning: %s", r)
+	}
+	r = kpr(t, "verify", "--service", "kube-system/nm-nginx", "--node", "node-bare", "--strict", "-o", "json")
+	if r.code != 1 {
+		t.Fatalf("--strict: exit %d, want 1: %s", r.code, r)
+	}
+	v := decodeVerify(t, r)
+	for _, c := range v.Checks {
+		if c.Name == "clusterip" && c.Result != "fail" {
+			t.Errorf("--strict: %s is %s", c.ID, c.Result)
+		}
+	}
+}
+
+func TestVerifyBadInputExitsTwo(t *testing.T) {
+	needLab(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify"}, "--deploy-backends"},
+		{[]string{"verify", "--service", "kube-system/no-such-svc"}, "not found"},
+		{[]string{"verify", "--service", "nm-nginx"}, "NAMESPACE/NAME"},
+		{[]string{"verify", "--deploy-backends", "--node", "node-nope"}, "no such node"},
+		{[]string{"verify", "--deploy-backends", "--report", "x.pdf"}, ".md or .html"},
+	} {
+		r := kpr(t, c.args...)
+		noStackTrace(t, r)
+		if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: want exit 2 with %q: %s", c.args, c.want, r)
+		}
+	}
+	if left := verifyNamespaces(t); len(left) != 0 {
+		t.Errorf("namespaces created by bad input: %v", left)
+	}
+}
+
+func TestVerifyDryRunCreatesNothing(t *testing.T) {
+	needLab(t)
+	r := kpr(t, "verify", "--deploy-backends", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stdout, "would create") || !strings.Contains(r.stdout, "backend-cilium") || !strings.Contains(r.stdout, "node-bare") {
+		t.Fatalf("dry run: %s", r)
+	}
+	if left := verifyNamespaces(t); len(left) != 0 {
+		t.Errorf("--dry-run created namespaces: %v", left)
+	}
+	if left := kprPodsLeft(t); len(left) != 0 {
+		t.Errorf("--dry-run created pods: %v", left)
+	}
+}
+
+// startVerify starts verify --deploy-backends and waits until its
+// backends exist.
+func startVerify(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, chan error) {
+	t.Helper()
+	kc := needLab(t)
+	cmd := exec.Command(kprBin, append([]string{"verify", "--deploy-backends"}, args...)...)
+	cmd.Env = []string{"KUBECONFIG=" + kc, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := kubectl(t, "get", "pods", "-A", "-l", "app.kubernetes.io/component=verify-backend", "-o", "name")
+		if len(strings.Fields(r.stdout)) > 0 {
+			return cmd, &out, done
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("verify created no backend within 60s:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func TestVerifyInterruptLeavesNothing(t *testing.T) {
+	needLab(t)
+	waitNoKprPods(t)
+	cmd, out, done := startVerify(t)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("verify did not exit within 60s of SIGINT:\n%s", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("interrupted verify exited %d, want 130:\n%s", code, out.String())
+	}
+	// verify waits for its namespace to be gone before it exits.
+	if left := verifyNamespaces(t); len(left) != 0 {
+		t.Errorf("namespaces left after SIGINT: %v\n%s", left, out.String())
+	}
+	waitNoKprPods(t)
+}
+
+// SIGKILL leaves the namespace behind; `kpr cleanup` removes it.
+func TestCleanupRemovesKilledVerifyNamespace(t *testing.T) {
+	needLab(t)
+	waitNoKprPods(t)
+	cmd, out, done := startVerify(t)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+	left := verifyNamespaces(t)
+	if len(left) != 1 {
+		t.Fatalf("after SIGKILL: namespaces %v (want the killed run's)\n%s", left, out.String())
+	}
+	r := kpr(t, "cleanup", "--dry-run")
+	name := strings.TrimPrefix(left[0], "namespace/")
+	if r.code != 0 || !strings.Contains(r.stdout, "would delete namespace "+name) {
+		t.Errorf("cleanup --dry-run: %s", r)
+	}
+	r = kpr(t, "cleanup")
+	if r.code != 0 || !strings.Contains(r.stdout, "deleted namespace "+name) {
+		t.Errorf("cleanup: %s", r)
+	}
+	waitNoVerifyNamespace(t, 30*time.Second)
+	waitNoKprPods(t)
+}
