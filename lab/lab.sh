@@ -42,6 +42,12 @@ ip_of() {
   local v="LAB_IP_${1//-/_}"
   echo "${!v}"
 }
+# A node's podCIDR: LAB_POD_NET_PREFIX + the last octet of its IP.
+pod_cidr_of() {
+  local ip
+  ip="$(ip_of "$1")"
+  echo "${LAB_POD_NET_PREFIX}${ip##*.}.0/24"
+}
 # Host-side veth name: kpr-<node without "node-">, at most 15 characters.
 veth_of() { echo "kpr-${1#node-}" | cut -c1-15; }
 
@@ -198,6 +204,15 @@ net_up() {
     # with no default route nothing can be forwarded out of the lab.
     ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
   done
+  # Pod networks: every node reaches the others' podCIDRs through their
+  # node IPs on the lab bridge (a flat routed pod network, as with a
+  # host-gw CNI). The pod IPs themselves sit on each node's lo
+  # (kpr-lab-node pods).
+  for n in $LAB_NODES; do
+    for m in $LAB_NODES; do
+      [ "$n" = "$m" ] || ip -n "$(netns_of "$n")" route add "$(pod_cidr_of "$m")" via "$(ip_of "$m")" dev eth0
+    done
+  done
 }
 
 # ---------------------------------------------------------------- processes
@@ -304,6 +319,8 @@ metadata:
     type: kwok
     ${labels}
 spec:
+  podCIDR: $(pod_cidr_of "$n")
+  podCIDRs: [$(pod_cidr_of "$n")]
   taints: $taints
 status:
   addresses:
@@ -384,10 +401,16 @@ in_node() { # node command...
   ip netns exec "$(netns_of "$n")" "$@"
 }
 
+# Both Services in both stand-in tables: the stand-in writes its table as
+# EndpointSlices fill, one Service may come a sync before the other (a
+# self-check once ran between the two and found nm-nginx's ClusterIP dark).
 datapaths_ready() {
-  grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$(in_node node-cilium nft list table ip kpr-lab-ebpf-standin)" &&
-    grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$(in_node node-stale nft list table ip kpr-lab-ebpf-standin)" &&
-    [ "$(in_node node-iptables iptables-save -t nat | grep -c '^-A KUBE-NODEPORTS .*nm-nginx')" -ge 2 ] &&
+  local t
+  for n in node-cilium node-stale; do
+    t=$(in_node "$n" nft list table ip kpr-lab-ebpf-standin) || return 1
+    grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$t" && grep -q "$LAB_NM_NGINX_CLUSTERIP " <<<"$t" || return 1
+  done
+  [ "$(in_node node-iptables iptables-save -t nat | grep -c '^-A KUBE-NODEPORTS .*nm-nginx')" -ge 2 ] &&
     [ -e "$LAB_DIR/run/node-stale.stale-ready" ]
 }
 

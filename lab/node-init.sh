@@ -30,6 +30,9 @@ node-cilium | node-stale)
   ;;
 esac
 
+# Every node: bodies for its pod-network pods (verify's backends).
+KPR_LAB_POD_NET_PREFIX="$LAB_POD_NET_PREFIX" "$lab/bin/kpr-lab-node" pods >>"$logs/$node-pods.log" 2>&1 &
+
 case "$node" in
 node-cilium) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx >>"$logs/$node-httpd.log" 2>&1 & ;;
 node-bare) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx-ovs >>"$logs/$node-httpd.log" 2>&1 & ;;

@@ -49,7 +49,8 @@ type Page struct {
 	// Requests are the URLs the page asked for besides itself: a
 	// self-contained report makes none.
 	Requests []string
-	// Screenshot is a full-page PNG (when asked for).
+	// Screenshot is a PNG of the first screen (1400×1600), what a reader
+	// sees on opening the file (when asked for).
 	Screenshot []byte
 }
 
@@ -77,7 +78,7 @@ func Open(ctx context.Context, file string, screenshot bool) (*Page, error) {
 		chromedp.NoSandbox, // tests run as root in CI containers
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1400, 1000),
+		chromedp.WindowSize(1400, 1600),
 		chromedp.ProxyServer("127.0.0.1:9"),
 		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE localhost"),
 		chromedp.Flag("disable-quic", true),
@@ -129,7 +130,7 @@ func Open(ctx context.Context, file string, screenshot bool) (*Page, error) {
 		chromedp.OuterHTML("html", &p.DOM),
 	}
 	if screenshot {
-		actions = append(actions, chromedp.FullScreenshot(&p.Screenshot, 100))
+		actions = append(actions, chromedp.CaptureScreenshot(&p.Screenshot))
 	}
 	if err := chromedp.Run(tctx, actions...); err != nil {
 		return nil, fmt.Errorf("chromium (%s) on %s: %w", bin, file, err)

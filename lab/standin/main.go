@@ -9,6 +9,8 @@
 //     keeps an nft table of DNAT rules (never named like kube-proxy's) in
 //     step with the Services and EndpointSlices.
 //   - kpr-lab-node httpd: the backends' HTTP server.
+//   - kpr-lab-node pods: the pod-network pods' bodies (pod IP on lo, HTTP on
+//     their container ports), for the backends kpr verify deploys.
 //
 // Environment (set by lab/node-init.sh for kwok, which passes it on to the
 // commands it execs): KPR_LAB_NODE (node name), KPR_LAB_KUBECONFIG.
@@ -38,7 +40,7 @@ func run(name string, args []string) int {
 		return ciliumCLI(name, args)
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: kpr-lab-node datapath|httpd|render-nft|cilium-dbg ...")
+		fmt.Fprintln(os.Stderr, "usage: kpr-lab-node datapath|httpd|pods|render-nft|cilium-dbg ...")
 		return 2
 	}
 	switch args[0] {
@@ -48,6 +50,8 @@ func run(name string, args []string) int {
 		return renderNftOnce(args[1:])
 	case "httpd":
 		return runHTTPD(args[1:])
+	case "pods":
+		return runPods(args[1:])
 	case "cilium-dbg", "cilium":
 		return run(args[0], args[1:])
 	}

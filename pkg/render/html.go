@@ -39,8 +39,8 @@ type htmlView struct {
 	Facts    [][2]string
 	Columns  []string
 	Matrix   []htmlMatrixRow
-	Failures []report.VerifyCheck
-	Warnings []report.VerifyCheck
+	Failures []checkGroup
+	Warnings []checkGroup
 	Choice   string
 }
 
@@ -49,7 +49,7 @@ type htmlView struct {
 // their evidence, and every check with the command that repeats it by hand.
 func HTML(w io.Writer, res *report.Verify) error {
 	v := htmlView{Verify: res, Verdict: "PASS", Facts: clusterFacts(res), Columns: checkNames(res.Checks),
-		Failures: checksWith(res.Checks, report.ResultFail), Warnings: checksWith(res.Checks, report.ResultWarn), Choice: ChoiceLine(res)}
+		Failures: checkGroups(checksWith(res.Checks, report.ResultFail)), Warnings: checkGroups(checksWith(res.Checks, report.ResultWarn)), Choice: ChoiceLine(res)}
 	if res.Summary.Result == report.ResultFail {
 		v.Verdict = "FAIL"
 	}

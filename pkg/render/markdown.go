@@ -74,8 +74,9 @@ func Markdown(w io.Writer, res *report.Verify) error {
 			title = "Warnings"
 		}
 		fmt.Fprintf(b, "\n## %s\n\n", title)
-		for _, c := range checks {
-			fmt.Fprintf(b, "- **%s** `%s`: %s\n", mdText(c.Node), mdInlineCode(CheckLabel(c)), mdText(c.Reason))
+		for _, g := range checkGroups(checks) {
+			c := g.First
+			fmt.Fprintf(b, "- **%s** `%s`: %s\n", mdText(c.Node), mdInlineCode(g.Label), mdText(c.Reason))
 			if ev := VerifyEvidenceLine(c.Evidence); ev != "" {
 				fmt.Fprintf(b, "  - evidence: %s\n", mdText(ev))
 			}

@@ -43,8 +43,9 @@ func Verify(w io.Writer, res *report.Verify, p Palette) error {
 			title = "Warnings:"
 		}
 		fmt.Fprintln(w, p.Bold(title))
-		for _, c := range checks {
-			fmt.Fprintf(w, "  %s %s %s: %s\n", p.Paint(ResultTone(kind), resultMark(kind)), Safe(c.Node), Safe(CheckLabel(c)), Safe(c.Reason))
+		for _, g := range checkGroups(checks) {
+			c := g.First
+			fmt.Fprintf(w, "  %s %s %s: %s\n", p.Paint(ResultTone(kind), resultMark(kind)), Safe(c.Node), Safe(g.Label), Safe(c.Reason))
 			if ev := VerifyEvidenceLine(c.Evidence); ev != "" {
 				fmt.Fprintf(w, "      evidence: %s\n", Safe(ev))
 			}
@@ -84,7 +85,7 @@ func verifyHeader(w io.Writer, res *report.Verify, p Palette) {
 	}
 	fmt.Fprintln(w, Safe(line))
 	if cl.CiliumVersion != "" || cl.CiliumNamespace != "" {
-		fmt.Fprintln(w, Safe("Cilium: "+orDash(cl.CiliumVersion)+" in "+orDash(cl.CiliumNamespace)+ciliumConfigLine(cl.CiliumConfig)))
+		fmt.Fprintln(w, Safe("Cilium: "+orDash(cl.CiliumVersion)+" in "+orDash(cl.CiliumNamespace)+ciliumConfigLine(keyConfig(cl.CiliumConfig))))
 	} else {
 		fmt.Fprintln(w, "Cilium: not found")
 	}
@@ -94,12 +95,12 @@ func verifyHeader(w io.Writer, res *report.Verify, p Palette) {
 		fmt.Fprintln(w, "kube-proxy: not found")
 	}
 	fmt.Fprintln(w, Safe("Nodes checked: "+ChoiceLine(res)))
-	if len(res.Targets) > 0 {
-		var ts []string
-		for _, t := range res.Targets {
-			ts = append(ts, TargetLabel(t))
+	for i, t := range res.Targets {
+		head := "Targets:"
+		if i > 0 {
+			head = "        "
 		}
-		fmt.Fprintln(w, Safe("Targets: "+strings.Join(ts, "; ")))
+		fmt.Fprintln(w, head, Safe(TargetLabel(t)))
 	}
 	fmt.Fprintln(w, p.Faint(fmt.Sprintf("Phases: %s", phasesLine(res.Phases))))
 }
@@ -239,7 +240,10 @@ func CheckLabel(c report.VerifyCheck) string {
 func VerifyEvidenceLine(ev report.VerifyEvidence) string {
 	var parts []string
 	if pr := ev.Probe; pr != nil {
-		s := fmt.Sprintf("probe %s in %sms", pr.Outcome, strconv.FormatFloat(pr.LatencyMs, 'f', -1, 64))
+		s := "probe " + pr.Outcome
+		if pr.LatencyMs > 0 {
+			s += " in " + strconv.FormatFloat(pr.LatencyMs, 'f', -1, 64) + "ms"
+		}
 		if pr.HTTPStatus != 0 {
 			s += fmt.Sprintf(", HTTP %d", pr.HTTPStatus)
 		}
@@ -428,5 +432,58 @@ func matrixNodes(res *report.Verify) []report.VerifyNode {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return classOf[out[i].Class] < classOf[out[j].Class] })
+	return out
+}
+
+// checkGroup is checks with the same node, name and reason (the same
+// warning for every target), shown as one entry: its targets listed, the
+// first one's evidence and reproduce command.
+type checkGroup struct {
+	First  report.VerifyCheck
+	Checks []report.VerifyCheck
+	// Label is CheckLabel for one check, "name (N targets: a, b)" for more.
+	Label string
+}
+
+// checkGroups groups checks in first-seen order.
+func checkGroups(checks []report.VerifyCheck) []checkGroup {
+	idx := map[[3]string]int{}
+	var out []checkGroup
+	for _, c := range checks {
+		k := [3]string{c.Node, c.Name, c.Reason}
+		if i, ok := idx[k]; ok {
+			out[i].Checks = append(out[i].Checks, c)
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, checkGroup{First: c, Checks: []report.VerifyCheck{c}})
+	}
+	for i, g := range out {
+		out[i].Label = CheckLabel(g.First)
+		if len(g.Checks) > 1 {
+			var ts []string
+			for _, x := range g.Checks {
+				t := x.Target
+				if x.Via != "" {
+					t += " via " + x.Via
+				}
+				ts = append(ts, t)
+			}
+			out[i].Label = fmt.Sprintf("%s (%d targets: %s)", g.First.Name, len(g.Checks), strings.Join(ts, ", "))
+		}
+	}
+	return out
+}
+
+// keyConfig keeps the cilium-config keys the terminal header has room for:
+// those that decide who handles Services on a chained node. The reports
+// show them all.
+func keyConfig(cfg map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{"kube-proxy-replacement", "cni-chaining-mode", "bpf-lb-sock", "bpf-lb-sock-hostns-only", "enable-node-port"} {
+		if v, ok := cfg[k]; ok {
+			out[k] = v
+		}
+	}
 	return out
 }

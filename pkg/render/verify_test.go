@@ -336,3 +336,24 @@ func TestHTMLInChromium(t *testing.T) {
 		}
 	}
 }
+
+// The same warning for several targets is one entry naming them all.
+func TestVerifyGroupsRepeatedWarnings(t *testing.T) {
+	res := verifyResult()
+	second := res.Checks[5]
+	second.ID, second.Target = "node-<b>bare</b>/clusterip/y", "10.96.6.6:80"
+	res.Checks = append(res.Checks, second)
+	for name, write := range map[string]func(*bytes.Buffer) error{
+		"terminal": func(b *bytes.Buffer) error { return Verify(b, res, Palette{}) },
+		"markdown": func(b *bytes.Buffer) error { return Markdown(b, res) },
+		"html":     func(b *bytes.Buffer) error { return HTML(b, res) },
+	} {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "clusterip (2 targets: 10.96.5.5:80, 10.96.6.6:80)"); n != 1 {
+			t.Errorf("%s: grouped entry appears %d times:\n%s", name, n, b.String())
+		}
+	}
+}
