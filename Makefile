@@ -22,6 +22,7 @@ vet:
 # skips them on a machine without one).
 unit:
 	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd $(GO) test -race ./...
+	cd lab/standin && $(GO) test ./...
 
 # vet + unit, then the end-to-end tests on the local lab (needs root):
 # lab-up, e2e, and lab-down in a trap, also on failure (lab/test.sh).

@@ -12,6 +12,11 @@ show() {
   "$@" || true
 }
 show kubectl get nodes -o wide
+# The whole acceptance test first: backends on one node of each class,
+# every check from every class, reports; everything it creates is deleted.
+mkdir -p .lab/reports
+show kubectl kpr verify --deploy-backends --color always --report .lab/reports/verify.html --report .lab/reports/verify.md --junit .lab/reports/verify.xml
+echo "reports: $PWD/.lab/reports/verify.{html,md,xml}"
 show kubectl kpr status --color always
 if kubectl-kpr diff --help >/dev/null 2>&1 && ! kubectl-kpr diff --help 2>&1 | grep 'not implemented' >/dev/null; then
   show kubectl kpr diff node-cilium node-bare --color always

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/cilium/api/v1/models"
 	"github.com/cilium/cilium/pkg/client"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func labPorts() []ServicePort {
@@ -148,5 +149,25 @@ func TestNonCiliumContainerHasNoCLI(t *testing.T) {
 	t.Setenv("KPR_LAB_CONTAINER", "other")
 	if code := run("cilium-dbg", []string{"status"}); code != 127 {
 		t.Errorf("exit %d, want 127 (not found)", code)
+	}
+}
+
+// Only Running pod-network pods with an IPv4 and TCP ports get a body.
+func TestPodEndpoints(t *testing.T) {
+	pod := func(name, ip string, host bool, phase corev1.PodPhase, ports ...corev1.ContainerPort) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name},
+			Spec:   corev1.PodSpec{HostNetwork: host, Containers: []corev1.Container{{Name: "c", Ports: ports}}},
+			Status: corev1.PodStatus{Phase: phase, PodIP: ip}}
+	}
+	tcp := corev1.ContainerPort{ContainerPort: 8080}
+	udp := corev1.ContainerPort{ContainerPort: 53, Protocol: corev1.ProtocolUDP}
+	got := podEndpoints([]corev1.Pod{
+		pod("backend", "10.244.11.5", false, corev1.PodRunning, tcp, udp),
+		pod("agent", "172.30.0.11", true, corev1.PodRunning, tcp),
+		pod("pending", "", false, corev1.PodPending, tcp),
+		pod("v6", "fd00::5", false, corev1.PodRunning, tcp),
+	})
+	if len(got) != 1 || got[0].Pod != "ns/backend" || got[0].addr() != "10.244.11.5:8080" {
+		t.Fatalf("endpoints %+v", got)
 	}
 }

@@ -309,6 +309,25 @@ func TestRBACInspectorRole(t *testing.T) {
 			allowed(t, kpr(t, append(as, tc...)...))
 		})
 	}
+	t.Run("verify --service on passing nodes", func(t *testing.T) {
+		needCommand(t, "verify")
+		allowed(t, kpr(t, append(as, "verify", "--service", "kube-system/nm-nginx", "--node", "node-cilium", "--node", "node-iptables")...))
+	})
+	// Creating a namespace cannot be confined to kpr's by RBAC, so no
+	// shipped role grants it (docs/permissions.md): verify must say what
+	// is missing, exit 2, and leave nothing.
+	t.Run("verify --deploy-backends is beyond it", func(t *testing.T) {
+		needCommand(t, "verify")
+		r := kpr(t, append(as, "verify", "--deploy-backends")...)
+		if r.code != 2 {
+			t.Errorf("exit %d, want 2:\n%s", r.code, r)
+		}
+		if msg := strings.ToLower(r.stderr); !strings.Contains(msg, "missing permission `create namespaces`") {
+			t.Errorf("error does not name the missing permission:\n%s", r)
+		}
+		noStackTrace(t, r)
+		waitNoKprPods(t)
+	})
 	t.Run("debug pods outside its namespace are beyond it", func(t *testing.T) {
 		needCommand(t, "inspect")
 		refused(t, kpr(t, append(as, "inspect", "node-cilium", "--debug-namespace", "default")...), "create", "pods", "default")
