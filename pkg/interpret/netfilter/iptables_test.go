@@ -254,3 +254,55 @@ func TestOldUnnamedPortComment(t *testing.T) {
 		t.Errorf("services = %+v", s.Services)
 	}
 }
+
+// `iptables-save | grep KUBE-SVC`, as the seed runs it: no *table, no
+// COMMIT. The chains shown count, flagged as a fragment (lower bounds).
+func TestIPTablesFragmentGrepKubeSVC(t *testing.T) {
+	full := parseFixture(t, "iptables-captured-kube-proxy.txt")
+	s := parseFixture(t, "iptables-fragment-grep-kube-svc.txt")
+	if !s.Fragment || len(s.Dumps) != 1 || !s.Dumps[0].Fragment || !slices.Equal(s.Dumps[0].Tables, []string{"nat"}) {
+		t.Errorf("fragment %v, dumps %+v", s.Fragment, s.Dumps)
+	}
+	// grep KUBE-SVC keeps every KUBE-SVC declaration (not KUBE-SVL's).
+	var svc []string
+	for _, c := range full.KubeServiceChains {
+		if strings.HasPrefix(c, "KUBE-SVC-") {
+			svc = append(svc, c)
+		}
+	}
+	if !slices.Equal(s.KubeServiceChains, svc) || len(svc) == 0 {
+		t.Errorf("KUBE-SVC chains %v, the whole dump has %v", s.KubeServiceChains, full.KubeServiceChains)
+	}
+	if !slices.Contains(s.KubeProxyModes, ModeIPTables) {
+		t.Errorf("modes %v", s.KubeProxyModes)
+	}
+	if w := strings.Join(s.Warnings, "\n"); !strings.Contains(w, "lower bounds") {
+		t.Errorf("warnings %v", s.Warnings)
+	}
+	if full.Fragment {
+		t.Error("a whole dump is not a fragment")
+	}
+}
+
+func TestIPTablesFragmentCutRules(t *testing.T) {
+	s := parseFixture(t, "iptables-fragment-sep-rules.txt")
+	if !s.Fragment || s.Counts.KubeSEP.Chains != 2 || s.Counts.KubeSEP.Rules != 4 {
+		t.Errorf("fragment %v, KUBE-SEP %+v", s.Fragment, s.Counts.KubeSEP)
+	}
+}
+
+// Inside a real dump, rule lines outside a table stay junk, and text that
+// only looks rule-like is still no table.
+func TestIPTablesFragmentOnlyWithoutTables(t *testing.T) {
+	in := "*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n-A KUBE-SVC-X -j KUBE-SEP-Y\n"
+	s, err := ParseIPTablesSave(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Fragment || len(s.KubeServiceChains) != 0 || !strings.Contains(strings.Join(s.Warnings, " "), "1 line(s)") {
+		t.Errorf("a line after COMMIT was taken: %+v", s)
+	}
+	if _, err := ParseIPTablesSave(strings.NewReader(":not a chain\n-A\n")); err == nil {
+		t.Error("want an error for rule-like junk")
+	}
+}

@@ -44,6 +44,9 @@ type Summary struct {
 	// Warnings are notes from the dumps themselves (both iptables backends
 	// hold rules, tables iptables-nft cannot show, superseded dumps ...).
 	Warnings []string `json:"warnings,omitempty"`
+	// Fragment: some input was a fragment (a grep of the output, rows
+	// without their header): every count is a lower bound.
+	Fragment bool `json:"fragment,omitempty"`
 }
 
 // Counts are chain and rule counts of kube-proxy's iptables chains.
@@ -124,6 +127,9 @@ type DumpInfo struct {
 	Rules  int      `json:"rules"`
 	// Superseded: a later dump of the same family and backend replaced it.
 	Superseded bool `json:"superseded,omitempty"`
+	// Fragment: lines cut from a longer output (no header, no table, no
+	// COMMIT: `iptables-save | grep KUBE-SVC`): its counts are lower bounds.
+	Fragment bool `json:"fragment,omitempty"`
 }
 
 // Kube-proxy modes.
@@ -467,6 +473,7 @@ func merge(bs []*builder) *Summary {
 			s.IPVS.Services = append(s.IPVS.Services, b.ipvs.Services...)
 		}
 		s.Warnings = append(s.Warnings, b.warnings...)
+		s.Fragment = s.Fragment || b.info.Fragment
 	}
 	s.KubeServiceChains = svcChains.sorted()
 	s.CiliumChains = cilium.sorted()
