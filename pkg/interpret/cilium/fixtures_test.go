@@ -276,12 +276,12 @@ func TestParseServiceListFixtures(t *testing.T) {
 			for i := range j {
 				if j[i].ID != x[i].ID || j[i].Frontend != x[i].Frontend || j[i].Type != x[i].Type ||
 					j[i].Remote != x[i].Remote || j[i].Internal != x[i].Internal || len(j[i].Backends) != len(x[i].Backends) {
-					t.Errorf("service %s: json %+v, text %+v", j[i].ID, j[i], x[i])
+					t.Errorf("service %d: json %+v, text %+v", j[i].ID, j[i], x[i])
 					continue
 				}
 				for k := range j[i].Backends {
 					if j[i].Backends[k].Address != x[i].Backends[k].Address || j[i].Backends[k].State != x[i].Backends[k].State {
-						t.Errorf("service %s backend %d: json %+v, text %+v", j[i].ID, k, j[i].Backends[k], x[i].Backends[k])
+						t.Errorf("service %d backend %d: json %+v, text %+v", j[i].ID, k, j[i].Backends[k], x[i].Backends[k])
 					}
 				}
 			}
@@ -301,14 +301,14 @@ func checkServices(t *testing.T, rel fixtureRelease, format string, svcs []Servi
 	if len(svcs) != want {
 		t.Fatalf("%d services, want %d", len(svcs), want)
 	}
-	byID := map[string]Service{}
+	byID := map[int64]Service{}
 	for _, s := range svcs {
 		byID[s.ID] = s
 	}
-	get := func(id string) Service {
+	get := func(id int64) Service {
 		s, ok := byID[id]
 		if !ok {
-			t.Fatalf("service %s missing", id)
+			t.Fatalf("service %d missing", id)
 		}
 		return s
 	}
@@ -325,25 +325,25 @@ func checkServices(t *testing.T, rel fixtureRelease, format string, svcs []Servi
 		return p
 	}
 
-	dns := get("2")
+	dns := get(2)
 	if dns.Frontend != "10.96.0.10:53" || dns.IP != "10.96.0.10" || dns.Port != 53 || dns.Protocol != proto("UDP") || dns.Type != "ClusterIP" || len(dns.Backends) != 2 {
 		t.Errorf("kube-dns: %+v", dns)
 	}
 	if rel.minor >= 17 {
-		if tcp := get("3"); tcp.Protocol != "TCP" || tcp.Frontend != "10.96.0.10:53" {
+		if tcp := get(3); tcp.Protocol != "TCP" || tcp.Frontend != "10.96.0.10:53" {
 			t.Errorf("kube-dns/TCP: %+v", tcp)
 		}
-	} else if _, ok := byID["3"]; ok {
+	} else if _, ok := byID[3]; ok {
 		t.Errorf("before 1.17 kube-dns TCP and UDP share one frontend")
 	}
 
-	v6 := get("4")
+	v6 := get(4)
 	if v6.Frontend != "[fd00:10:96::a]:80" || v6.IP != "fd00:10:96::a" || len(v6.Backends) != 2 ||
 		v6.Backends[1].Address != "[fd00:10:244:2::33]:8080" || v6.Backends[1].State != state("quarantined") {
 		t.Errorf("IPv6 service: %+v", v6)
 	}
 
-	web := get("5")
+	web := get(5)
 	if len(web.Backends) != 3 {
 		t.Fatalf("web backends: %+v", web.Backends)
 	}
@@ -359,41 +359,41 @@ func checkServices(t *testing.T, rel fixtureRelease, format string, svcs []Servi
 		t.Errorf("json names: %+v", web)
 	}
 
-	if s := get("7"); s.Frontend != "0.0.0.0:30080" || s.Type != "NodePort" || len(s.Backends) != 3 || s.Protocol != proto("TCP") {
+	if s := get(7); s.Frontend != "0.0.0.0:30080" || s.Type != "NodePort" || len(s.Backends) != 3 || s.Protocol != proto("TCP") {
 		t.Errorf("NodePort surrogate: %+v", s)
 	}
-	if s := get("8"); s.Frontend != "[fd00:10::11]:30080" || s.Type != "NodePort" {
+	if s := get(8); s.Frontend != "[fd00:10::11]:30080" || s.Type != "NodePort" {
 		t.Errorf("NodePort IPv6: %+v", s)
 	}
-	if s := get("9"); s.Internal || len(s.Backends) != 1 {
+	if s := get(9); s.Internal || len(s.Backends) != 1 {
 		t.Errorf("eTP=Local external frontend: %+v", s)
 	}
-	if s := get("10"); !s.Internal || s.Frontend != "0.0.0.0:31443" || len(s.Backends) != 2 {
+	if s := get(10); !s.Internal || s.Frontend != "0.0.0.0:31443" || len(s.Backends) != 2 {
 		t.Errorf("internal-scope frontend: %+v", s)
 	}
-	if s := get("11"); s.Type != "LoadBalancer" || s.Frontend != "172.18.255.200:80" {
+	if s := get(11); s.Type != "LoadBalancer" || s.Frontend != "172.18.255.200:80" {
 		t.Errorf("LoadBalancer: %+v", s)
 	}
-	if s := get("12"); s.Type != "ExternalIPs" || s.Frontend != "198.51.100.10:8080" {
+	if s := get(12); s.Type != "ExternalIPs" || s.Frontend != "198.51.100.10:8080" {
 		t.Errorf("ExternalIPs: %+v", s)
 	}
-	if s := get("13"); s.Type != "HostPort" {
+	if s := get(13); s.Type != "HostPort" {
 		t.Errorf("HostPort: %+v", s)
 	}
-	if s := get("14"); s.Type != "LocalRedirect" || s.Protocol != proto("UDP") {
+	if s := get(14); s.Type != "LocalRedirect" || s.Protocol != proto("UDP") {
 		t.Errorf("LocalRedirect: %+v", s)
 	}
-	if s := get("15"); s.Backends == nil || len(s.Backends) != 0 {
+	if s := get(15); s.Backends == nil || len(s.Backends) != 0 {
 		t.Errorf("no-endpoints service must have an empty, non-nil backend list: %+v", s)
 	}
 	if rel.minor >= 14 {
-		if s := get("16"); !s.Remote || s.Type != "ClusterIP" || len(s.Backends) != 1 {
+		if s := get(16); !s.Remote || s.Type != "ClusterIP" || len(s.Backends) != 1 {
 			t.Errorf("remote service: %+v", s)
 		}
 	}
 	for _, s := range svcs {
-		if s.Remote && s.ID != "16" {
-			t.Errorf("service %s wrongly marked remote", s.ID)
+		if s.Remote && s.ID != 16 {
+			t.Errorf("service %d wrongly marked remote", s.ID)
 		}
 	}
 }

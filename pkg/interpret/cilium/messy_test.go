@@ -1,6 +1,7 @@
 package cilium
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -332,5 +333,22 @@ func TestDetectors(t *testing.T) {
 				t.Errorf("%s: LooksLikeServiceList = %v", path, isStatus)
 			}
 		}
+	}
+}
+
+// Cilium's own JSON has numeric ids (models.ServiceSpec.ID is int64); kpr's
+// JSON keeps them numbers, from text and from JSON alike.
+func TestServiceIDIsANumberInJSON(t *testing.T) {
+	text := "ID   Frontend           Service Type   Backend\n12   10.96.0.10:53/UDP   ClusterIP      1 => 10.244.0.5:53/UDP (active)\n"
+	svcs, err := ParseServiceListText([]byte(text))
+	if err != nil || len(svcs) != 1 || svcs[0].ID != 12 {
+		t.Fatalf("%+v %v", svcs, err)
+	}
+	b, err := json.Marshal(svcs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"id":12,`) {
+		t.Errorf("id is not a JSON number: %s", b)
 	}
 }

@@ -93,7 +93,7 @@ func ParseServiceListJSON(b []byte) ([]Service, error) {
 		}
 		fe := state.FrontendAddress
 		svc := Service{
-			ID:       strconv.FormatInt(state.ID, 10),
+			ID:       state.ID,
 			IP:       fe.IP,
 			Port:     fe.Port,
 			Frontend: net.JoinHostPort(fe.IP, strconv.Itoa(int(fe.Port))),
@@ -190,7 +190,8 @@ func parseServiceRow(fields []string) (Service, bool) {
 	if len(fields) < 3 {
 		return Service{}, false
 	}
-	if _, err := strconv.ParseUint(fields[0], 10, 64); err != nil {
+	id, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil || id < 0 {
 		return Service{}, false
 	}
 	addr, ok := parseAddr(fields[1])
@@ -198,7 +199,7 @@ func parseServiceRow(fields []string) (Service, bool) {
 		return Service{}, false
 	}
 	svc := Service{
-		ID:       fields[0],
+		ID:       id,
 		Frontend: addr.hostPort,
 		IP:       addr.ip,
 		Port:     addr.port,

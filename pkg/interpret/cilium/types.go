@@ -88,7 +88,9 @@ func normalizeMode(mode string) string {
 
 // Service is one frontend of `cilium service list`.
 type Service struct {
-	ID string `json:"id"`
+	// ID is the agent's service id, a number as in Cilium's own JSON
+	// (models.ServiceSpec.ID, int64), so `jq 'select(.id==12)'` works alike.
+	ID int64 `json:"id"`
 	// Frontend is "IP:port"; IPv6 as "[addr]:port"; no protocol suffix.
 	Frontend string `json:"frontend"`
 	// IP and Port are Frontend split, for reconciliation.

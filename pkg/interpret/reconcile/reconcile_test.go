@@ -3,6 +3,7 @@ package reconcile
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -41,7 +42,11 @@ func terminating(ip, node string) Endpoint {
 }
 
 func fe(id, ip string, port uint16, proto, typ string, backends ...string) cilium.Service {
-	s := cilium.Service{ID: id, IP: ip, Port: port, Protocol: proto, Type: typ}
+	n, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		panic(err)
+	}
+	s := cilium.Service{ID: n, IP: ip, Port: port, Protocol: proto, Type: typ}
 	if strings.Contains(ip, ":") {
 		s.Frontend = fmt.Sprintf("[%s]:%d", ip, port)
 	} else {
@@ -87,7 +92,7 @@ func TestClusterIPOK(t *testing.T) {
 	if r.Counts != (report.Counts{Expected: 1, Found: 1, OK: 1}) {
 		t.Errorf("counts = %+v", r.Counts)
 	}
-	if len(r.Frontends) != 1 || r.Frontends[0].Service != "default/web" || r.Frontends[0].Port != "http" || r.Frontends[0].CiliumID != "1" {
+	if len(r.Frontends) != 1 || r.Frontends[0].Service != "default/web" || r.Frontends[0].Port != "http" || r.Frontends[0].CiliumID != 1 {
 		t.Errorf("frontend = %+v", r.Frontends)
 	}
 }

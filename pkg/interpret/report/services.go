@@ -79,7 +79,7 @@ type FrontendCheck struct {
 	// Service is "namespace/name", "" when unknown; Port the port name.
 	Service  string `json:"service"`
 	Port     string `json:"port,omitempty"`
-	CiliumID string `json:"ciliumID,omitempty"`
+	CiliumID int64  `json:"ciliumID,omitempty"`
 	Status   string `json:"status"`
 	Reason   string `json:"reason,omitempty"`
 	// BackendCount is how many backends the agent has for it.
