@@ -88,6 +88,9 @@ func inputFacts(in report.AnalyzeInput, p Palette) string {
 	case in.Netfilter != nil:
 		facts = NetfilterFacts(in.Netfilter, p)
 	}
+	if in.Fragment && in.Kind == "cilium-service-list" {
+		facts = append(facts, p.Warn("a fragment (rows without their header): counts are lower bounds"))
+	}
 	if in.Superseded > 0 {
 		facts = append(facts, p.Faint(fmt.Sprintf("last of %d listings", in.Superseded+1)))
 	}

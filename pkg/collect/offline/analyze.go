@@ -263,11 +263,12 @@ func (a *analyzer) cilium(d Document, in *report.AnalyzeInput, kind paste.Kind, 
 		g.status = st
 		g.inputs = appendOnce(g.inputs, d.Source)
 	case paste.CiliumServiceList:
-		svcs, err := cilium.ParseServiceList(text)
+		svcs, fragment, err := cilium.ParseServiceListFragment(text)
 		if err != nil {
 			in.Reason = "cilium service list: " + err.Error()
 			return
 		}
+		in.Fragment = fragment
 		if svcs == nil {
 			svcs = []cilium.Service{}
 		}
@@ -284,6 +285,7 @@ func (a *analyzer) netfilterInput(d Document, in *report.AnalyzeInput, s *netfil
 		return
 	}
 	in.Netfilter = s
+	in.Fragment = s.Fragment
 	in.ServicesBy = rulesVerdict(s)
 	g := a.group(d)
 	g.netfilter = append(g.netfilter, nfPart{file: d.Source, summary: s})

@@ -30,18 +30,25 @@ func ParseStatus(b []byte) (*Status, error) {
 // ParseServiceList reads `cilium service list` output, JSON or text. When
 // several listings were pasted one after another, the last one wins.
 func ParseServiceList(b []byte) ([]Service, error) {
+	svcs, _, err := ParseServiceListFragment(b)
+	return svcs, err
+}
+
+// ParseServiceListFragment is ParseServiceList that also reads text rows
+// without their header (a grep of the table); fragment says it did.
+func ParseServiceListFragment(b []byte) ([]Service, bool, error) {
 	b = normalizeInput(b)
 	if looksJSON(b, '[') || string(bytes.TrimSpace(b)) == "null" {
 		svcs, err := ParseServiceListJSON(b)
 		if err == nil {
-			return svcs, nil
+			return svcs, false, nil
 		}
 		if svcs2, err2 := ParseServiceListText(b); err2 == nil {
-			return svcs2, nil
+			return svcs2, false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
-	return ParseServiceListText(b)
+	return ParseServiceListTextFragment(b)
 }
 
 // LooksLikeStatus is a cheap check that b could be `cilium status` output

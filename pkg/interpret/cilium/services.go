@@ -143,6 +143,54 @@ var backendCellRe = regexp.MustCompile(`^(\d+) => (\S+)(?:\s+\(([A-Za-z-]+)\))?(
 // continuation rows (empty ID/Frontend/Type cells) add backends to the
 // service above. A new header starts a new listing: the last one wins.
 func ParseServiceListText(b []byte) ([]Service, error) {
+	svcs, _, err := ParseServiceListTextFragment(b)
+	return svcs, err
+}
+
+// ParseServiceListTextFragment is ParseServiceListText that also reads
+// rows without their header, as `cilium service list | grep -i POD-IP`
+// prints them: fragment is then true, and the rows are only those the grep
+// kept. Rows are recognised by their shape (id, frontend address, a
+// Service type), so a header is not needed to tell them from other text.
+func ParseServiceListTextFragment(b []byte) (svcs []Service, fragment bool, err error) {
+	svcs, err = parseServiceTable(b)
+	if err == nil {
+		return svcs, false, nil
+	}
+	if rows := parseHeaderless(b); len(rows) > 0 {
+		return rows, true, nil
+	}
+	return nil, false, err
+}
+
+// serviceTypes are the "Service Type" column's values (Cilium's
+// loadbalancer.SVCType names, every release).
+var serviceTypes = map[string]bool{"ClusterIP": true, "NodePort": true, "ExternalIPs": true, "HostPort": true,
+	"LoadBalancer": true, "LocalRedirect": true}
+
+func parseHeaderless(b []byte) []Service {
+	var svcs []Service
+	cur := -1
+	for _, line := range splitLines(normalizeInput(b)) {
+		fields := strings.Fields(line)
+		if len(fields) >= 3 && fields[1] == "=>" && cur >= 0 {
+			if be, ok := parseBackendCell(strings.Join(fields, " ")); ok {
+				svcs[cur].Backends = append(svcs[cur].Backends, be)
+			}
+			continue
+		}
+		svc, ok := parseServiceRow(fields)
+		if !ok || !serviceTypes[svc.Type] {
+			cur = -1
+			continue
+		}
+		svcs = append(svcs, svc)
+		cur = len(svcs) - 1
+	}
+	return svcs
+}
+
+func parseServiceTable(b []byte) ([]Service, error) {
 	var (
 		svcs   []Service
 		header bool

@@ -12,6 +12,9 @@ var (
 	nftTableLine = regexp.MustCompile(`^table (?:(?:ip|ip6|inet|arp|bridge|netdev) )?\S+ \{`)
 	ipvsLine     = regexp.MustCompile(`^(?:IP Virtual Server version|Prot LocalAddress:Port|(?:TCP|UDP|SCTP)  \S+:\d+ \S+)`)
 	svcListHead  = regexp.MustCompile(`^ID\s+Frontend\s+Service Type\s+Backend\s*$`)
+	// A `cilium service list` row: id, frontend (1.17+ with /PROTO, /i),
+	// type. Seen alone when a grep dropped the header.
+	svcListRow = regexp.MustCompile(`^\d+\s+(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d+(?:/[A-Za-z]+)*\s+(?:ClusterIP|NodePort|ExternalIPs|HostPort|LoadBalancer|LocalRedirect)\b`)
 	// Top-level lines of `cilium status`; the ones in statusOnce appear
 	// once per status, so seeing one again starts another listing.
 	statusLine = regexp.MustCompile(`^(KVStore|ContainerRuntime|Kubernetes|Kubernetes APIs|KubeProxyReplacement|KubeProxyReplacement Details|Host firewall|SRv6|CNI Chaining|CNI Config file|Cilium|NodeMonitor|Cilium health daemon|IPAM|IPv4 BIG TCP|IPv6 BIG TCP|BandwidthManager|Routing|Host Routing|Attach Mode|Device Mode|Masquerading|Controller Status|Proxy Status|Global Identity Range|Hubble|Encryption|Cluster health|Modules Health|Name|Cluster Pods|ClusterMesh|Clock Source for BPF|BPF Maps|Allocated addresses):`)
@@ -27,7 +30,7 @@ func lineKind(s string) Kind {
 		return NFTRuleset
 	case ipvsLine.MatchString(s):
 		return IPVSAdm
-	case svcListHead.MatchString(s):
+	case svcListHead.MatchString(s), svcListRow.MatchString(s):
 		return CiliumServiceList
 	case statusLine.MatchString(s):
 		return CiliumStatus
@@ -203,7 +206,11 @@ func Split(b []byte) []Section {
 		}
 		k := lineKind(strings.TrimLeft(s, " \t"))
 		if k == CiliumServiceList && !svcListHead.MatchString(strings.TrimLeft(s, " \t")) {
-			k = ""
+			// A row: it opens a listing only where none is going on (a
+			// grep that dropped the header); inside one it is just a row.
+			if bl.cur != nil {
+				k = ""
+			}
 		}
 		switch {
 		case k == "" && bl.cur == nil:

@@ -31,6 +31,10 @@ type AnalyzeInput struct {
 	Lines string `json:"lines,omitempty"`
 	// Command is the command line pasted above the output.
 	Command string `json:"command,omitempty"`
+	// Fragment: the output is a part cut from a longer one (a grep of
+	// iptables-save, service list rows without their header): what it
+	// counts are lower bounds, and absence proves nothing.
+	Fragment bool `json:"fragment,omitempty"`
 	// Superseded counts earlier listings of this kind in the same source
 	// that this one replaced (the last listing wins).
 	Superseded int `json:"superseded,omitempty"`
