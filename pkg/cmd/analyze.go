@@ -116,6 +116,14 @@ func (o *AnalyzeOptions) Run() error {
 		fmt.Fprintf(o.root.Streams.ErrOut, "warning: %v\n", err)
 	}
 	if st.Recognised == 0 {
+		if len(rep.Inputs) == 0 {
+			// No reason is printed above when there was nothing to read.
+			msg := "the inputs hold no file: an empty folder or archive"
+			if st.Skipped > 0 {
+				msg = fmt.Sprintf("the inputs hold no command output: %d file(s) or entries skipped (links, devices, or bundle entries that are not agent output)", st.Skipped)
+			}
+			return &ExitError{Code: 1, Err: errors.New(msg + "; give cilium status, cilium service list, iptables-save, nft or ipvsadm output")}
+		}
 		return &ExitError{Code: 1, Err: errors.New("nothing in the inputs was recognised as cilium status, cilium service list, iptables-save, nft or ipvsadm output (see the reasons above)")}
 	}
 	return nil

@@ -207,3 +207,28 @@ func TestAnalyzeFlags(t *testing.T) {
 		t.Errorf("no args: %d %s", code, stderr)
 	}
 }
+
+// An empty folder, an empty archive, a folder of links only: the message
+// says there was nothing to read, not "see the reasons above".
+func TestAnalyzeEmptyInputs(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	links := filepath.Join(dir, "links")
+	os.Mkdir(links, 0o755)
+	os.Symlink("/etc/hostname", filepath.Join(links, "l"))
+	var zb bytes.Buffer
+	zip.NewWriter(&zb).Close()
+	emptyZip := filepath.Join(dir, "empty.zip")
+	os.WriteFile(emptyZip, zb.Bytes(), 0o644)
+	for arg, want := range map[string]string{
+		empty:    "the inputs hold no file: an empty folder or archive",
+		emptyZip: "the inputs hold no file: an empty folder or archive",
+		links:    "1 file(s) or entries skipped",
+	} {
+		_, stderr, code := runAnalyze(t, "", arg)
+		if code != 1 || !strings.Contains(stderr, want) || strings.Contains(stderr, "reasons above") {
+			t.Errorf("%s: exit %d, stderr %q", arg, code, stderr)
+		}
+	}
+}

@@ -35,6 +35,38 @@ type Options struct {
 	Stdin io.Reader
 	// TempDir holds a zip read from stdin while it is walked ("" = os default).
 	TempDir string
+	// Limits cap what hostile or broken inputs can cost (zero: defaults).
+	Limits Limits
+}
+
+// Limits bound the walk. A zip or tar bomb, an archive of a million empty
+// entries or archives nested without end stop at a cap with a message
+// naming it, instead of filling memory, disk or the afternoon.
+type Limits struct {
+	// MaxBytes caps the bytes read after decompression, over all inputs.
+	MaxBytes int64
+	// MaxEntries caps the entries of all archives together.
+	MaxEntries int
+	// MaxDepth caps archives inside archives (a sysdump zip holding
+	// bugtool tar.gz files is depth 2).
+	MaxDepth int
+}
+
+// Default limits: a large real sysdump (hundreds of nodes) is a few GiB
+// and some ten thousand entries, nested twice.
+var DefaultLimits = Limits{MaxBytes: 8 << 30, MaxEntries: 200_000, MaxDepth: 4}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultLimits.MaxBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultLimits.MaxEntries
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	return l
 }
 
 // Stats says how much was read.
@@ -53,7 +85,7 @@ type Stats struct {
 // they never stop the others.
 func Analyze(args []string, opts Options) (*report.Analyze, Stats) {
 	a := &analyzer{groups: map[string]*group{}}
-	w := &walker{visit: a.visit, stdin: opts.Stdin, tmpDir: opts.TempDir}
+	w := &walker{visit: a.visit, stdin: opts.Stdin, tmpDir: opts.TempDir, limits: opts.Limits.withDefaults()}
 	if w.stdin == nil {
 		w.stdin = strings.NewReader("")
 	}

@@ -53,11 +53,66 @@ type walker struct {
 	skipped int
 	stdin   io.Reader
 	tmpDir  string
+	limits  Limits
+	// read and entries count toward the limits.
+	read    int64
+	entries int
+}
+
+// cappedOpen opens a zip entry with its decompressed bytes counted (a
+// zip entry's declared size can lie).
+func (w *walker) cappedOpen(zf *zip.File) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, err
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{capped{rc, w}, rc}, nil
+	}
+}
+
+// Bytes read are counted where they come out of a file, stdin or a
+// decompressor (capped), once each.
+
+// LimitError is a cap of Limits that an input reached.
+type LimitError struct{ What string }
+
+func (e *LimitError) Error() string { return e.What }
+
+// capped counts what is read through it against MaxBytes.
+type capped struct {
+	r io.Reader
+	w *walker
+}
+
+func (c capped) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.w.read += int64(n)
+	if c.w.read > c.w.limits.MaxBytes {
+		return n, &LimitError{What: fmt.Sprintf("more than %d MiB after decompression: stopped there (a zip or tar bomb? the cap is Limits.MaxBytes)", c.w.limits.MaxBytes>>20)}
+	}
+	return n, err
+}
+
+func (w *walker) countEntry(source string) error {
+	w.entries++
+	if w.entries > w.limits.MaxEntries {
+		return &LimitError{What: fmt.Sprintf("%s: more than %d archive entries: stopped there (the cap is Limits.MaxEntries)", source, w.limits.MaxEntries)}
+	}
+	if d := strings.Count(source, "!"); d > w.limits.MaxDepth {
+		return &LimitError{What: fmt.Sprintf("%s: archives nested %d deep, more than %d: not read", source, d, w.limits.MaxDepth)}
+	}
+	return nil
 }
 
 var (
-	zipMagic  = []byte("PK\x03\x04")
-	gzipMagic = []byte{0x1f, 0x8b}
+	zipMagic = []byte("PK\x03\x04")
+	// An empty zip is only its end-of-central-directory record.
+	emptyZipMagic = []byte("PK\x05\x06")
+	gzipMagic     = []byte{0x1f, 0x8b}
 )
 
 // walkArg visits everything one command-line argument names.
@@ -72,6 +127,11 @@ func (w *walker) walkArg(arg string) error {
 	if fi.IsDir() {
 		return w.walkDir(arg)
 	}
+	if m := fi.Mode(); !m.IsRegular() && m&fs.ModeNamedPipe == 0 {
+		// A pipe is fine (`analyze <(kubectl exec ...)`); a device or a
+		// socket is never a saved output, and /dev/zero would never end.
+		return fmt.Errorf("%s: not a regular file (%s): give a file, a folder, an archive or - for stdin", arg, m.Type())
+	}
 	return w.walkFile(arg, arg, fi.Size(), isBundleName(arg))
 }
 
@@ -79,7 +139,7 @@ func (w *walker) walkStdin() error {
 	br := bufio.NewReaderSize(w.stdin, 64*1024)
 	head, _ := br.Peek(4)
 	switch {
-	case bytes.HasPrefix(head, zipMagic):
+	case bytes.HasPrefix(head, zipMagic), bytes.HasPrefix(head, emptyZipMagic):
 		// zip needs random access: spool stdin to a temporary file.
 		f, err := os.CreateTemp(w.tmpDir, "kpr-stdin-*.zip")
 		if err != nil {
@@ -87,7 +147,7 @@ func (w *walker) walkStdin() error {
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
-		n, err := io.Copy(f, br)
+		n, err := io.Copy(f, capped{br, w})
 		if err != nil {
 			return fmt.Errorf("reading stdin: %w", err)
 		}
@@ -99,7 +159,7 @@ func (w *walker) walkStdin() error {
 	case bytes.HasPrefix(head, gzipMagic):
 		return w.walkTarGz("-", br, true)
 	}
-	return w.visit(Document{Source: "-", Size: -1}, br)
+	return w.visit(Document{Source: "-", Size: -1}, capped{br, w})
 }
 
 func (w *walker) walkFile(p, source string, size int64, inBundle bool) error {
@@ -115,7 +175,7 @@ func (w *walker) walkFile(p, source string, size int64, inBundle bool) error {
 		return err
 	}
 	switch {
-	case bytes.HasPrefix(head, zipMagic):
+	case bytes.HasPrefix(head, zipMagic), bytes.HasPrefix(head, emptyZipMagic):
 		zr, err := zip.NewReader(f, size)
 		if err != nil {
 			return fmt.Errorf("%s: %w", source, err)
@@ -124,13 +184,13 @@ func (w *walker) walkFile(p, source string, size int64, inBundle bool) error {
 	case bytes.HasPrefix(head, gzipMagic):
 		return w.walkTarGz(source, f, inBundle || isBundleName(source))
 	case strings.HasSuffix(p, ".tar"):
-		return w.walkTar(source, f, inBundle || isBundleName(source))
+		return w.walkTar(source, capped{f, w}, inBundle || isBundleName(source))
 	}
 	if inBundle && !wanted(source) {
 		w.skipped++
 		return nil
 	}
-	return w.visitDoc(Document{Source: source, Agent: agentOf(source), Size: size, InBundle: inBundle}, f)
+	return w.visitDoc(Document{Source: source, Agent: agentOf(source), Size: size, InBundle: inBundle}, capped{f, w})
 }
 
 // walkDir visits a directory's files in name order. A directory holding
@@ -142,8 +202,13 @@ func (w *walker) walkDir(dir string) error {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() {
+		// WalkDir does not follow symlinks (no loop can trap it); links,
+		// devices, sockets and pipes inside a folder are not outputs.
+		switch {
+		case d.Type().IsRegular():
 			files = append(files, p)
+		case !d.IsDir():
+			w.skipped++
 		}
 		return nil
 	})
@@ -168,14 +233,25 @@ func (w *walker) walkDir(dir string) error {
 func (w *walker) walkZip(source string, zr *zip.Reader, bundle bool) error {
 	files := append([]*zip.File(nil), zr.File...)
 	sort.Slice(files, func(i, j int) bool { return files[i].Name < files[j].Name })
+	if len(files) > w.limits.MaxEntries-w.entries {
+		return &LimitError{What: fmt.Sprintf("%s: %d entries, more than the %d left under the cap: not read (the cap is Limits.MaxEntries)", source, len(files), w.limits.MaxEntries-w.entries)}
+	}
 	var errs []error
 	for _, zf := range files {
 		if zf.FileInfo().IsDir() {
 			continue
 		}
 		name := source + "!" + zf.Name
-		if err := w.entry(name, zf.Name, int64(zf.UncompressedSize64), bundle, zf.Open); err != nil {
+		err := w.countEntry(name)
+		if err == nil {
+			err = w.entry(name, zf.Name, int64(zf.UncompressedSize64), bundle, w.cappedOpen(zf))
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			var le *LimitError
+			if errors.As(err, &le) {
+				break // the cap is global: the other entries would hit it too
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -189,7 +265,8 @@ func (w *walker) walkTarGz(source string, r io.Reader, bundle bool) error {
 		return fmt.Errorf("%s: %w", source, err)
 	}
 	defer gz.Close()
-	br := bufio.NewReaderSize(gz, 64*1024)
+	// Counted here, after decompression: also what tar skips over.
+	br := bufio.NewReaderSize(capped{gz, w}, 64*1024)
 	if head, _ := br.Peek(262); len(head) < 262 || string(head[257:262]) != "ustar" {
 		if bundle && !wanted(source) {
 			w.skipped++
@@ -217,8 +294,16 @@ func (w *walker) walkTar(source string, r io.Reader, bundle bool) error {
 		}
 		name := source + "!" + h.Name
 		open := func() (io.ReadCloser, error) { return io.NopCloser(tr), nil }
-		if err := w.entry(name, h.Name, h.Size, bundle, open); err != nil {
+		err = w.countEntry(name)
+		if err == nil {
+			err = w.entry(name, h.Name, h.Size, bundle, open)
+		}
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			var le *LimitError
+			if errors.As(err, &le) {
+				break
+			}
 		}
 	}
 	return errors.Join(errs...)
