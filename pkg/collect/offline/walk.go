@@ -268,11 +268,13 @@ func (w *walker) walkTarGz(source string, r io.Reader, bundle bool) error {
 	// Counted here, after decompression: also what tar skips over.
 	br := bufio.NewReaderSize(capped{gz, w}, 64*1024)
 	if head, _ := br.Peek(262); len(head) < 262 || string(head[257:262]) != "ustar" {
-		if bundle && !wanted(source) {
+		// A gzipped single output on stdin is what was given: read it
+		// (the bundle filter is for entries of an archive).
+		if bundle && source != "-" && !wanted(source) {
 			w.skipped++
 			return nil
 		}
-		return w.visitDoc(Document{Source: source, Agent: agentOf(source), Size: -1, InBundle: bundle}, br)
+		return w.visitDoc(Document{Source: source, Agent: agentOf(source), Size: -1, InBundle: bundle && source != "-"}, br)
 	}
 	return w.walkTar(source, br, bundle)
 }

@@ -57,6 +57,10 @@ func nftFamily(f string) string {
 type nftAcc struct {
 	b      *builder
 	tables []*nftTableAcc
+	// fragment: lines came without their table (a grep); fragChains are
+	// the chains such lines named.
+	fragment   bool
+	fragChains map[string]bool
 }
 
 func newNFTAcc(format string) *nftAcc { return &nftAcc{b: newBuilder(format)} }
@@ -133,7 +137,64 @@ func (a *nftAcc) rule(t *nftTableAcc, chain string, words []string) {
 	}
 }
 
+// fragmentLine reads a line found outside any table, as `nft list
+// ruleset | grep -i service` prints them: a chain header ("chain
+// service-XXXXXXXX-ns/name/tcp/port {", or an iptables-nft chain such as
+// KUBE-SVC-...) or a verdict-map element ("... : goto service-..."). It
+// returns false for anything else. The chains go into the table they
+// belong to as far as their names tell: kube-proxy's nftables chains into
+// "ip kube-proxy", others into a table named "?".
+func (a *nftAcc) fragmentLine(line string) bool {
+	var names []string
+	f := strings.Fields(strings.TrimSuffix(line, "{"))
+	switch {
+	case len(f) >= 2 && f[0] == "chain":
+		names = append(names, unquote(f[1]))
+	case len(f) >= 2 && (f[0] == "map" || f[0] == "set") && strings.HasSuffix(line, "{"):
+		// A map's or set's header without its table: its block is not
+		// tracked (the grep cut its end away), its elements may follow.
+		return true
+	default:
+		f = strings.Fields(strings.TrimRight(line, ",}"))
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "goto" || f[i] == "jump" {
+				if n := strings.TrimRight(unquote(f[i+1]), ",}"); isKubeProxyNFTChain(n) {
+					names = append(names, n)
+				}
+			}
+		}
+	}
+	if len(names) == 0 {
+		return false
+	}
+	a.fragment = true
+	for _, n := range names {
+		if a.fragChains[n] {
+			continue
+		}
+		if a.fragChains == nil {
+			a.fragChains = map[string]bool{}
+		}
+		a.fragChains[n] = true
+		t := a.table("ip", "?")
+		if isKubeProxyNFTChain(n) {
+			t = a.table("ip", "kube-proxy")
+		}
+		a.chain(t, n)
+	}
+	return true
+}
+
+func isKubeProxyNFTChain(name string) bool {
+	_, _, _, ok := ParseNFTServiceChain(name)
+	return ok
+}
+
 func (a *nftAcc) finish() (*Summary, error) {
+	if a.fragment {
+		a.b.info.Fragment = true
+		a.b.warnings = append(a.b.warnings, "a fragment of nft list ruleset (lines without their table, as a grep prints them): the counts are lower bounds")
+	}
 	if len(a.tables) == 0 {
 		return nil, errors.New(`no nftables table found (want "table <family> <name> {" lines or nft -j's {"nftables": [...]})`)
 	}
@@ -169,6 +230,9 @@ func parseNFTText(r io.Reader) (*Summary, error) {
 			continue
 		}
 		opens, closes := braces(line)
+		if depth == 0 && !strings.HasPrefix(line, "table ") && a.fragmentLine(line) {
+			continue // a line of `nft list ruleset | grep ...`: no block to track
+		}
 		switch {
 		case depth == 0 && strings.HasPrefix(line, "table "):
 			f := strings.Fields(strings.TrimSuffix(line, "{"))

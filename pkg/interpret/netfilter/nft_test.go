@@ -116,3 +116,26 @@ func TestMerge(t *testing.T) {
 		t.Errorf("merged = modes %v dumps %d cilium %v", m.KubeProxyModes, len(m.Dumps), m.CiliumChains)
 	}
 }
+
+// `nft list ruleset | grep -i service-` of the real kube-proxy: the
+// service chains shown count, kube-proxy's nftables mode is recognised,
+// and the result says it is a fragment.
+func TestNFTFragmentGrepService(t *testing.T) {
+	full := parseFixture(t, "nft-captured-kube-proxy.txt")
+	s := parseFixture(t, "nft-fragment-grep-service.txt")
+	if !s.Fragment || !slices.Contains(s.KubeProxyModes, ModeNFTables) || len(s.KubeProxyNFTables) != 1 {
+		t.Fatalf("summary %+v", s)
+	}
+	got, want := s.KubeProxyNFTables[0].ServiceChains, full.KubeProxyNFTables[0].ServiceChains
+	for _, c := range got {
+		if !slices.Contains(want, c) {
+			t.Errorf("chain %s is not in the whole ruleset", c)
+		}
+	}
+	if len(got) == 0 || !strings.Contains(strings.Join(s.Warnings, " "), "lower bounds") {
+		t.Errorf("chains %v, warnings %v", got, s.Warnings)
+	}
+	if full.Fragment {
+		t.Error("the whole ruleset is not a fragment")
+	}
+}

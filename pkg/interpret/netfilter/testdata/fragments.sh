@@ -17,3 +17,15 @@ body() { grep -v '^# fixture:\|^# captured by\|^# in a scratch' "$src"; }
 	echo "# \`grep -- '-A KUBE-SEP-' | head -4\` on $src (the real kube-proxy's dump)"
 	body | grep -- '-A KUBE-SEP-' | head -4
 } >iptables-fragment-sep-rules.txt
+src=nft-captured-kube-proxy.txt
+{
+	echo "# fixture: \`nft list ruleset | grep -i service-\` of kube-proxy v1.37.2 (nftables mode): made by fragments.sh,"
+	echo "# running that grep on $src (the real kube-proxy's ruleset)"
+	grep -v '^# ' "$src" | grep -i service-
+} >nft-fragment-grep-service.txt
+src=ipvsadm-kube-proxy.txt
+{
+	echo "# fixture: \`ipvsadm -Ln | head -8\`: made by fragments.sh, running that head on $src"
+	echo "# (itself constructed after ipvsadm 1.31's print format: see its header)"
+	grep -v '^# ' "$src" | head -8
+} >ipvsadm-fragment-head.txt
