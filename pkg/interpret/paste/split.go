@@ -13,8 +13,8 @@ var (
 	// Lines of kube-proxy's nftables table seen without it (`nft list
 	// ruleset | grep service-`): its chains and maps, and verdicts to them.
 	nftFragmentLine = regexp.MustCompile(`^(?:(?:chain|map|set) (?:service|endpoint|external|firewall|local|nodeport)-[\w/.-]* \{|.*\b(?:goto|jump) (?:service|endpoint|external|firewall)-[A-Z0-9]{8}-)`)
-	ipvsLine     = regexp.MustCompile(`^(?:IP Virtual Server version|Prot LocalAddress:Port|(?:TCP|UDP|SCTP)  \S+:\d+ \S+)`)
-	svcListHead  = regexp.MustCompile(`^ID\s+Frontend\s+Service Type\s+Backend\s*$`)
+	ipvsLine        = regexp.MustCompile(`^(?:IP Virtual Server version|Prot LocalAddress:Port|(?:TCP|UDP|SCTP)  \S+:\d+ \S+)`)
+	svcListHead     = regexp.MustCompile(`^ID\s+Frontend\s+Service Type\s+Backend\s*$`)
 	// A `cilium service list` row: id, frontend (1.17+ with /PROTO, /i),
 	// type. Seen alone when a grep dropped the header.
 	svcListRow = regexp.MustCompile(`^\d+\s+(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\]):\d+(?:/[A-Za-z]+)*\s+(?:ClusterIP|NodePort|ExternalIPs|HostPort|LoadBalancer|LocalRedirect)\b`)
