@@ -41,8 +41,18 @@ lab-down:
 
 # End-to-end tests against a running lab (make lab-up first).
 e2e:
-	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
-		$(GO) test -count=1 -timeout 15m ./test/e2e/
+	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd KPR_FAULTS_OUT=$(CURDIR)/.lab/faults.md \
+		KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
+		$(GO) test -count=1 -timeout 30m ./test/e2e/
+	@echo "fault matrix (docs/reliability.md):"; cat .lab/faults.md
+
+# The fault matrix alone (test/e2e/faults_test.go; it also runs in `make
+# e2e`, hence in `make test`): prints the table docs/reliability.md holds.
+.PHONY: faults
+faults:
+	KPR_FAULTS_OUT=$(CURDIR)/.lab/faults.md KPR_E2E_KUBECONFIG=$(CURDIR)/.lab/kubeconfig KPR_E2E_KUBECTL=$(LAB_CACHE)/bin/kubectl \
+		$(GO) test -count=1 -timeout 30m -run 'TestFaultMatrix' ./test/e2e/
+	@cat .lab/faults.md
 
 # Brings the lab up and shows kpr's main job on it, through kubectl's
 # plugin discovery, with colors.

@@ -241,16 +241,9 @@ wait_for() { # description timeout-seconds command...
   done
 }
 
-control_plane() {
-  start etcd "$BIN/etcd" --name lab --data-dir "$LAB_DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
-    --advertise-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-cluster "lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --unsafe-no-fsync --log-level warn
-  wait_for etcd 30 curl -sf "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT/health"
-
+# The API server alone: restart-apiserver (the fault tests) starts it again
+# with the same flags, etcd keeping the state.
+apiserver() {
   local p="$LAB_DIR/pki"
   start kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
@@ -268,7 +261,20 @@ control_plane() {
     --profiling=false
   wait_for kube-apiserver 90 curl -sf --cacert "$p/ca.crt" \
     -H "Authorization: Bearer $(cat "$p/token-kpr-admin")" "$API/readyz"
+}
 
+control_plane() {
+  start etcd "$BIN/etcd" --name lab --data-dir "$LAB_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --initial-cluster "lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
+    --unsafe-no-fsync --log-level warn
+  wait_for etcd 30 curl -sf "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT/health"
+
+  apiserver
+  local p="$LAB_DIR/pki"
   start kube-controller-manager "$BIN/kube-controller-manager" \
     --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" \
     --controllers '*,-nodeipam' --use-service-account-credentials=false --leader-elect=false \
@@ -342,7 +348,22 @@ EOF
   done
 }
 
+# SIMULATION for the fault tests (test/e2e/faults_test.go): pods whose
+# first container uses the image kpr.invalid/simulated-slow-start:v0 become
+# Ready 8 s late, so that a signal or an API server restart reliably lands
+# while kpr waits for its debug pods. Derived at lab-up from kwok's own
+# pod-ready stage (same status), with a weight (wins over pod-ready), an
+# image selector and a delay added.
+kwok_slow_start_stage() {
+  sed -e 's/^  name: pod-ready$/  name: kpr-lab-pod-slow-start/' \
+    -e 's/^spec:$/spec:\n  weight: 1\n  delay:\n    durationMilliseconds: 8000/' \
+    -e "s/^    matchExpressions:$/    matchExpressions:\n    - key: '.spec.containers.[0].image'\n      operator: 'In'\n      values:\n      - 'kpr.invalid\/simulated-slow-start:v0'/" \
+    "$CACHE/kwok-stages/pod-fast-pod-ready.yaml" >"$LAB_DIR/internal/kwok-stage-slow-start.yaml"
+  grep -q simulated-slow-start "$LAB_DIR/internal/kwok-stage-slow-start.yaml" || die "could not derive the slow-start kwok stage"
+}
+
 kwok_execs() {
+  kwok_slow_start_stage
   for n in $LAB_NODES; do
     cat >"$LAB_DIR/internal/kwok-exec-$n.yaml" <<EOF
 # kubectl exec into this node's pods runs the command as a local process in
@@ -623,11 +644,19 @@ down)
   log "lab down"
   ;;
 check) check ;;
+restart-apiserver)
+  # Stop the API server (SIGKILL: as a crash), wait, start it again.
+  need_root lab-restart-apiserver
+  kill -9 "$(cat "$LAB_DIR/run/kube-apiserver.pid")" 2>/dev/null || true
+  sleep "${2:-2}"
+  apiserver
+  log "kube-apiserver restarted"
+  ;;
 rss) rss ;;
 is-clean) is_clean ;;
 build) build ;;
 *)
-  echo "usage: $0 up|down|check|is-clean|rss|build" >&2
+  echo "usage: $0 up|down|check|restart-apiserver [SECONDS-DOWN]|is-clean|rss|build" >&2
   exit 2
   ;;
 esac

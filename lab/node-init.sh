@@ -91,6 +91,7 @@ cfgs=()
 for f in "$KPR_LAB_CACHE"/kwok-stages/*.yaml; do cfgs+=(-c "$f"); done
 # The lab's own stages (lab/kwok-stages: simulations for kpr's tests).
 for f in "$(dirname "$0")"/kwok-stages/*.yaml; do cfgs+=(-c "$f"); done
+for f in "$lab"/internal/kwok-stage-*.yaml; do cfgs+=(-c "$f"); done
 cfgs+=(-c "$lab/internal/kwok-exec-$node.yaml")
 
 PATH="$kwok_path" "$KPR_LAB_BIN/kwok" \

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"os"
 	"sort"
 	"strings"
@@ -52,6 +53,7 @@ func ciliumCLI(name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: unsupported output format %q in the kpr lab stand-in (json only)\n", output)
 		return 1
 	}
+	hangIfAsked()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := strings.Join(positional, " ")
@@ -318,4 +320,25 @@ func printServiceList(w *tabwriter.Writer, list []*models.Service) {
 		}
 	}
 	_ = w.Flush()
+}
+
+// HangAnnotation on a node makes the Cilium CLI stand-in on that node sleep
+// this long (a Go duration) before it answers: an agent exec that hangs,
+// for the fault tests (test/e2e/faults_test.go).
+const HangAnnotation = "lab.kubectl-kpr.io/standin-hang"
+
+func hangIfAsked() {
+	cs, err := clientset()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	n, err := cs.CoreV1().Nodes().Get(ctx, os.Getenv("KPR_LAB_NODE"), metav1.GetOptions{})
+	if err != nil {
+		return
+	}
+	if d, err := time.ParseDuration(n.Annotations[HangAnnotation]); err == nil && d > 0 {
+		time.Sleep(d)
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -122,13 +121,19 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 
 	statusByNode := map[string]*report.NodeStatus{}
 	kpr := map[string]string{}
-	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: []string{o.A, o.B}, Timeout: 30 * time.Second})
+	// --timeout bounds the agent execs too: a hanging agent must not hold
+	// diff longer than the user allowed.
+	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: []string{o.A, o.B}, Timeout: o.Pods.Timeout})
 	if err != nil {
 		warn("status facts not read: %v", err)
 	} else {
 		for i := range st.Nodes {
 			n := &st.Nodes[i]
 			statusByNode[n.Name] = n
+			for _, e := range n.Errors {
+				// Why a node's status facts are "unknown".
+				warn("%s: %s", n.Name, e)
+			}
 			if n.KubeProxyReplacement != nil {
 				kpr[n.Name] = n.KubeProxyReplacement.ReplacesKubeProxy
 			}

@@ -7,6 +7,8 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
 	"strings"
 	"time"
 
@@ -93,6 +95,11 @@ and by probing ClusterIPs and NodePorts.`,
 
 // Execute runs the command line and returns the process exit code.
 func Execute(streams genericiooptions.IOStreams, args []string) int {
+	// client-go logs through klog what kpr reports itself, and more: an
+	// exec cancelled at --timeout makes remotecommand log "Copying stdout
+	// failed ... use of closed network connection" with its source line.
+	// kpr's errors and warnings say what happened; klog's lines go nowhere.
+	klog.SetLogger(logr.Discard())
 	root := NewRootCmd(streams)
 	root.SetArgs(args)
 	err := root.Execute()

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/transient"
 	"sort"
 	"strings"
 	"time"
@@ -350,12 +351,16 @@ func (d *Deployment) Delete(wait time.Duration) error {
 	if d == nil || len(d.Created) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), wait+15*time.Second)
+	// Extra time for transient.Do to outlast an API server restart.
+	ctx, cancel := context.WithTimeout(context.Background(), wait+40*time.Second)
 	defer cancel()
 	var errs []error
 	zero := int64(0)
 	for _, b := range d.Backends {
-		if err := d.Client.CoreV1().Pods(d.Namespace).Delete(ctx, b.Pod, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+		err := transient.Do(ctx, func() error {
+			return d.Client.CoreV1().Pods(d.Namespace).Delete(ctx, b.Pod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 	}
@@ -377,7 +382,10 @@ func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, namespace str
 		}
 	}
 	bg := metav1.DeletePropagationBackground
-	if err := cs.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{PropagationPolicy: &bg}); err != nil && !apierrors.IsNotFound(err) {
+	err = transient.Do(ctx, func() error {
+		return cs.CoreV1().Namespaces().Delete(ctx, namespace, metav1.DeleteOptions{PropagationPolicy: &bg})
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting namespace %s: %w (remove it with `kubectl kpr cleanup`)", namespace, explain(err, "delete", "namespaces", ""))
 	}
 	deadline := time.Now().Add(wait)
@@ -386,6 +394,7 @@ func DeleteNamespace(ctx context.Context, cs kubernetes.Interface, namespace str
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
+		// Another error (the API server away) just means: ask again.
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("namespace %s still terminating: %w", namespace, ctx.Err())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/transient"
 	"strings"
 	"sync"
 	"time"
@@ -154,12 +155,16 @@ func (m *Manager) track(name string, on bool) {
 }
 
 func (m *Manager) deleteFresh(name string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Long enough to outlast an API server restart (transient.Backoff):
+	// a delete refused while the server is away is retried, not given up.
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	// Grace 0: the pod holds no state, and a kubelet that is slow to kill
 	// it must not keep kpr waiting.
 	zero := int64(0)
-	err := m.Client.CoreV1().Pods(m.Opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	err := transient.Do(ctx, func() error {
+		return m.Client.CoreV1().Pods(m.Opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("deleting debug pod %s/%s: %w (remove it with `kubectl kpr cleanup`)", m.Opts.Namespace, name, err)
 	}
@@ -363,7 +368,9 @@ func CleanupAll(ctx context.Context, client kubernetes.Interface, dryRun bool) (
 	for _, p := range list.Items {
 		lp := LeftPod{Namespace: p.Namespace, Name: p.Name, Node: p.Spec.NodeName, RunID: p.Labels[RunIDLabel], Phase: string(p.Status.Phase), Created: p.CreationTimestamp.Time}
 		if !dryRun {
-			err := client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			err := transient.Do(ctx, func() error {
+				return client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			})
 			if err != nil && !apierrors.IsNotFound(err) {
 				if apierrors.IsForbidden(err) {
 					err = fmt.Errorf("missing permission `delete pods` in namespace %s: %w", p.Namespace, err)
