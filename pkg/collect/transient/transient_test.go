@@ -16,10 +16,10 @@ func TestIs(t *testing.T) {
 	gr := schema.GroupResource{Resource: "pods"}
 	for err, want := range map[error]bool{
 		fmt.Errorf("dial tcp 172.30.0.1:16443: connect: %w", syscall.ECONNREFUSED): true,
-		apierrors.NewServiceUnavailable("restarting"):                            true,
-		apierrors.NewNotFound(gr, "x"):                                           false,
-		apierrors.NewForbidden(gr, "x", errors.New("no")):                        false,
-		errors.New("something else"):                                             false,
+		apierrors.NewServiceUnavailable("restarting"):                              true,
+		apierrors.NewNotFound(gr, "x"):                                             false,
+		apierrors.NewForbidden(gr, "x", errors.New("no")):                          false,
+		errors.New("something else"):                                               false,
 	} {
 		if got := Is(err); got != want {
 			t.Errorf("Is(%v) = %v, want %v", err, got, want)
