@@ -260,7 +260,7 @@ func (d *Deployment) wait(ctx context.Context, timeout time.Duration) error {
 		last = map[string]string{}
 		for name, b := range pending {
 			why, fatal, err := d.backendState(ctx, b)
-			if err != nil && ctx.Err() == nil {
+			if err != nil && ctx.Err() == nil && !nearDeadline(err) {
 				return err
 			}
 			if fatal {
@@ -462,4 +462,12 @@ func suffix(s string) string {
 		return ""
 	}
 	return ": " + s
+}
+
+// nearDeadline: client-go's rate limiter refuses a call whose wait would
+// pass the context's deadline before the deadline itself; that is the
+// timeout coming, to be reported as such ("backends not ready after ..."),
+// not as "rate: Wait(n=1) would exceed context deadline".
+func nearDeadline(err error) bool {
+	return strings.Contains(err.Error(), "would exceed context deadline")
 }
