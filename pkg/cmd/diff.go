@@ -86,19 +86,10 @@ func (o *DiffOptions) Validate() error {
 	if o.A == o.B {
 		return fmt.Errorf("diff needs two different nodes, got %q twice", o.A)
 	}
-	for _, s := range o.Services {
-		if ns, name, ok := strings.Cut(s, "/"); !ok || ns == "" || name == "" {
-			return fmt.Errorf("--service %q: want NAMESPACE/NAME", s)
-		}
-	}
-	if err := o.ProbeFlags.Validate(); err != nil {
+	if err := validateServiceRefs(o.Services); err != nil {
 		return err
 	}
-	if err := o.Pods.Validate(); err != nil {
-		return err
-	}
-	_, err = o.root.Palette()
-	return err
+	return validateNodeChecks(o.root, &o.ProbeFlags, o.Pods)
 }
 
 // Run compares the nodes and prints the result.

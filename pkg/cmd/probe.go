@@ -82,14 +82,7 @@ func (o *ProbeOptions) Validate() error {
 	if o.Remote < 0 {
 		return fmt.Errorf("--remote must be 0 or more, got %d", o.Remote)
 	}
-	if err := o.ProbeFlags.Validate(); err != nil {
-		return err
-	}
-	if err := o.Pods.Validate(); err != nil {
-		return err
-	}
-	_, err = o.root.Palette()
-	return err
+	return validateNodeChecks(o.root, &o.ProbeFlags, o.Pods)
 }
 
 // Run probes and prints the matrix.

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -10,7 +11,7 @@ import (
 )
 
 // ProbeFlags are the flags of the commands that probe Services from nodes
-// (probe, diff).
+// (probe, diff, verify).
 type ProbeFlags struct {
 	HTTP         bool
 	ProbeTimeout time.Duration
@@ -35,4 +36,28 @@ func (f *ProbeFlags) Validate() error {
 // Options are the probe options the flags select.
 func (f *ProbeFlags) Options() probe.Options {
 	return probe.Options{HTTP: f.HTTP, Timeout: f.ProbeTimeout}
+}
+
+// validateNodeChecks is the common tail of Validate for the commands that
+// probe from debug pods (probe, diff, verify): the probe and debug-pod
+// flags, and --color.
+func validateNodeChecks(root *RootOptions, probes *ProbeFlags, pods *DebugPodFlags) error {
+	if err := probes.Validate(); err != nil {
+		return err
+	}
+	if err := pods.Validate(); err != nil {
+		return err
+	}
+	_, err := root.Palette()
+	return err
+}
+
+// validateServiceRefs checks --service values: NAMESPACE/NAME each.
+func validateServiceRefs(refs []string) error {
+	for _, s := range refs {
+		if ns, name, ok := strings.Cut(s, "/"); !ok || ns == "" || name == "" {
+			return fmt.Errorf("--service %q: want NAMESPACE/NAME", s)
+		}
+	}
+	return nil
 }

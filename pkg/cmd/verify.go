@@ -161,18 +161,10 @@ func (o *VerifyOptions) Validate() error {
 	if len(o.Services) == 0 && !o.DeployBackends {
 		return errors.New("verify needs targets: name Services with --service NAMESPACE/NAME, or pass --deploy-backends to let kpr deploy its own")
 	}
-	for _, s := range o.Services {
-		if ns, name, ok := strings.Cut(s, "/"); !ok || ns == "" || name == "" {
-			return fmt.Errorf("--service %q: want NAMESPACE/NAME", s)
-		}
+	if err := validateServiceRefs(o.Services); err != nil {
+		return err
 	}
-	picks := 0
-	for _, b := range []bool{o.AllNodes, len(o.Nodes) > 0} {
-		if b {
-			picks++
-		}
-	}
-	if picks > 1 {
+	if o.AllNodes && len(o.Nodes) > 0 {
 		return errors.New("give --all-nodes or --node, not both")
 	}
 	if o.Sample < 1 {
@@ -191,14 +183,7 @@ func (o *VerifyOptions) Validate() error {
 			return fmt.Errorf("--report %q: the file name must end in .md or .html (it picks the format)", r)
 		}
 	}
-	if err := o.ProbeFlags.Validate(); err != nil {
-		return err
-	}
-	if err := o.Pods.Validate(); err != nil {
-		return err
-	}
-	_, err = o.root.Palette()
-	return err
+	return validateNodeChecks(o.root, &o.ProbeFlags, o.Pods)
 }
 
 // Run verifies the cluster.
