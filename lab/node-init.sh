@@ -15,20 +15,34 @@ lab="$KPR_LAB_DIR"
 ipvar="LAB_IP_${node//-/_}"
 ip="${!ipvar}"
 logs="$lab/logs"
+var_of() { # PREFIX [default]: config.env's per-node value
+  local v="${1}${node//-/_}"
+  echo "${!v:-${2:-}}"
+}
+in_list() { [[ " $2 " == *" $1 "* ]]; }
+cilium=""
+in_list "$node" "$LAB_CILIUM_NODES" && cilium=yes
+proxy_mode=""
+in_list "$node" "$LAB_KUBE_PROXY_NODES" && proxy_mode="$(var_of LAB_KUBE_PROXY_MODE_ iptables)"
 
 mount --rbind / /host
 
 export KPR_LAB_NODE="$node"
 export KPR_LAB_KUBECONFIG="$lab/internal/kubeconfig-admin"
+# The Cilium release and KPR mode this node's agent stands for (the CLI
+# stand-in gets the same through kwok's ClusterExec).
+export KPR_LAB_CILIUM_VERSION="$(var_of LAB_CILIUM_RELEASE_ "$LAB_CILIUM_VERSION")"
+export KPR_LAB_CILIUM_KPR_MODE="$(var_of LAB_CILIUM_KPR_)"
 base_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH="$base_path"
 
-case "$node" in
-node-cilium | node-stale)
-  # Cilium's eBPF service datapath, stood in for by nft DNAT rules.
+if [ -n "$cilium" ]; then
+  # Cilium's eBPF service datapath, stood in for by nft DNAT rules, and the
+  # iptables chains the agent installs. An agent that reports KPR False or
+  # Disabled handles no Services: the stand-in then installs the chains
+  # only.
   "$lab/bin/kpr-lab-node" datapath >>"$logs/$node-datapath.log" 2>&1 &
-  ;;
-esac
+fi
 
 # Every node: bodies for its pod-network pods (verify's backends).
 KPR_LAB_POD_NET_PREFIX="$LAB_POD_NET_PREFIX" "$lab/bin/kpr-lab-node" pods >>"$logs/$node-pods.log" 2>&1 &
@@ -43,7 +57,7 @@ kube_proxy() {
   exec "$KPR_LAB_BIN/kube-proxy" \
     --kubeconfig "$lab/internal/kubeconfig-kube-proxy" \
     --hostname-override "$node" \
-    --proxy-mode iptables \
+    --proxy-mode "$proxy_mode" \
     --conntrack-max-per-core 0 \
     --conntrack-tcp-timeout-established 0 \
     --conntrack-tcp-timeout-close-wait 0 \
@@ -53,9 +67,6 @@ kube_proxy() {
 }
 
 case "$node" in
-node-iptables)
-  kube_proxy >>"$logs/$node-kube-proxy.log" 2>&1 &
-  ;;
 node-stale)
   # A kube-proxy that ran here and was removed without `--cleanup`: start
   # it, wait until it has programmed Services, kill it hard.
@@ -78,14 +89,15 @@ node-stale)
     echo "kube-proxy never programmed rules" >>"$logs/$node-kube-proxy.log"
   ) &
   ;;
+*)
+  [ -z "$proxy_mode" ] || kube_proxy >>"$logs/$node-kube-proxy.log" 2>&1 &
+  ;;
 esac
 
 # kwok resolves exec'd commands with its own PATH: the Cilium CLI stand-in
 # is on it only on nodes that run a Cilium agent.
-case "$node" in
-node-cilium | node-stale) kwok_path="$lab/bin/cilium-node:$base_path" ;;
-*) kwok_path="$base_path" ;;
-esac
+kwok_path="$base_path"
+[ -z "$cilium" ] || kwok_path="$lab/bin/cilium-node:$base_path"
 
 cfgs=()
 for f in "$KPR_LAB_CACHE"/kwok-stages/*.yaml; do cfgs+=(-c "$f"); done

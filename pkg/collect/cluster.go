@@ -244,13 +244,19 @@ type KubeProxyInfo struct {
 	Install report.KubeProxyInstall
 	// PodByNode maps a node name to the kube-proxy pod on it.
 	PodByNode map[string]string
+	// ModeByNode is the mode of the kube-proxy pod on each node: clusters
+	// that move from iptables to ipvs or nftables often run a second
+	// kube-proxy DaemonSet (own --proxy-mode or own ConfigMap) on some
+	// nodes, so one cluster-wide mode would be wrong there. A pod that
+	// names no mode of its own gets Install.Mode.
+	ModeByNode map[string]string
 }
 
 // FindKubeProxy finds kube-proxy pods (DaemonSet or static, by label; static
 // pods are also recognised by their kube-proxy-* name), the DaemonSet, and
 // the configured mode from the kube-proxy ConfigMap or the command line.
 func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxyInfo, error) {
-	info := &KubeProxyInfo{PodByNode: map[string]string{}}
+	info := &KubeProxyInfo{PodByNode: map[string]string{}, ModeByNode: map[string]string{}}
 	var pods []corev1.Pod
 	for _, sel := range []string{KubeProxySelector, KubeProxyAltSelector} {
 		ps, err := listPods(ctx, client, "", sel)
@@ -260,6 +266,9 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 		pods = append(pods, ps...)
 	}
 	var args []string
+	// Each pod's own mode: its command line, else the ConfigMap it mounts.
+	podModes := map[string]string{}
+	cmModes := map[string]string{} // namespace/name → mode ("" if none)
 	for i := range pods {
 		p := &pods[i]
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -269,6 +278,11 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 			continue
 		}
 		info.PodByNode[p.Spec.NodeName] = p.Namespace + "/" + p.Name
+		if m, err := podProxyMode(ctx, client, p, cmModes); err != nil {
+			return nil, err
+		} else if m != "" {
+			podModes[p.Spec.NodeName] = m
+		}
 		if args == nil && len(p.Spec.Containers) > 0 {
 			args = append(append([]string{}, p.Spec.Containers[0].Command...), p.Spec.Containers[0].Args...)
 		}
@@ -291,6 +305,19 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 	if !info.Install.Found {
 		return info, nil
 	}
+	defer func() {
+		counts := map[string]int{}
+		for node := range info.PodByNode {
+			info.ModeByNode[node] = info.Install.Mode
+			if m, ok := podModes[node]; ok {
+				info.ModeByNode[node] = m
+			}
+			counts[info.ModeByNode[node]]++
+		}
+		if len(counts) > 1 || (len(counts) == 1 && counts[info.Install.Mode] == 0) {
+			info.Install.PodsByMode = counts
+		}
+	}()
 	if m := ProxyModeFromArgs(args); m != "" {
 		info.Install.Mode, info.Install.ModeFrom = m, "command line --proxy-mode"
 		return info, nil
@@ -319,6 +346,48 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 		}
 	}
 	return info, nil
+}
+
+// podProxyMode is the mode a kube-proxy pod names itself: --proxy-mode on
+// its command line, else `mode` in a KubeProxyConfiguration of a ConfigMap
+// it mounts (read once per ConfigMap; unreadable ones are skipped, as the
+// cluster-wide mode then applies). "" when the pod names none.
+func podProxyMode(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, cmModes map[string]string) (string, error) {
+	for _, c := range p.Spec.Containers {
+		if m := ProxyModeFromArgs(append(append([]string{}, c.Command...), c.Args...)); m != "" {
+			return m, nil
+		}
+	}
+	for _, v := range p.Spec.Volumes {
+		if v.ConfigMap == nil {
+			continue
+		}
+		key := p.Namespace + "/" + v.ConfigMap.Name
+		m, seen := cmModes[key]
+		if !seen {
+			cm, err := client.CoreV1().ConfigMaps(p.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			switch {
+			case err == nil:
+				for _, k := range []string{"config.conf", "kube-proxy-config", "config"} {
+					if doc, ok := cm.Data[k]; ok && strings.Contains(doc, "KubeProxyConfiguration") {
+						m = ProxyModeFromConfig(doc)
+						if m == "" {
+							m = "iptables"
+						}
+						break
+					}
+				}
+			case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+			default:
+				return "", explainAPIError(err, "get", "configmaps", p.Namespace)
+			}
+			cmModes[key] = m
+		}
+		if m != "" {
+			return m, nil
+		}
+	}
+	return "", nil
 }
 
 // ProxyModeFromArgs returns --proxy-mode from a kube-proxy command line.

@@ -133,7 +133,8 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 		if pod, ok := kp.PodByNode[n.Name]; ok {
 			p := pod
 			row.KubeProxyPod = &p
-			ev.KubeProxy, ev.KubeProxyMode = true, kp.Install.Mode
+			row.KubeProxyMode = kp.ModeByNode[n.Name]
+			ev.KubeProxy, ev.KubeProxyMode = true, kp.ModeByNode[n.Name]
 		}
 		if a := ci.AgentByNode[n.Name]; a != nil {
 			row.CiliumAgent = &report.AgentRef{Pod: a.Name, Namespace: a.Namespace, Ready: a.Ready}

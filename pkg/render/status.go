@@ -112,6 +112,17 @@ func statusHeader(w io.Writer, rep *report.Status, p Palette) {
 			line += fmt.Sprintf(", DaemonSet %s/%s %d/%d ready", Safe(ds.Namespace), Safe(ds.Name), ds.Ready, ds.Desired)
 		}
 		line += fmt.Sprintf(", %d pod(s)", k.Pods)
+		if len(k.PodsByMode) > 0 {
+			modes := make([]string, 0, len(k.PodsByMode))
+			for m := range k.PodsByMode {
+				modes = append(modes, m)
+			}
+			sort.Strings(modes)
+			for i, m := range modes {
+				modes[i] = fmt.Sprintf("%d %s", k.PodsByMode[m], Safe(m))
+			}
+			line += " by mode: " + strings.Join(modes, ", ")
+		}
 		fmt.Fprintln(w, line)
 	} else {
 		fmt.Fprintln(w, "kube-proxy:    "+p.Faint("absent")+" (no DaemonSet kube-system/kube-proxy, no pods labelled k8s-app=kube-proxy)")

@@ -46,6 +46,10 @@ type KubeProxyInstall struct {
 	DaemonSet *DaemonSetStatus `json:"daemonSet"`
 	// Pods counts kube-proxy pods, static ones included.
 	Pods int `json:"pods"`
+	// PodsByMode counts the pods by the mode each runs in, when they do
+	// not all run in Mode (a second kube-proxy DaemonSet with its own
+	// --proxy-mode or ConfigMap on some nodes).
+	PodsByMode map[string]int `json:"podsByMode,omitempty"`
 }
 
 // NodeStatus is one row of `status`.
@@ -59,13 +63,15 @@ type NodeStatus struct {
 	Taints        []string  `json:"taints"`
 	CiliumAgent   *AgentRef `json:"ciliumAgent"`
 	// KubeProxyReplacement is the agent's KPR section, nil without agent output.
-	KubeProxyReplacement *cilium.KPR        `json:"kubeProxyReplacement"`
-	CNIChaining          string             `json:"cniChaining,omitempty"`
-	AgentVersion         string             `json:"agentVersion,omitempty"`
-	KubeProxyPod         *string            `json:"kubeProxyPod"`
-	ServicesBy           verdict.ServicesBy `json:"servicesBy"`
-	Warnings             []verdict.Warning  `json:"warnings"`
-	Errors               []string           `json:"errors"`
+	KubeProxyReplacement *cilium.KPR `json:"kubeProxyReplacement"`
+	CNIChaining          string      `json:"cniChaining,omitempty"`
+	AgentVersion         string      `json:"agentVersion,omitempty"`
+	KubeProxyPod         *string     `json:"kubeProxyPod"`
+	// KubeProxyMode is the mode of the kube-proxy pod on this node.
+	KubeProxyMode string             `json:"kubeProxyMode,omitempty"`
+	ServicesBy    verdict.ServicesBy `json:"servicesBy"`
+	Warnings      []verdict.Warning  `json:"warnings"`
+	Errors        []string           `json:"errors"`
 }
 
 // AgentRef identifies a node's Cilium agent pod.
