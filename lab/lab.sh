@@ -669,20 +669,24 @@ is_clean() {
   return $left
 }
 
-# rss: total resident memory of the lab's processes (control plane and
-# everything in the node namespaces), in MiB.
+# rss: the lab's memory (control plane and everything in the node
+# namespaces), in MiB: PSS (each shared page counted once, split among its
+# users: what the lab really takes) and the plain sum of RSS (counts the
+# text of a binary once per process: ten kwoks map the same 70 MB).
 rss() {
   local pids ns
   pids="$(lab_pids)"
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
     pids+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
   done
-  local total=0 pid kb
+  local rss=0 pss=0 pid kb
   for pid in $(tr ' ' '\n' <<<"$pids" | grep -E '^[0-9]+$' | sort -u); do
     kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)"
-    total=$((total + ${kb:-0}))
+    rss=$((rss + ${kb:-0}))
+    kb="$(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || true)"
+    pss=$((pss + ${kb:-0}))
   done
-  echo "$((total / 1024))"
+  echo "PSS $((pss / 1024)) MiB, RSS sum $((rss / 1024)) MiB"
 }
 
 # --------------------------------------------------------------------- up

@@ -207,7 +207,7 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 		printNodeErrors(o.root.Streams.ErrOut, nodeErrs)
 	}
 	if len(nodeErrs) > 0 {
-		return partialFailure(nodeErrs, 2)
+		return partialFailure(nodeErrs, 2, o.format.IsStructured())
 	}
 	if o.ExitCode && d.Differs {
 		return &ExitError{Code: 1}

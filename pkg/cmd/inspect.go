@@ -115,7 +115,7 @@ func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex
 	if !o.format.IsStructured() {
 		printNodeErrors(o.root.Streams.ErrOut, errs)
 	}
-	return partialFailure(errs, len(nodes))
+	return partialFailure(errs, len(nodes), o.format.IsStructured())
 }
 
 // inspectNodes reads every node's rules through a debug pod. kpr gives a

@@ -319,10 +319,15 @@ func printNodeErrors(w io.Writer, errs []report.NodeError) {
 }
 
 // partialFailure is the exit status when some nodes failed: the results
-// of the others were printed.
-func partialFailure(errs []report.NodeError, total int) error {
+// of the others were printed. With -o json|yaml the failures are in the
+// document's "errors", not on stderr above.
+func partialFailure(errs []report.NodeError, total int, structured bool) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d node(s) could not be read (see above)", len(errs), total)}
+	where := "see above"
+	if structured {
+		where = `see "errors" in the output`
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%d of %d node(s) could not be read (%s)", len(errs), total, where)}
 }

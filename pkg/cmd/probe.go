@@ -127,7 +127,7 @@ func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex c
 		}
 		printNodeErrors(o.root.Streams.ErrOut, rep.Errors)
 	}
-	return partialFailure(rep.Errors, len(from))
+	return partialFailure(rep.Errors, len(from), o.format.IsStructured())
 }
 
 // probeServices returns the named Service, or every NodePort (and

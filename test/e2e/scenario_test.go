@@ -1,0 +1,300 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// labNode is what the lab's scenario (lab/README.md, lab/config.env) makes
+// of one node, as kpr must report it.
+type labNode struct {
+	servicesBy string
+	// warnings are status's warning codes for the node, exactly.
+	warnings []string
+	ready    bool
+	// Cilium agent: the release its CLI speaks, the binary it answers to
+	// (the first one kpr tries, cilium-dbg, is missing before 1.15), the
+	// KPR mode it reports and whether its pod is Ready.
+	release, binary, mode string
+	agentReady            bool
+	// kube-proxy: the mode its pod runs in ("" = no kube-proxy pod).
+	proxyMode string
+	// inspect: kube-proxy rules (KUBE-SVC chains or kube-proxy's nft
+	// table), Cilium's iptables chains, /proxyMode, findings (exactly).
+	kubeRules, ciliumChains bool
+	proxyModeAnswer         string
+	findings                []string
+}
+
+var labScenario = map[string]labNode{
+	"node-cilium": {servicesBy: "cilium", ready: true, release: "1.18.8", binary: "cilium-dbg", mode: "True", agentReady: true,
+		ciliumChains: true, proxyModeAnswer: "none"},
+	"node-iptables": {servicesBy: "kube-proxy-iptables", ready: true, proxyMode: "iptables",
+		kubeRules: true, proxyModeAnswer: "iptables"},
+	"node-bare": {servicesBy: "none", warnings: []string{"no-service-datapath"}, ready: true,
+		proxyModeAnswer: "none", findings: []string{"no-service-datapath"}},
+	"node-stale": {servicesBy: "cilium", ready: true, release: "1.20.2", binary: "cilium-dbg", mode: "True", agentReady: true,
+		kubeRules: true, ciliumChains: true, proxyModeAnswer: "none", findings: []string{"stale-kube-proxy-rules"}},
+	// A 1.12 agent in Partial mode next to kube-proxy; cilium-config says
+	// "true", so the agent does not do what the config asks.
+	"node-partial": {servicesBy: "partial", warnings: []string{"config-kpr-agent-disabled"}, ready: true,
+		release: "1.12.19", binary: "cilium", mode: "Partial", agentReady: true, proxyMode: "iptables",
+		kubeRules: true, ciliumChains: true, proxyModeAnswer: "iptables", findings: []string{"kube-proxy-and-cilium-kpr"}},
+	// k3s' case: full KPR and an embedded kube-proxy nobody disabled.
+	"node-both": {servicesBy: "both", warnings: []string{"kube-proxy-and-cilium-kpr"}, ready: true,
+		release: "1.14.19", binary: "cilium", mode: "True", agentReady: true, proxyMode: "iptables",
+		kubeRules: true, ciliumChains: true, proxyModeAnswer: "iptables", findings: []string{"kube-proxy-and-cilium-kpr"}},
+	"node-ipvs": {servicesBy: "kube-proxy-ipvs", ready: true, proxyMode: "ipvs",
+		kubeRules: true, proxyModeAnswer: "ipvs"},
+	"node-nftables": {servicesBy: "kube-proxy-nftables", ready: true, proxyMode: "nftables",
+		kubeRules: true, proxyModeAnswer: "nftables"},
+	// cilium-config says true, the agent (not restarted after the Helm
+	// upgrade) says False, and kube-proxy is already gone.
+	"node-kpr-off": {servicesBy: "none", warnings: []string{"config-kpr-agent-disabled"}, ready: true,
+		release: "1.16.19", binary: "cilium-dbg", mode: "False", agentReady: true,
+		ciliumChains: true, proxyModeAnswer: "none"},
+	"node-agent-unready": {servicesBy: "cilium", warnings: []string{"agent-not-ready"}, ready: true,
+		release: "1.18.8", binary: "cilium-dbg", mode: "True", agentReady: false,
+		ciliumChains: true, proxyModeAnswer: "none"},
+	// Never Ready, no agent, an old kernel in its node object.
+	"node-notready": {servicesBy: "none", warnings: []string{"no-service-datapath", "kernel-too-old-for-kpr"}},
+}
+
+// labSkipped are the nodes lab-up left out, with the reason
+// (.lab/skipped-nodes: node-ipvs when the kernel has no IPVS).
+func labSkipped(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	b, err := os.ReadFile(filepath.Join(repoRoot(), ".lab", "skipped-nodes"))
+	if err != nil {
+		return out
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if name, why, ok := strings.Cut(line, "\t"); ok {
+			out[name] = why
+		}
+	}
+	return out
+}
+
+// forEachLabNode runs f for every scenario node as a subtest; nodes the
+// lab left out are skipped with the lab's reason.
+func forEachLabNode(t *testing.T, f func(t *testing.T, name string, want labNode)) {
+	skipped := labSkipped(t)
+	names := make([]string, 0, len(labScenario))
+	for name := range labScenario {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if why, ok := skipped[name]; ok {
+				t.Skipf("the lab left %s out: %s", name, why)
+			}
+			f(t, name, labScenario[name])
+		})
+	}
+}
+
+func sortedCopy(xs []string) []string {
+	out := append([]string{}, xs...)
+	sort.Strings(out)
+	return out
+}
+
+func sameSet(a, b []string) bool {
+	return strings.Join(sortedCopy(a), ",") == strings.Join(sortedCopy(b), ",")
+}
+
+type scenarioStatusJSON struct {
+	Nodes []struct {
+		Name        string `json:"name"`
+		Ready       bool   `json:"ready"`
+		CiliumAgent *struct {
+			Ready  bool   `json:"ready"`
+			Source string `json:"source"`
+		} `json:"ciliumAgent"`
+		KubeProxyReplacement *struct {
+			Mode string `json:"mode"`
+		} `json:"kubeProxyReplacement"`
+		AgentVersion  string `json:"agentVersion"`
+		KubeProxyMode string `json:"kubeProxyMode"`
+		ServicesBy    string `json:"servicesBy"`
+		Warnings      []struct {
+			Code string `json:"code"`
+		} `json:"warnings"`
+		Errors []string `json:"errors"`
+	} `json:"nodes"`
+	Warnings []struct {
+		Code string `json:"code"`
+	} `json:"warnings"`
+}
+
+// Every node's verdict, warnings, agent release and binary, and kube-proxy
+// mode, from one `status -o json`.
+func TestScenarioStatusEveryNode(t *testing.T) {
+	needLab(t)
+	var s scenarioStatusJSON
+	mustJSON(t, kpr(t, "status", "-o", "json"), &s)
+	rows := map[string]int{}
+	for i, n := range s.Nodes {
+		rows[n.Name] = i
+	}
+	forEachLabNode(t, func(t *testing.T, name string, want labNode) {
+		i, ok := rows[name]
+		if !ok {
+			t.Fatalf("no status row for %s", name)
+		}
+		n := s.Nodes[i]
+		if n.ServicesBy != want.servicesBy {
+			t.Errorf("servicesBy = %q, want %q (errors %v)", n.ServicesBy, want.servicesBy, n.Errors)
+		}
+		var codes []string
+		for _, w := range n.Warnings {
+			codes = append(codes, w.Code)
+		}
+		if !sameSet(codes, want.warnings) {
+			t.Errorf("warnings = %v, want %v", codes, want.warnings)
+		}
+		if n.Ready != want.ready {
+			t.Errorf("ready = %v, want %v", n.Ready, want.ready)
+		}
+		if len(n.Errors) > 0 {
+			t.Errorf("errors: %v", n.Errors)
+		}
+		if want.release == "" {
+			if n.CiliumAgent != nil {
+				t.Errorf("ciliumAgent = %+v, want none", n.CiliumAgent)
+			}
+		} else {
+			if n.CiliumAgent == nil {
+				t.Fatalf("no ciliumAgent, want one speaking %s", want.release)
+			}
+			if n.CiliumAgent.Ready != want.agentReady {
+				t.Errorf("agent ready = %v, want %v", n.CiliumAgent.Ready, want.agentReady)
+			}
+			if !strings.HasPrefix(n.AgentVersion, want.release) {
+				t.Errorf("agentVersion = %q, want %s", n.AgentVersion, want.release)
+			}
+			if !strings.HasPrefix(n.CiliumAgent.Source, want.binary+" ") {
+				t.Errorf("read with %q, want the %s binary", n.CiliumAgent.Source, want.binary)
+			}
+			if k := n.KubeProxyReplacement; k == nil || k.Mode != want.mode {
+				t.Errorf("kubeProxyReplacement = %+v, want mode %s", k, want.mode)
+			}
+		}
+		if n.KubeProxyMode != want.proxyMode {
+			t.Errorf("kubeProxyMode = %q, want %q", n.KubeProxyMode, want.proxyMode)
+		}
+	})
+	var cluster []string
+	for _, w := range s.Warnings {
+		cluster = append(cluster, w.Code)
+	}
+	if !hasString(cluster, "cilium-daemonset-not-ready") {
+		t.Errorf("cluster warnings %v lack cilium-daemonset-not-ready (node-agent-unready's agent)", cluster)
+	}
+}
+
+// Every node's rules as inspect reads them through a debug pod; the
+// NotReady node is named with the reason, the others still come.
+func TestScenarioInspectEveryNode(t *testing.T) {
+	needLab(t)
+	r := kpr(t, "inspect", "--all-nodes", "-o", "json")
+	if r.code != 1 || !strings.Contains(r.stderr, `could not be read (see "errors" in the output)`) {
+		t.Errorf("inspect --all-nodes -o json: want exit 1 pointing at the document's errors, got %s", r)
+	}
+	var got struct {
+		Nodes []struct {
+			Name      string `json:"name"`
+			Netfilter *struct {
+				KubeServiceChains []string `json:"kubeServiceChains"`
+				CiliumChains      []string `json:"ciliumChains"`
+				KubeProxyModes    []string `json:"kubeProxyModes"`
+			} `json:"netfilter"`
+			KubeProxyMode string `json:"kubeProxyMode"`
+			Findings      []struct {
+				Code string `json:"code"`
+			} `json:"findings"`
+		} `json:"nodes"`
+		Errors []struct {
+			Node    string `json:"node"`
+			Reason  string `json:"reason"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	mustJSON(t, result{code: 0, stdout: r.stdout, stderr: r.stderr}, &got)
+	rows := map[string]int{}
+	for i, n := range got.Nodes {
+		rows[n.Name] = i
+	}
+	forEachLabNode(t, func(t *testing.T, name string, want labNode) {
+		i, ok := rows[name]
+		if !want.ready {
+			if ok {
+				t.Errorf("inspected a NotReady node")
+			}
+			named := false
+			for _, e := range got.Errors {
+				named = named || (e.Node == name && e.Reason == "NodeNotReady" && strings.Contains(e.Message, "fix the node or leave it out"))
+			}
+			if !named {
+				t.Errorf("errors %+v do not name %s as NodeNotReady with what to do", got.Errors, name)
+			}
+			return
+		}
+		if !ok {
+			t.Fatalf("no inspect row for %s", name)
+		}
+		n := got.Nodes[i]
+		if n.Netfilter == nil {
+			t.Fatalf("no netfilter summary")
+		}
+		kubeRules := len(n.Netfilter.KubeServiceChains) > 0 || hasString(n.Netfilter.KubeProxyModes, "nftables") || hasString(n.Netfilter.KubeProxyModes, "ipvs")
+		if kubeRules != want.kubeRules {
+			t.Errorf("kube-proxy rules present = %v (KUBE-SVC chains %d, modes %v), want %v", kubeRules, len(n.Netfilter.KubeServiceChains), n.Netfilter.KubeProxyModes, want.kubeRules)
+		}
+		if want.proxyMode != "" && !hasString(n.Netfilter.KubeProxyModes, want.proxyMode) {
+			t.Errorf("rule modes %v lack %s", n.Netfilter.KubeProxyModes, want.proxyMode)
+		}
+		if has := len(n.Netfilter.CiliumChains) > 0; has != want.ciliumChains {
+			t.Errorf("Cilium chains %v, want present=%v", n.Netfilter.CiliumChains, want.ciliumChains)
+		}
+		if n.KubeProxyMode != want.proxyModeAnswer {
+			t.Errorf("/proxyMode = %q, want %q", n.KubeProxyMode, want.proxyModeAnswer)
+		}
+		var codes []string
+		for _, f := range n.Findings {
+			codes = append(codes, f.Code)
+		}
+		if !sameSet(codes, want.findings) {
+			t.Errorf("findings %v, want %v", codes, want.findings)
+		}
+	})
+}
+
+// Every agent's service table, read in its own release's format, matches
+// the cluster.
+func TestScenarioServicesEveryRelease(t *testing.T) {
+	needLab(t)
+	var s servicesJSON
+	mustJSON(t, kpr(t, "services", "-n", "kube-system", "-o", "json"), &s)
+	seen := map[string]bool{}
+	for _, n := range s.Nodes {
+		seen[n.Node] = true
+		if len(n.Errors) > 0 {
+			t.Errorf("%s: errors %v", n.Node, n.Errors)
+		}
+		if len(n.Problems) > 0 {
+			t.Errorf("%s: problems %+v", n.Node, n.Problems)
+		}
+	}
+	forEachLabNode(t, func(t *testing.T, name string, want labNode) {
+		if want.release != "" && !seen[name] {
+			t.Errorf("services did not read the %s agent on %s", want.release, name)
+		}
+	})
+}
