@@ -56,8 +56,14 @@ faults:
 
 # Brings the lab up and shows kpr's main job on it, through kubectl's
 # plugin discovery, with colors.
-demo: build lab-up
+demo: lab-preflight build lab-up
 	lab/demo.sh
+
+# Root, Linux, and the kernel features the lab needs, checked before any
+# build: one sentence saying what is missing, nothing set up.
+.PHONY: lab-preflight
+lab-preflight:
+	lab/lab.sh preflight demo
 
 # Regenerate the Cilium parser fixtures with each release's own code
 # (tools/fixturegen; needs the Go module proxy; not run in CI).

@@ -84,6 +84,35 @@ LAB_KWOK_NODES="${LAB_KWOK_NODES% }"
 
 kubectl_admin() { "$BIN/kubectl" --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" "$@"; }
 
+# --------------------------------------------------------------- preflight
+
+# preflight: before anything is built or set up, check that this machine
+# can run the lab at all, and say in one sentence what is missing. Each
+# probe cleans up after itself, so a failure leaves nothing behind.
+preflight() {
+  local what="" why="" t="kprlab-preflight"
+  [ "$(uname -s)" = Linux ] || die "the lab needs Linux (network namespaces); this is $(uname -s)"
+  need_root "${1:-lab-up}"
+  try() { # description command...
+    local d="$1" out
+    shift
+    [ -n "$what" ] && return 0
+    if ! out="$("$@" 2>&1)"; then
+      what="$d"
+      why="$(head -n 1 <<<"$out")"
+    fi
+  }
+  ip netns del "$t" 2>/dev/null || true
+  try "network namespaces (ip netns add)" ip netns add "$t"
+  try "veth pairs" ip -n "$t" link add kpf0 type veth peer name kpf1
+  try "Linux bridges" ip -n "$t" link add kpf-br type bridge
+  try "nftables" ip netns exec "$t" nft add table ip kpr-preflight
+  try "iptables (nf_tables or legacy)" ip netns exec "$t" iptables -t nat -N KPR-PREFLIGHT
+  try "PID and mount namespaces (unshare)" unshare --pid --fork --mount --propagation private true
+  ip netns del "$t" 2>/dev/null || true
+  [ -z "$what" ] || die "this machine cannot run the lab: the kernel (or this container) does not allow $what: $why"
+}
+
 # ---------------------------------------------------------------- packages
 
 ensure_packages() {
@@ -695,6 +724,7 @@ up() {
   local t0=$SECONDS
   need_root lab-up
   ensure_packages
+  preflight lab-up
   build
   log "removing anything a previous run left"
   down
@@ -748,6 +778,11 @@ down)
   log "lab down"
   ;;
 check) check ;;
+preflight)
+  need_root "${2:-lab-up}"
+  ensure_packages
+  preflight "${2:-lab-up}"
+  ;;
 restart-apiserver)
   # Stop the API server (SIGKILL: as a crash), wait, start it again.
   need_root lab-restart-apiserver
@@ -760,7 +795,7 @@ rss) rss ;;
 is-clean) is_clean ;;
 build) build ;;
 *)
-  echo "usage: $0 up|down|check|restart-apiserver [SECONDS-DOWN]|is-clean|rss|build" >&2
+  echo "usage: $0 up|down|check|preflight|restart-apiserver [SECONDS-DOWN]|is-clean|rss|build" >&2
   exit 2
   ;;
 esac

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -137,5 +139,33 @@ func TestLabStandinDatapathTable(t *testing.T) {
 	r := execIn(t, pod, "cilium-agent", "nft", "list", "table", "ip", "kpr-lab-ebpf-standin")
 	if r.code != 0 || !strings.Contains(r.stdout, "10.96.100.10") || strings.Contains(r.stdout, "kube-proxy") {
 		t.Errorf("stand-in nft table: %s", r)
+	}
+}
+
+// The lab refuses to start on a machine that cannot run it, in one
+// sentence naming what is missing, and leaves nothing behind: not root,
+// and a kernel without nftables (a stand-in nft that fails as the kernel
+// would is put first on PATH).
+func TestLabPreflightSaysWhatIsMissing(t *testing.T) {
+	needLab(t)
+	lab := filepath.Join(repoRoot(), "lab", "lab.sh")
+	if _, err := exec.LookPath("setpriv"); err == nil {
+		r := run(t, nil, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", lab, "preflight", "demo")
+		if r.code == 0 || !strings.Contains(r.stderr, "the lab needs root") || !strings.Contains(r.stderr, "sudo make demo") {
+			t.Errorf("preflight as nobody: want a non-zero exit saying root is needed, got %s", r)
+		}
+	}
+	fake := t.TempDir()
+	writeFile(t, filepath.Join(fake, "nft"), "#!/bin/sh\necho 'Error: Could not process rule: Operation not supported' >&2\nexit 1\n")
+	if err := os.Chmod(filepath.Join(fake, "nft"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, []string{"PATH=" + fake + ":" + os.Getenv("PATH")}, lab, "preflight")
+	want := "this machine cannot run the lab: the kernel (or this container) does not allow nftables: Error: Could not process rule: Operation not supported"
+	if r.code == 0 || strings.TrimSpace(r.stderr) != "[lab] error: "+want {
+		t.Errorf("preflight without nftables: want exit 1 and exactly %q, got %s", want, r)
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), "kprlab-preflight") {
+		t.Errorf("preflight left its namespace behind: %s", out)
 	}
 }
