@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // NftTable is the stand-in datapath's own table. It must never look like
@@ -113,20 +116,62 @@ func renderNftOnce(args []string) int {
 	return 0
 }
 
-// runDatapath keeps the stand-in table in step with the API, polling every
-// --interval: simpler than informers and cheap at the lab's size.
+// runDatapath first installs the iptables chains a Cilium agent of
+// KPR_LAB_CILIUM_VERSION installs (ciliumchains.go), then keeps the
+// stand-in table in step with the API, polling every --interval: simpler
+// than informers and cheap at the lab's size. An agent that reports KPR
+// False or Disabled (KPR_LAB_CILIUM_KPR_MODE) does no Services: then only
+// the chains are installed.
 func runDatapath(args []string) int {
 	fs := flag.NewFlagSet("datapath", flag.ContinueOnError)
 	interval := fs.Duration("interval", 2*time.Second, "resync period")
 	once := fs.Bool("once", false, "sync once and exit")
+	printIpt := fs.Bool("print-cilium-iptables", false, "print the iptables-restore input of the Cilium agent's chains for this node and exit (socket match assumed)")
+	podCIDR := fs.String("pod-cidr", "", "the node's podCIDR for the Cilium chains (default: the Node's spec.podCIDR, else derived from eth0's address)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	node := os.Getenv("KPR_LAB_NODE")
+	if *printIpt {
+		var cs kubernetes.Interface
+		if os.Getenv("KPR_LAB_KUBECONFIG") != "" {
+			if c, err := clientset(); err == nil {
+				cs = c
+			}
+		}
+		cfg, err := ciliumIptablesConfigFor(cs, node, *podCIDR, 1)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		cfg.SocketMatch = true
+		script, err := renderCiliumIptables(cfg, nil)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Print(script)
+		return 0
+	}
 	cs, err := clientset()
 	if err != nil {
 		log.Print(err)
 		return 1
+	}
+	cfg, err := ciliumIptablesConfigFor(cs, node, *podCIDR, 5)
+	if err != nil {
+		log.Printf("datapath stand-in: Cilium iptables chains: %v", err)
+		return 1
+	}
+	res, err := installCiliumIptables(iptablesRunner{}, cfg)
+	if err != nil {
+		log.Printf("datapath stand-in: Cilium iptables chains: %v", err)
+		return 1
+	}
+	log.Printf("datapath stand-in: %s (podCIDR %s, cilium_host %s)", res, cfg.PodCIDR, ciliumRouterIP(cfg.PodCIDR))
+	if mode := os.Getenv("KPR_LAB_CILIUM_KPR_MODE"); strings.EqualFold(mode, "False") || strings.EqualFold(mode, "Disabled") {
+		log.Printf("datapath stand-in: the agent reports KPR %s: no Service datapath, only the chains", mode)
+		return 0
 	}
 	last := ""
 	for {
@@ -152,4 +197,63 @@ func runDatapath(args []string) int {
 		}
 		time.Sleep(*interval)
 	}
+}
+
+// ciliumIptablesConfigFor is the Cilium chains' configuration on this node:
+// the release from KPR_LAB_CILIUM_VERSION (default 1.18.8) and the podCIDR
+// from override, else the Node's spec.podCIDR (tries attempts times, 2 s
+// apart), else the lab's rule (KPR_LAB_POD_NET_PREFIX + the last octet of
+// eth0's IPv4 address + ".0/24").
+func ciliumIptablesConfigFor(cs kubernetes.Interface, node, override string, attempts int) (ciliumIptablesConfig, error) {
+	cfg := ciliumIptablesConfig{Release: os.Getenv("KPR_LAB_CILIUM_VERSION")}
+	if cfg.Release == "" {
+		cfg.Release = "1.18.8"
+	}
+	cidr := override
+	if cidr == "" && cs != nil && node != "" {
+		for i := 0; i < attempts; i++ {
+			if i > 0 {
+				time.Sleep(2 * time.Second)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			cancel()
+			if err == nil {
+				cidr = n.Spec.PodCIDR
+				break
+			}
+			log.Printf("datapath stand-in: node %s: %v", node, err)
+		}
+	}
+	if cidr == "" {
+		ip, err := eth0IPv4()
+		if err != nil {
+			return cfg, fmt.Errorf("no podCIDR: not from the API, and %v (use --pod-cidr)", err)
+		}
+		cidr = fmt.Sprintf("%s%d.0/24", podNetPrefix(), ip.As4()[3])
+	}
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil || !p.Addr().Is4() {
+		return cfg, fmt.Errorf("podCIDR %q: not an IPv4 prefix", cidr)
+	}
+	cfg.PodCIDR = p.Masked()
+	return cfg, nil
+}
+
+func eth0IPv4() (netip.Addr, error) {
+	itf, err := net.InterfaceByName("eth0")
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("eth0: %w", err)
+	}
+	addrs, err := itf.Addrs()
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("eth0: %w", err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			ip, _ := netip.AddrFromSlice(ipn.IP.To4())
+			return ip, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("eth0 has no IPv4 address")
 }

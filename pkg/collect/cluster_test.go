@@ -18,8 +18,8 @@ func TestFindKubeProxyModeByNode(t *testing.T) {
 	pod := func(name, node string, args []string, cm string) *corev1.Pod {
 		p := &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: name, Labels: map[string]string{"k8s-app": "kube-proxy"}},
-			Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "kube-proxy", Command: append([]string{"/usr/local/bin/kube-proxy"}, args...)}}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning},
+			Spec:       corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "kube-proxy", Command: append([]string{"/usr/local/bin/kube-proxy"}, args...)}}},
+			Status:     corev1.PodStatus{Phase: corev1.PodRunning},
 		}
 		if cm != "" {
 			p.Spec.Volumes = []corev1.Volume{{Name: "kube-proxy", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: cm}}}}}
