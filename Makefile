@@ -23,6 +23,7 @@ vet:
 unit:
 	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd $(GO) test -race ./...
 	cd lab/standin && $(GO) test ./...
+	for d in lab/standin/releases/v1_*/; do (cd $$d && $(GO) vet ./... && $(GO) test ./...) || exit 1; done
 
 # vet + unit, then the end-to-end tests on the local lab (needs root):
 # lab-up, e2e, and lab-down in a trap, also on failure (lab/test.sh).

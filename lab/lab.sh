@@ -140,14 +140,10 @@ ensure_packages() {
 
 build() {
   "$here/build/build.sh"
+  # The stand-ins and one Cilium CLI renderer per release (each only when
+  # its sources changed).
+  "$here/standin/build.sh" "$LAB_DIR/bin"
   mkdir -p "$LAB_DIR/bin/cilium-node"
-  # Rebuild the stand-ins only when their sources changed.
-  if [ ! -x "$LAB_DIR/bin/kpr-lab-node" ] ||
-    [ -n "$(find "$here/standin" -newer "$LAB_DIR/bin/kpr-lab-node" -type f | head -1)" ]; then
-    log "building the stand-ins (lab/standin)"
-    (cd "$here/standin" && CGO_ENABLED=0 go build -trimpath -o "$LAB_DIR/bin/kpr-lab-node.tmp" .)
-    mv "$LAB_DIR/bin/kpr-lab-node.tmp" "$LAB_DIR/bin/kpr-lab-node"
-  fi
   ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium-dbg"
   ln -sf ../kpr-lab-node "$LAB_DIR/bin/cilium-node/cilium"
 }

@@ -1,32 +1,54 @@
 package main
 
+// The Cilium agent CLI stand-in (`cilium-dbg` / `cilium` in the
+// cilium-agent container of a Cilium node). It speaks one of several
+// Cilium releases, chosen per node by kwok's ClusterExec environment:
+//
+//   - KPR_LAB_CILIUM_VERSION: the release (default DefaultCiliumVersion);
+//     CiliumReleases have a renderer.
+//   - KPR_LAB_CILIUM_KPR_MODE: the kube-proxy-replacement mode the agent
+//     reports, one of the release's (release.kprModes); empty is its full
+//     mode (Strict up to 1.13, True from 1.14).
+//
+// This module does not import Cilium. It computes, at exec time, a
+// version-neutral JSON document shaped for the release (statusDoc,
+// servicesDoc: the node's real interfaces, the API server's version, the
+// cluster's Services and EndpointSlices, the standin-break annotations)
+// and execs that release's renderer,
+// <dir of the resolved executable>/cilium-render/<version>, which
+// unmarshals it into the release's own api/v1/models and prints it with the
+// release's code (lab/standin/releases, built by lab/standin/build.sh):
+//
+//	cilium-render/<version> status text|verbose|json   <status document
+//	cilium-render/<version> service-list text|json     <service list document
+//	cilium-render/<version> version text|json
+//
+// Its stdout, stderr and exit code are the CLI's.
+
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"os"
-	"sort"
+	"os/exec"
+	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/cilium/cilium/api/v1/models"
-	"github.com/cilium/cilium/pkg/client"
-	"github.com/cilium/cilium/pkg/command"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// CiliumVersion is the release whose code renders the stand-in's output
-// (github.com/cilium/cilium in go.mod; lab/config.env LAB_CILIUM_VERSION,
-// passed on by kwok's ClusterExec). The git hash Cilium prints after the
-// version is not known here, so the stand-in prints "standin" in its place.
-//
-// The output is Cilium's own: the release's api/v1/models types, rendered
-// by pkg/client.FormatStatusResponse (text) and pkg/command.PrintOutput
-// (-o json). Only `service list`'s text table is replicated (printServiceList
-// below): it lives in the CLI's cmd package, which cannot be imported.
-var CiliumVersion = envOr("KPR_LAB_CILIUM_VERSION", "1.18.8")
-
 func ciliumCLI(name string, args []string) int {
+	rel, err := parseRelease(envOr("KPR_LAB_CILIUM_VERSION", DefaultCiliumVersion))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kpr lab stand-in: %v\n", err)
+		return 1
+	}
+	if !rel.hasCLI(name) {
+		return notFound(name)
+	}
 	var positional []string
 	output, verbose := "", false
 	for i := 0; i < len(args); i++ {
@@ -53,168 +75,216 @@ func ciliumCLI(name string, args []string) int {
 		fmt.Fprintf(os.Stderr, "Error: unsupported output format %q in the kpr lab stand-in (json only)\n", output)
 		return 1
 	}
+	format := "text"
+	if output == "json" {
+		format = "json"
+	}
 	hangIfAsked()
+	cmd := strings.Join(positional, " ")
+	if cmd == "version" {
+		return render(rel, "version", format, nil)
+	}
+	if cmd != "status" && cmd != "service list" && cmd != "service ls" {
+		fmt.Fprintf(os.Stderr, "Error: the kpr lab's %s stand-in only answers `status`, `service list` and `version` (got %q)\n", name, cmd)
+		return 1
+	}
+	mode, level, err := rel.kprMode(os.Getenv("KPR_LAB_CILIUM_KPR_MODE"))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kpr lab stand-in: %v\n", err)
+		return 1
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := strings.Join(positional, " ")
-	switch cmd {
-	case "status":
-		sr, err := buildStatus()
+	if cmd == "status" {
+		doc, err := buildStatus(rel, mode, level)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%v\nIs the agent running?\n", err)
 			return 1
 		}
-		if output == "json" {
-			return printJSON(sr)
+		if format == "text" && verbose {
+			format = "verbose"
 		}
-		// As cilium-dbg/cmd/status.go: this writer, the formatter, and the
-		// health line it prints when the health endpoint is not running.
-		w := tabwriter.NewWriter(os.Stdout, 2, 0, 3, ' ', 0)
-		details := client.StatusNoDetails
-		if verbose {
-			details = client.StatusAllDetails
-		}
-		client.FormatStatusResponse(w, sr, details)
-		fmt.Fprint(w, "Cluster health:\t\tProbe disabled\n")
-		_ = w.Flush()
-		return 0
-	case "service list", "service ls":
-		list, err := buildServiceList(ctx)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "Error: Cannot get services list: %v\n", err)
+		return render(rel, "status", format, doc)
+	}
+	list, err := buildServiceList(ctx, rel, level)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "Error: Cannot get services list: %v\n", err)
+		return 1
+	}
+	return render(rel, "service-list", format, list)
+}
+
+// executable is os.Executable; tests point it elsewhere.
+var executable = os.Executable
+
+// rendererPath is where build.sh puts the release's renderer: next to the
+// stand-in binary the cilium-dbg/cilium symlinks resolve to.
+func rendererPath(rel release) (string, error) {
+	exe, err := executable()
+	if err != nil {
+		return "", err
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(exe), "cilium-render", rel.Version), nil
+}
+
+// render execs the release's renderer with the document on stdin; its
+// stdout, stderr and exit code are the CLI's.
+func render(rel release, what, format string, doc any) int {
+	path, err := rendererPath(rel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kpr lab stand-in: locating the Cilium %s renderer: %v\n", rel.Version, err)
+		return 1
+	}
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		fmt.Fprintf(os.Stderr, "kpr lab stand-in: no Cilium %s renderer at %s: build it with `lab/standin/build.sh %s` (lab.sh up does; releases with a renderer: %s)\n",
+			rel.Version, path, filepath.Dir(filepath.Dir(path)), strings.Join(CiliumReleases, ", "))
+		return 1
+	}
+	in := []byte("null")
+	if doc != nil {
+		if in, err = json.Marshal(doc); err != nil {
+			fmt.Fprintf(os.Stderr, "kpr lab stand-in: %v\n", err)
 			return 1
 		}
-		if output == "json" {
-			return printJSON(list)
-		}
-		w := tabwriter.NewWriter(os.Stdout, 5, 0, 3, ' ', 0)
-		printServiceList(w, list)
-		return 0
-	case "version":
-		fmt.Printf("Client: %s standin go1.26 linux/amd64\nDaemon: %s standin go1.26 linux/amd64\n", CiliumVersion, CiliumVersion)
-		return 0
 	}
-	fmt.Fprintf(os.Stderr, "Error: the kpr lab's %s stand-in only answers `status`, `service list` and `version` (got %q)\n", name, cmd)
+	c := exec.Command(path, what, format)
+	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(in), os.Stdout, os.Stderr
+	err = c.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit) && exit.ExitCode() >= 0:
+		return exit.ExitCode()
+	}
+	fmt.Fprintf(os.Stderr, "kpr lab stand-in: running %s: %v\n", path, err)
 	return 1
 }
 
-// printJSON prints like `-o json`: Cilium's pkg/command.PrintOutput.
-func printJSON(v any) int {
-	command.ForceJSON()
-	if err := command.PrintOutput(v); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
-}
-
-// buildStatus fills Cilium's StatusResponse the way an agent with
-// kube-proxy-replacement=true, chaining mode generic-veth and socket LB in
-// host namespaces only would, with the node's real devices.
-func buildStatus() (*models.StatusResponse, error) {
+// buildStatus is the status document: what an agent of that release with
+// the lab's configuration (kube-proxy-replacement per mode, chaining mode
+// generic-veth, socket LB in host namespaces only) reports, with the node's
+// real devices and the API server's real version.
+func buildStatus(rel release, mode string, level int) (map[string]any, error) {
 	devs, err := nodeDevices()
 	if err != nil {
 		return nil, err
 	}
-	return statusFor(devs, kubeStatus(), os.Getenv("KPR_LAB_NODE")), nil
+	return statusDoc(rel, mode, level, devs, kubeStatus(), os.Getenv("KPR_LAB_NODE")), nil
 }
 
-func kubeStatus() *models.K8sStatus {
-	kube := &models.K8sStatus{State: models.K8sStatusStateOk, K8sAPIVersions: []string{
+func kubeStatus() map[string]any {
+	kube := map[string]any{"state": "Ok", "k8s-api-versions": []string{
 		"EndpointSliceOrEndpoint", "cilium/v2::CiliumClusterwideNetworkPolicy", "cilium/v2::CiliumEndpoint",
 		"cilium/v2::CiliumNetworkPolicy", "cilium/v2::CiliumNode", "core/v1::Namespace", "core/v1::Pods",
 		"core/v1::Service", "discovery/v1::EndpointSlice", "networking.k8s.io/v1::NetworkPolicy",
 	}}
 	if cs, err := clientset(); err == nil {
 		if v, err := cs.Discovery().ServerVersion(); err == nil {
-			kube.Msg = fmt.Sprintf("%s.%s (%s) [linux/amd64]", v.Major, strings.TrimSuffix(v.Minor, "+"), v.GitVersion)
+			kube["msg"] = fmt.Sprintf("%s.%s (%s) [linux/amd64]", v.Major, strings.TrimSuffix(v.Minor, "+"), v.GitVersion)
 		} else {
-			kube.State, kube.Msg = models.K8sStatusStateFailure, err.Error()
+			kube["state"], kube["msg"] = "Failure", err.Error()
 		}
 	} else {
-		kube.State, kube.Msg = models.K8sStatusStateFailure, err.Error()
+		kube["state"], kube["msg"] = "Failure", err.Error()
 	}
 	return kube
 }
 
-func statusFor(devs []Device, kube *models.K8sStatus, node string) *models.StatusResponse {
-	kpr := &models.KubeProxyReplacement{
-		Mode:       models.KubeProxyReplacementModeTrue,
-		Devices:    []string{},
-		DeviceList: []*models.KubeProxyReplacementDeviceListItems0{},
-	}
+// statusDoc is models.StatusResponse as JSON, with every field any of the
+// releases knows; each release's model keeps its own. Per release: the
+// mode names, the deviceList padding (1.15+), socket LB as "host reachable
+// services" (up to 1.12), socket LB tracing (1.13+), graceful termination
+// (up to 1.17), the annotations list (1.17+): the features the agent's
+// getKubeProxyReplacementStatus sets in that release. Per feature level: off
+// enables no service feature; partial and full enable the ones the lab's
+// agent has (NodePort SNAT, random selection, host port, external IPs,
+// session affinity, socket LB); socket LB in host namespaces only is the
+// lab's cilium-config in every mode.
+func statusDoc(rel release, mode string, level int, devs []Device, kube map[string]any, node string) map[string]any {
+	on := level != kprOff
+	devNames, devList := []string{}, []map[string]any{}
 	for _, d := range devs {
-		// Cilium allocates the slice with len(addrs) empty strings and then
-		// appends the addresses (daemon/cmd/status.go since 1.15), so the
-		// JSON and the text carry that padding: keep it, parsers must cope.
-		ips := make([]string, len(d.Addrs), 2*len(d.Addrs))
-		ips = append(ips, d.Addrs...)
-		kpr.DeviceList = append(kpr.DeviceList, &models.KubeProxyReplacementDeviceListItems0{Name: d.Name, IP: ips})
-		kpr.Devices = append(kpr.Devices, d.Name)
+		devList = append(devList, map[string]any{"name": d.Name, "ip": rel.deviceIPs(d)})
+		devNames = append(devNames, d.Name)
 	}
-	if len(devs) > 0 {
-		kpr.DirectRoutingDevice = devs[0].Name
+	np := map[string]any{}
+	if on {
+		np = map[string]any{
+			"enabled": true, "mode": "SNAT", "algorithm": "Random", "acceleration": "Disabled",
+			"portMin": 30000, "portMax": 32767,
+		}
 	}
-	kpr.Features = &models.KubeProxyReplacementFeatures{
-		Annotations: []string{
-			"service.cilium.io/node",
-			"service.cilium.io/node-selector",
-			"service.cilium.io/proxy-delegation",
-			"service.cilium.io/src-ranges-policy",
+	features := map[string]any{
+		"nodePort":        np,
+		"hostPort":        map[string]any{"enabled": on},
+		"externalIPs":     map[string]any{"enabled": on},
+		"sessionAffinity": map[string]any{"enabled": on},
+		"socketLB":        map[string]any{"enabled": on},
+		"socketLBTracing": map[string]any{"enabled": on && rel.Minor >= 13},
+		"nat46X64":        map[string]any{},
+		// The config value (cilium-config bpf-lb-sock-hostns-only: "true"),
+		// whatever the mode.
+		"bpfSocketLBHostnsOnly": true,
+	}
+	if rel.Minor <= 12 {
+		// Socket LB was also reported as "host reachable services".
+		features["hostReachableServices"] = map[string]any{}
+		if on {
+			features["hostReachableServices"] = map[string]any{"enabled": true, "protocols": []string{"TCP", "UDP"}}
+		}
+	}
+	if rel.Minor <= 17 {
+		// Terminating endpoints (enable-k8s-terminating-endpoint, on by
+		// default), whatever the mode; the 1.18 agent no longer reports it.
+		features["gracefulTermination"] = map[string]any{"enabled": true}
+	}
+	if on && rel.Minor >= 17 {
+		features["annotations"] = []string{
+			"service.cilium.io/node", "service.cilium.io/node-selector",
+			"service.cilium.io/proxy-delegation", "service.cilium.io/src-ranges-policy",
 			"service.cilium.io/type",
-		},
-		BpfSocketLBHostnsOnly: true,
-		ExternalIPs:           &models.KubeProxyReplacementFeaturesExternalIPs{Enabled: true},
-		HostPort:              &models.KubeProxyReplacementFeaturesHostPort{Enabled: true},
-		Nat46X64: &models.KubeProxyReplacementFeaturesNat46X64{
-			Gateway: &models.KubeProxyReplacementFeaturesNat46X64Gateway{Prefixes: []string{}},
-			Service: &models.KubeProxyReplacementFeaturesNat46X64Service{},
-		},
-		NodePort: &models.KubeProxyReplacementFeaturesNodePort{
-			Enabled: true, Mode: "SNAT", Algorithm: "Random", Acceleration: "Disabled",
-			PortMin: 30000, PortMax: 32767,
-		},
-		SessionAffinity: &models.KubeProxyReplacementFeaturesSessionAffinity{Enabled: true},
-		SocketLB:        &models.KubeProxyReplacementFeaturesSocketLB{Enabled: true},
-		SocketLBTracing: &models.KubeProxyReplacementFeaturesSocketLBTracing{Enabled: true},
+		}
 	}
-	return &models.StatusResponse{
-		AttachMode:       models.AttachModeTcx,
-		BandwidthManager: &models.BandwidthManager{},
-		Cilium:           &models.Status{State: models.StatusStateOk, Msg: fmt.Sprintf("%s (v%s-standin)", CiliumVersion, CiliumVersion)},
-		ClockSource:      &models.ClockSource{Mode: models.ClockSourceModeKtime},
-		Cluster: &models.ClusterStatus{
-			CiliumHealth: &models.Status{State: models.StatusStateOk, Msg: "Health check module disabled"},
-			Self:         "default/" + node,
+	kpr := map[string]any{"mode": mode, "devices": devNames, "deviceList": devList, "features": features}
+	if len(devs) > 0 {
+		kpr["directRoutingDevice"] = devs[0].Name
+	}
+	return map[string]any{
+		"attach-mode":       "tcx",
+		"bandwidth-manager": map[string]any{},
+		"cilium":            map[string]any{"state": "Ok", "msg": fmt.Sprintf("%s (v%s-standin)", rel.Version, rel.Version)},
+		"clock-source":      map[string]any{"mode": "ktime"},
+		"cluster": map[string]any{
+			"ciliumHealth": map[string]any{"state": "Ok", "msg": "Health check module disabled"},
+			"self":         "default/" + node,
 		},
-		CniChaining:  &models.CNIChainingStatus{Mode: "generic-veth"},
-		CniFile:      &models.Status{State: models.StatusStateOk, Msg: "/host/etc/cni/net.d/05-cilium.conflist"},
-		DatapathMode: models.DatapathModeVeth,
-		Encryption:   &models.EncryptionStatus{Mode: models.EncryptionStatusModeDisabled},
-		HostFirewall: &models.HostFirewall{Mode: models.HostFirewallModeDisabled},
-		Hubble:       &models.HubbleStatus{State: models.HubbleStatusStateDisabled},
-		IdentityRange: &models.IdentityRange{
-			MinIdentity: 256, MaxIdentity: 65535,
+		"cni-chaining":           map[string]any{"mode": "generic-veth"},
+		"cni-file":               map[string]any{"state": "Ok", "msg": "/host/etc/cni/net.d/05-cilium.conflist"},
+		"datapath-mode":          "veth",
+		"encryption":             map[string]any{"mode": "Disabled"},
+		"host-firewall":          map[string]any{"mode": "Disabled"},
+		"hubble":                 map[string]any{"state": "Disabled"},
+		"identity-range":         map[string]any{"min-identity": 256, "max-identity": 65535},
+		"ipam":                   map[string]any{"ipv4": []string{}, "status": "IPv4: 0/254 allocated from 10.0.0.0/24, "},
+		"kube-proxy-replacement": kpr,
+		"kubernetes":             kube,
+		"kvstore":                map[string]any{"state": "Ok", "msg": "Disabled"},
+		"masquerading": map[string]any{
+			"enabled": true, "mode": "iptables", "enabledProtocols": map[string]any{"ipv4": true},
 		},
-		Ipam:                 &models.IPAMStatus{IPV4: []string{}, Status: "IPv4: 0/254 allocated from 10.0.0.0/24, "},
-		KubeProxyReplacement: kpr,
-		Kubernetes:           kube,
-		Kvstore:              &models.Status{State: models.StatusStateOk, Msg: "Disabled"},
-		Masquerading: &models.Masquerading{
-			Enabled: true, Mode: models.MasqueradingModeIptables,
-			EnabledProtocols: &models.MasqueradingEnabledProtocols{IPV4: true},
-		},
-		NodeMonitor: &models.MonitorStatus{Cpus: 2, Npages: 64, Pagesize: 4096},
-		Proxy:       &models.ProxyStatus{IP: "10.0.0.1", PortRange: "10000-20000", EnvoyDeploymentMode: "embedded"},
-		Routing: &models.Routing{
-			InterHostRoutingMode: models.RoutingInterHostRoutingModeTunnel,
-			IntraHostRoutingMode: models.RoutingIntraHostRoutingModeLegacy,
-			TunnelProtocol:       "vxlan",
+		"nodeMonitor": map[string]any{"cpus": 2, "npages": 64, "pagesize": 4096},
+		"proxy":       map[string]any{"ip": "10.0.0.1", "port-range": "10000-20000", "envoy-deployment-mode": "embedded"},
+		"routing": map[string]any{
+			"inter-host-routing-mode": "Tunnel", "intra-host-routing-mode": "Legacy", "tunnel-protocol": "vxlan",
 		},
 	}
 }
 
-func buildServiceList(ctx context.Context) ([]*models.Service, error) {
+func buildServiceList(ctx context.Context, rel release, level int) ([]map[string]any, error) {
 	cs, err := clientset()
 	if err != nil {
 		return nil, err
@@ -227,30 +297,46 @@ func buildServiceList(ctx context.Context) ([]*models.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ciliumServices(servicePorts(snap), nodeIPv4s(devs), os.Getenv("KPR_LAB_NODE")), nil
+	return servicesDoc(rel, level, servicePorts(snap), nodeIPv4s(devs), os.Getenv("KPR_LAB_NODE")), nil
 }
 
-// ciliumServices lists the frontends Cilium 1.18 creates for the Services:
-// one per ClusterIP, one NodePort frontend per node address plus the
+// servicesDoc is []*models.Service as JSON: the frontends the agent
+// creates for the Services. One per ClusterIP; with the service features
+// on (not in an off mode), one NodePort frontend per node address plus the
 // 0.0.0.0 surrogate, one per externalIP and LoadBalancer ingress IP.
-func ciliumServices(ports []ServicePort, nodeIPs []string, node string) []*models.Service {
-	var out []*models.Service
-	id := int64(0)
+// Before 1.17 TCP and UDP on one address and port are one frontend (the
+// first Service port's).
+func servicesDoc(rel release, level int, ports []ServicePort, nodeIPs []string, node string) []map[string]any {
+	out := []map[string]any{}
+	seen := map[string]bool{}
+	id := 0
 	add := func(sp ServicePort, ip string, port int32, typ string, local bool) {
+		key := fmt.Sprintf("%s:%d", ip, port)
+		if !rel.mergesProtocols() {
+			key += "/" + string(sp.Protocol)
+		}
+		if seen[key] {
+			return
+		}
+		seen[key] = true
 		id++
-		bes := []*models.BackendAddress{}
+		bes := []map[string]any{}
 		for _, b := range sp.Backends {
 			if local && b.NodeName != node {
 				continue
 			}
-			ip, w := b.IP, uint16(100) // Cilium's default backend weight
+			ip := b.IP
 			if sp.Break == "wrong-backend" {
 				ip = unusedBackend
 			}
-			bes = append(bes, &models.BackendAddress{
-				IP: &ip, NodeName: b.NodeName, Port: uint16(b.Port), Preferred: true,
-				Protocol: string(sp.Protocol), State: b.State, Weight: &w,
-			})
+			be := map[string]any{
+				"ip": ip, "port": b.Port, "preferred": true, "protocol": string(sp.Protocol),
+				"state": b.State, "weight": 100, // Cilium's default backend weight
+			}
+			if b.NodeName != "" {
+				be["nodeName"] = b.NodeName
+			}
+			bes = append(bes, be)
 		}
 		ext, intp := "Cluster", "Cluster"
 		if sp.ExtLocal {
@@ -259,24 +345,27 @@ func ciliumServices(ports []ServicePort, nodeIPs []string, node string) []*model
 		if sp.IntLocal {
 			intp = "Local"
 		}
-		spec := &models.ServiceSpec{
-			ID: id,
-			FrontendAddress: &models.FrontendAddress{
-				IP: ip, Port: uint16(port), Protocol: string(sp.Protocol), Scope: models.FrontendAddressScopeExternal,
+		spec := map[string]any{
+			"id": id,
+			"frontend-address": map[string]any{
+				"ip": ip, "port": port, "protocol": string(sp.Protocol), "scope": "external",
 			},
-			BackendAddresses: bes,
-			Flags: &models.ServiceSpecFlags{
-				Type: typ, TrafficPolicy: ext, ExtTrafficPolicy: ext, IntTrafficPolicy: intp,
-				Name: sp.Name, Namespace: sp.Namespace,
+			"backend-addresses": bes,
+			"flags": map[string]any{
+				"type": typ, "trafficPolicy": ext, "extTrafficPolicy": ext, "intTrafficPolicy": intp,
+				"natPolicy": "None", "name": sp.Name, "namespace": sp.Namespace,
 			},
 		}
-		out = append(out, &models.Service{Spec: spec, Status: &models.ServiceStatus{Realized: spec}})
+		out = append(out, map[string]any{"spec": spec, "status": map[string]any{"realized": spec}})
 	}
 	for _, sp := range ports {
 		if sp.Break != "missing-frontend" {
 			for _, ip := range sp.ClusterIPs {
 				add(sp, ip, sp.Port, "ClusterIP", false)
 			}
+		}
+		if level == kprOff {
+			continue
 		}
 		if sp.NodePort != 0 {
 			for _, ip := range nodeIPs {
@@ -292,34 +381,6 @@ func ciliumServices(ports []ServicePort, nodeIPs []string, node string) []*model
 		}
 	}
 	return out
-}
-
-// printServiceList replicates cilium-dbg/cmd/service_list.go at 1.18.8
-// (that package cannot be imported): tabwriter(5,0,3), every cell
-// tab-terminated, rows sorted by ID, extra backends on continuation rows.
-// Addresses print as L3n4Addr.String() does for IPv4 with external scope:
-// "IP:port/PROTO" (1.17+).
-func printServiceList(w *tabwriter.Writer, list []*models.Service) {
-	fmt.Fprintln(w, "ID\tFrontend\tService Type\tBackend\t")
-	sort.Slice(list, func(i, j int) bool { return list[i].Status.Realized.ID < list[j].Status.Realized.ID })
-	for _, svc := range list {
-		r := svc.Status.Realized
-		fe := fmt.Sprintf("%s:%d/%s", r.FrontendAddress.IP, r.FrontendAddress.Port, r.FrontendAddress.Protocol)
-		typ := svc.Spec.Flags.Type
-		if len(r.BackendAddresses) == 0 {
-			fmt.Fprintf(w, "%d\t%s\t%s\t\t\n", r.ID, fe, typ)
-			continue
-		}
-		for i, be := range r.BackendAddresses {
-			cell := fmt.Sprintf("%d => %s:%d/%s (%s)", i+1, *be.IP, be.Port, be.Protocol, be.State)
-			if i == 0 {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t\n", r.ID, fe, typ, cell)
-			} else {
-				fmt.Fprintf(w, "\t\t\t%s\t\n", cell)
-			}
-		}
-	}
-	_ = w.Flush()
 }
 
 // HangAnnotation on a node makes the Cilium CLI stand-in on that node sleep

@@ -137,7 +137,9 @@ func servicePorts(snap *Snapshot) []ServicePort {
 			out = append(out, sp)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
+	// Stable: ports that differ only by protocol keep the Service's order
+	// (before 1.17 Cilium makes one frontend of them, the first's).
+	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Namespace != b.Namespace {
 			return a.Namespace < b.Namespace

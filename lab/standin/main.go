@@ -2,9 +2,16 @@
 // with several faces, chosen by the name it is called by:
 //
 //   - cilium-dbg / cilium: a stand-in for the Cilium agent CLI. It answers
-//     `status [-o json] [--verbose]` and `service list [-o json]` in Cilium
-//     1.18's formats, computed at exec time from the node's real interfaces
-//     and the cluster's real Services and EndpointSlices.
+//     `status [-o json] [--verbose]`, `service list [-o json]` and
+//     `version [-o json]` as the node's Cilium release prints them
+//     (KPR_LAB_CILIUM_VERSION: 1.12.19, 1.14.19, 1.16.19, 1.18.8 or 1.20.2;
+//     before 1.15 only `cilium` exists), in the kube-proxy-replacement mode
+//     KPR_LAB_CILIUM_KPR_MODE says. The contents are computed at exec time
+//     from the node's real interfaces and the cluster's real Services and
+//     EndpointSlices; the printing is done by that release's renderer,
+//     cilium-render/<version> next to this binary, built from the release's
+//     own code (lab/standin/releases; see cilium.go). This module does not
+//     import Cilium.
 //   - kpr-lab-node datapath: a stand-in for Cilium's eBPF service datapath:
 //     keeps an nft table of DNAT rules (never named like kube-proxy's) in
 //     step with the Services and EndpointSlices.
@@ -13,10 +20,11 @@
 //     their container ports), for the backends kpr verify deploys.
 //
 // Environment (set by lab/node-init.sh for kwok, which passes it on to the
-// commands it execs): KPR_LAB_NODE (node name), KPR_LAB_KUBECONFIG.
-// KPR_LAB_CONTAINER=cilium-agent is set by kwok's ClusterExec only for the
-// cilium-agent container, so other containers on a Cilium node do not have
-// the Cilium CLI, as on a real node.
+// commands it execs): KPR_LAB_NODE (node name), KPR_LAB_KUBECONFIG. kwok's
+// ClusterExec (lab.sh kwok_execs) sets, per node, KPR_LAB_CONTAINER=
+// cilium-agent only for the cilium-agent container, so other containers on
+// a Cilium node do not have the Cilium CLI, as on a real node, and
+// KPR_LAB_CILIUM_VERSION / KPR_LAB_CILIUM_KPR_MODE for the agent.
 package main
 
 import (
@@ -33,9 +41,7 @@ func run(name string, args []string) int {
 	switch name {
 	case "cilium-dbg", "cilium":
 		if os.Getenv("KPR_LAB_CONTAINER") != "cilium-agent" {
-			// What kwok says when the command is not on the PATH.
-			fmt.Fprintf(os.Stderr, "exec: %q: executable file not found in $PATH\n", name)
-			return 127
+			return notFound(name)
 		}
 		return ciliumCLI(name, args)
 	}
@@ -57,6 +63,12 @@ func run(name string, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "kpr-lab-node: unknown command %q\n", args[0])
 	return 2
+}
+
+// notFound prints what kwok says when the command is not on the PATH.
+func notFound(name string) int {
+	fmt.Fprintf(os.Stderr, "exec: %q: executable file not found in $PATH\n", name)
+	return 127
 }
 
 func envOr(name, def string) string {

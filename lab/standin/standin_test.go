@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"regexp"
 	"strings"
 	"testing"
-	"text/tabwriter"
 
-	"github.com/cilium/cilium/api/v1/models"
-	"github.com/cilium/cilium/pkg/client"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -32,87 +27,6 @@ func labPorts() []ServicePort {
 			Namespace: "demo", Name: "empty", Type: corev1.ServiceTypeClusterIP,
 			Protocol: corev1.ProtocolUDP, ClusterIPs: []string{"10.96.0.21"}, Port: 53,
 		},
-	}
-}
-
-func TestServiceListText(t *testing.T) {
-	list := ciliumServices(labPorts(), []string{"172.30.0.11"}, "node-cilium")
-	var b bytes.Buffer
-	printServiceList(tabwriter.NewWriter(&b, 5, 0, 3, ' ', 0), list)
-	// tabwriter(5,0,3,' '): columns padded to the widest cell + 3; every
-	// cell is tab-terminated, so every line ends in padding.
-	got := b.String()
-	if !strings.HasPrefix(got, "ID   Frontend                Service Type   Backend") {
-		t.Fatalf("header:\n%q", got)
-	}
-	lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
-	if len(lines) != 7 { // header, 1-3 nm-nginx, 4 two (+1 continuation), 5 empty
-		t.Fatalf("want 7 lines, got %d:\n%s", len(lines), got)
-	}
-	for _, l := range lines {
-		if !strings.HasSuffix(l, " ") {
-			t.Errorf("line without trailing padding: %q", l)
-		}
-	}
-	fields := func(i int) []string { return strings.Fields(lines[i]) }
-	if f := fields(1); f[0] != "1" || f[1] != "10.96.100.10:80/TCP" || f[2] != "ClusterIP" || strings.Join(f[3:], " ") != "1 => 172.30.0.11:80/TCP (active)" {
-		t.Errorf("ClusterIP row: %q", lines[1])
-	}
-	if f := fields(3); f[1] != "0.0.0.0:30080/TCP" || f[2] != "NodePort" {
-		t.Errorf("0.0.0.0 NodePort surrogate row: %q", lines[3])
-	}
-	if f := fields(5); strings.Join(f, " ") != "2 => 172.30.0.13:80/TCP (terminating)" {
-		t.Errorf("continuation row: %q", lines[5])
-	}
-	if f := fields(6); len(f) != 3 || f[1] != "10.96.0.21:53/UDP" {
-		t.Errorf("service without backends: %q", lines[6])
-	}
-}
-
-func TestServiceListBreakSwitch(t *testing.T) {
-	ports := labPorts()[:1]
-	ports[0].Break = "missing-frontend"
-	for _, s := range ciliumServices(ports, []string{"172.30.0.11"}, "node-cilium") {
-		if s.Spec.Flags.Type == "ClusterIP" {
-			t.Errorf("missing-frontend still lists the ClusterIP %+v", s.Spec.FrontendAddress)
-		}
-	}
-	ports[0].Break = "wrong-backend"
-	list := ciliumServices(ports, []string{"172.30.0.11"}, "node-cilium")
-	if len(list) != 3 {
-		t.Fatalf("want ClusterIP + 2 NodePort frontends, got %d", len(list))
-	}
-	for _, s := range list {
-		if ip := *s.Spec.BackendAddresses[0].IP; ip != unusedBackend {
-			t.Errorf("wrong-backend: backend %s, want %s", ip, unusedBackend)
-		}
-	}
-}
-
-func TestStatusKeepsCiliumsPadding(t *testing.T) {
-	sr := statusFor([]Device{{Name: "eth0", Addrs: []string{"172.30.0.11", "fe80::1"}}},
-		&models.K8sStatus{State: "Ok", Msg: "1.37 (v1.37.2) [linux/amd64]"}, "node-cilium")
-	dl := sr.KubeProxyReplacement.DeviceList
-	if len(dl) != 1 || strings.Join(dl[0].IP, ",") != ",,172.30.0.11,fe80::1" {
-		t.Fatalf("deviceList %+v, want eth0 with [\"\", \"\", 172.30.0.11, fe80::1]", dl)
-	}
-	// Rendered by Cilium's own formatter through the CLI's writer.
-	var b bytes.Buffer
-	w := tabwriter.NewWriter(&b, 2, 0, 3, ' ', 0)
-	client.FormatStatusResponse(w, sr, client.StatusAllDetails)
-	_ = w.Flush()
-	out := b.String()
-	// Column widths depend on the whole block: match with \s+.
-	for _, want := range []string{
-		`KubeProxyReplacement:\s+True   \[eth0   172\.30\.0\.11 fe80::1 \(Direct Routing\)\]\n`,
-		`CNI Chaining:\s+generic-veth\n`,
-		`Cilium:\s+Ok   1\.18\.8 \(v1\.18\.8-standin\)\n`,
-		`Socket LB Coverage:\s+Hostns-only\n`,
-		`- NodePort:\s+Enabled \(Range: 30000-32767\) \n`,
-	} {
-		if !regexp.MustCompile(want).MatchString(out) {
-			t.Errorf("status does not match %s:\n%s", want, out)
-		}
 	}
 }
 
