@@ -730,17 +730,30 @@ type peer struct {
 }
 
 // remotePeers chooses, for every chosen node, one node of every class to
-// probe NodePorts on: the class's first chosen node other than itself.
+// probe NodePorts on: the class's first chosen node other than itself,
+// preferring a Ready node without status warnings, so that a remote probe
+// speaks for the class, not for one node's own trouble (an unready agent).
 func (r *verifyRun) remotePeers() map[string][]peer {
+	clean := map[string]bool{}
+	if r.status != nil {
+		for _, n := range r.status.Nodes {
+			clean[n.Name] = n.Ready && len(n.Warnings) == 0 && len(n.Errors) == 0
+		}
+	}
 	out := map[string][]peer{}
 	for _, from := range r.chosen {
 		for _, cl := range r.res.Classes {
+			best := ""
 			for _, n := range cl.Chosen {
 				if n == from || r.nodes[n].InternalIP == "" {
 					continue
 				}
-				out[from] = append(out[from], peer{name: n, class: cl.Name, ip: r.nodes[n].InternalIP})
-				break
+				if best == "" || (clean[n] && !clean[best]) {
+					best = n
+				}
+			}
+			if best != "" {
+				out[from] = append(out[from], peer{name: best, class: cl.Name, ip: r.nodes[best].InternalIP})
 			}
 		}
 	}

@@ -9,7 +9,29 @@ import (
 )
 
 // The lab's nodes (lab/config.env LAB_NODES).
-var labNodes = []string{"node-bare", "node-cilium", "node-iptables", "node-stale"}
+// labNodeNames are the scenario's nodes the lab runs, sorted.
+func labNodeNames(t *testing.T) []string {
+	t.Helper()
+	skipped := labSkipped(t)
+	var out []string
+	for name := range labScenario {
+		if _, ok := skipped[name]; !ok {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func without(names []string, drop string) []string {
+	var out []string
+	for _, n := range names {
+		if n != drop {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // candidates splits cobra's __complete output into candidates (descriptions
 // after a tab dropped) and the final ":<directive>" line.
@@ -58,9 +80,9 @@ func shimPath(t *testing.T) string {
 
 func TestCompletionNodeNamesFromLab(t *testing.T) {
 	needLab(t)
-	wantCandidates(t, kpr(t, "__complete", "inspect", "node-"), labNodes)
+	wantCandidates(t, kpr(t, "__complete", "inspect", "node-"), labNodeNames(t))
 	// Names already typed are not offered again.
-	wantCandidates(t, kpr(t, "__complete", "inspect", "node-cilium", "node-"), []string{"node-bare", "node-iptables", "node-stale"})
+	wantCandidates(t, kpr(t, "__complete", "inspect", "node-cilium", "node-"), without(labNodeNames(t), "node-cilium"))
 }
 
 func TestCompletionNamespacesAndServicesFromLab(t *testing.T) {
@@ -81,7 +103,7 @@ func TestCompletionNamespacesAndServicesFromLab(t *testing.T) {
 func TestCompletionThroughShim(t *testing.T) {
 	needLab(t)
 	path := shimPath(t)
-	wantCandidates(t, run(t, []string{path}, "kubectl_complete-kpr", "inspect", "node-"), labNodes)
+	wantCandidates(t, run(t, []string{path}, "kubectl_complete-kpr", "inspect", "node-"), labNodeNames(t))
 }
 
 // ...then through kubectl's own plugin completion (kubectl >= 1.26), which
@@ -92,8 +114,8 @@ func TestCompletionThroughKubectl(t *testing.T) {
 	r := run(t, []string{path}, kubectlPath(t), "__complete", "kpr", "inspect", "node-")
 	got, _ := candidates(t, r)
 	slices.Sort(got)
-	if !slices.Equal(got, labNodes) {
-		t.Errorf("kubectl __complete kpr inspect node-: %q, want %q\n%s", got, labNodes, r)
+	if want := labNodeNames(t); !slices.Equal(got, want) {
+		t.Errorf("kubectl __complete kpr inspect node-: %q, want %q\n%s", got, want, r)
 	}
 	// The subcommands themselves.
 	got, _ = candidates(t, run(t, []string{path}, kubectlPath(t), "__complete", "kpr", ""))

@@ -58,10 +58,17 @@ var wantServicesBy = map[string]string{
 }
 
 var nodeIPs = map[string]string{
-	"node-cilium":   "172.30.0.11",
-	"node-iptables": "172.30.0.12",
-	"node-bare":     "172.30.0.13",
-	"node-stale":    "172.30.0.14",
+	"node-cilium":        "172.30.0.11",
+	"node-iptables":      "172.30.0.12",
+	"node-bare":          "172.30.0.13",
+	"node-stale":         "172.30.0.14",
+	"node-partial":       "172.30.0.15",
+	"node-both":          "172.30.0.16",
+	"node-ipvs":          "172.30.0.17",
+	"node-nftables":      "172.30.0.18",
+	"node-kpr-off":       "172.30.0.19",
+	"node-agent-unready": "172.30.0.20",
+	"node-notready":      "172.30.0.21",
 }
 
 func byName(t *testing.T, s statusJSON) map[string]nodeJSON {

@@ -107,14 +107,21 @@ func TestVerifyDeployBackends(t *testing.T) {
 	waitNoKprPods(t)
 	dir := t.TempDir()
 	junit, md, html := filepath.Join(dir, "kpr.xml"), filepath.Join(dir, "kpr.md"), filepath.Join(dir, "kpr.html")
-	r := kpr(t, "verify", "--deploy-backends", "--http", "--junit", junit, "--report", md, "--report", html, "-o", "json")
+	// Every node, not a sample: each of the lab's verdicts is checked.
+	r := kpr(t, "verify", "--deploy-backends", "--all-nodes", "--http", "--junit", junit, "--report", md, "--report", html, "-o", "json")
 	noStackTrace(t, r)
 	if r.code != 1 {
 		t.Fatalf("verify on the lab must fail (node-stale's leftovers), exit 1: %s", r)
 	}
 	v := decodeVerify(t, r)
 
-	wantClass := map[string]string{"node-cilium": "cilium", "node-stale": "cilium", "node-iptables": "kube-proxy-iptables", "node-bare": "none"}
+	wantClass := map[string]string{}
+	skipped := labSkipped(t)
+	for name, n := range labScenario {
+		if _, ok := skipped[name]; !ok {
+			wantClass[name] = n.servicesBy
+		}
+	}
 	for _, n := range v.Nodes {
 		if want, ok := wantClass[n.Name]; ok && n.Class != want {
 			t.Errorf("node %s: class %s, want %s", n.Name, n.Class, want)
@@ -163,6 +170,13 @@ func TestVerifyDeployBackends(t *testing.T) {
 	check("node-iptables/kube-proxy-rules", "pass", "proxyMode iptables")
 	check("node-bare/service-datapath", "warn", "no Service datapath on this node")
 	check("node-cilium/agent-kpr", "pass", "full")
+	// The bigger lab's verdicts.
+	check("node-both/single-datapath", "fail", "kube-proxy and Cilium's full KPR both program Services")
+	check("node-partial/agent-kpr", "warn", "Partial")
+	check("node-kpr-off/agent-kpr", "warn", "nothing serves Services on this node")
+	check("node-kpr-off/status-warnings", "warn", "config-kpr-agent-disabled")
+	check("node-agent-unready/status-warnings", "warn", "agent-not-ready")
+	check("node-notready/node-checked", "fail", "NotReady")
 	ns := v.Options.Namespace
 	if !strings.HasPrefix(ns, "kpr-verify-") {
 		t.Fatalf("namespace %q", ns)

@@ -102,11 +102,13 @@ func Evaluate(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 			c.Result, c.Reason = report.ResultWarn, fmt.Sprintf("the agent reports KubeProxyReplacement %s: only some Service types bypass kube-proxy", mode)
 		case class == verdict.Cilium || class == verdict.Both:
 			c.Result, c.Reason = report.ResultPass, fmt.Sprintf("the agent reports KubeProxyReplacement %s (full)", mode)
-		default:
+		case st.KubeProxyPod != nil:
 			c.Result, c.Reason = report.ResultWarn, fmt.Sprintf("a Cilium agent runs here but reports KubeProxyReplacement %q: kube-proxy serves Services", orNone(mode))
+		default:
+			c.Result, c.Reason = report.ResultWarn, fmt.Sprintf("a Cilium agent runs here but reports KubeProxyReplacement %q and no kube-proxy runs: nothing serves Services on this node", orNone(mode))
 		}
 		if st.CiliumAgent != nil {
-			c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- cilium-dbg status | grep KubeProxyReplacement", st.CiliumAgent.Namespace, st.CiliumAgent.Pod)
+			c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- %s status | grep KubeProxyReplacement", st.CiliumAgent.Namespace, st.CiliumAgent.Pod, agentBinary(st.CiliumAgent.Source))
 		}
 		add(c)
 	}
@@ -153,7 +155,11 @@ func Evaluate(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 			c.Result, c.Reason = report.ResultFail, fmt.Sprintf("the agent's service table disagrees with the cluster: %s", strings.Join(f.Problems, "; "))
 		}
 		if ns, pod, ok := strings.Cut(f.Agent, "/"); ok {
-			c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- cilium-dbg service list", ns, pod)
+			bin := "cilium-dbg"
+			if st != nil && st.CiliumAgent != nil {
+				bin = agentBinary(st.CiliumAgent.Source)
+			}
+			c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- %s service list", ns, pod, bin)
 		}
 		add(c)
 	}
@@ -314,6 +320,16 @@ func rulesLine(ev report.RulesEvidence) string {
 		s += "; " + strings.Join(ev.Findings, ", ")
 	}
 	return s
+}
+
+// agentBinary is the CLI that answered on this agent (the first word of
+// how its status was read: "cilium status -o json" on 1.14 and older),
+// cilium-dbg when unknown.
+func agentBinary(source string) string {
+	if b, _, _ := strings.Cut(source, " "); b == "cilium" {
+		return b
+	}
+	return "cilium-dbg"
 }
 
 func agentEvidence(st *report.NodeStatus) string {

@@ -279,3 +279,36 @@ func TestSampleIsReproducible(t *testing.T) {
 		t.Errorf("n=0 takes every eligible node: %v", got)
 	}
 }
+
+// An agent without KPR: what serves Services depends on whether kube-proxy
+// runs, and the commands to repeat the checks use the binary that
+// answered (cilium on 1.14 and older).
+func TestEvaluateAgentWithoutKPR(t *testing.T) {
+	kp := "kube-system/kube-proxy-x"
+	for _, c := range []struct {
+		name      string
+		kubeProxy *string
+		class     string
+		want      string
+	}{
+		{"no kube-proxy", nil, "none", "and no kube-proxy runs: nothing serves Services on this node"},
+		{"kube-proxy", &kp, "kube-proxy-iptables", ": kube-proxy serves Services"},
+	} {
+		st := &report.NodeStatus{Name: "n", ServicesBy: verdict.ServicesBy(c.class), KubeProxyPod: c.kubeProxy,
+			CiliumAgent:          &report.AgentRef{Pod: "cilium-y", Namespace: "kube-system", Ready: true, Source: "cilium status -o json"},
+			KubeProxyReplacement: &cilium.KPR{Mode: "False", ReplacesKubeProxy: "none"}}
+		n := Node{Name: "n", Class: c.class, Status: st,
+			Frontends: []Frontends{{Service: "ns/a:http", Agent: "kube-system/cilium-y", Expected: 1, Found: 1}}}
+		cs := Evaluate(n, false, Reproducer{})
+		k := find(t, cs, "n/agent-kpr")
+		if k.Result != report.ResultWarn || !strings.Contains(k.Reason, c.want) {
+			t.Errorf("%s: agent-kpr %+v, want a warning with %q", c.name, k, c.want)
+		}
+		if !strings.Contains(k.Reproduce, "-- cilium status") {
+			t.Errorf("%s: reproduce %q, want the cilium binary that answered", c.name, k.Reproduce)
+		}
+		if f := find(t, cs, "n/cilium-frontends/ns/a:http"); !strings.Contains(f.Reproduce, "-- cilium service list") {
+			t.Errorf("%s: frontends reproduce %q", c.name, f.Reproduce)
+		}
+	}
+}
