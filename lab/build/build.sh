@@ -14,8 +14,14 @@ export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 
 log() { printf '[lab-build] %s\n' "$*" >&2; }
 
-# want NAME: true when NAME is missing from the cache.
-want() { [ ! -x "$bin/$1" ]; }
+# want NAME: true when NAME is missing from the cache (or, for etcd, is
+# another release than the pinned one: the cache is keyed by the
+# Kubernetes version only).
+want() {
+  [ ! -x "$bin/$1" ] && return 0
+  [ "$1" = etcd ] && ! "$bin/etcd" --version 2>/dev/null | grep -qx "etcd Version: ${ETCD_VERSION#v}" && return 0
+  return 1
+}
 
 # The server must report a real version: kubectl cannot parse the default
 # "v0.0.0-master+$Format:%H$".
@@ -32,14 +38,14 @@ missing=()
 for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl etcd kwok; do
   want "$c" && missing+=("$c")
 done
+# etcd (cmd/etcd) and kwok (a tool dependency) are built in the kube
+# module too (gen-gomod.sh), with the same modules as the control plane.
 kube_missing=()
-for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kube-proxy kubectl etcd kwok; do
   want "$c" && kube_missing+=("$c")
 done
 steps=0
 [ ${#kube_missing[@]} -eq 0 ] || steps=$((steps + 1))
-want etcd && steps=$((steps + 1))
-want kwok && steps=$((steps + 1))
 step=0
 next() { step=$((step + 1)); log "($step/$steps) $*"; }
 if want kube-apiserver; then
@@ -55,9 +61,19 @@ fi
 # package as it compiles; counting those against `go list -deps` gives the
 # progress line, printed every 20 s instead of a silent wait.
 if [ ${#kube_missing[@]} -gt 0 ]; then
-  next "building ${kube_missing[*]} $KUBE_VERSION (one go build)"
+  next "building ${kube_missing[*]} (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION) in one go build"
+  got_kwok="$(cd "$here/kube" && go list -m -f '{{.Version}}' sigs.k8s.io/kwok)"
+  [ "$got_kwok" = "$KWOK_VERSION" ] || {
+    log "error: lab/build/kube/go.mod has kwok $got_kwok, versions.env says $KWOK_VERSION: run lab/build/kube/gen-gomod.sh"
+    exit 1
+  }
   pkgs=()
-  for c in "${kube_missing[@]}"; do pkgs+=("./cmd/$c"); done
+  for c in "${kube_missing[@]}"; do
+    case "$c" in
+    kwok) pkgs+=(sigs.k8s.io/kwok/cmd/kwok) ;;
+    *) pkgs+=("./cmd/$c") ;;
+    esac
+  done
   tmp="$(mktemp -d "$bin/.kube-build.XXXXXX")"
   trap 'rm -rf "$tmp"' EXIT
   total="$(cd "$here/kube" && go list -deps "${pkgs[@]}" | wc -l)"
@@ -78,18 +94,6 @@ if [ ${#kube_missing[@]} -gt 0 ]; then
   fi
   for c in "${kube_missing[@]}"; do mv "$tmp/$c" "$bin/$c"; done
   log "  built ${kube_missing[*]} in $((SECONDS - t0)) s"
-fi
-
-if want etcd; then
-  next "building etcd $ETCD_VERSION"
-  (cd "$here/etcd" && go build -trimpath -ldflags "-s -w" -o "$bin/etcd.tmp" .)
-  mv "$bin/etcd.tmp" "$bin/etcd"
-fi
-
-if want kwok; then
-  next "installing kwok $KWOK_VERSION"
-  # go install with an explicit version ignores any go.mod around it.
-  (cd "$cache" && GOBIN="$bin" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
 fi
 
 # kwok's own stage definitions (pod/node lifecycles, heartbeats), from the
