@@ -69,9 +69,9 @@ pipe_example() { # like example, for a shell pipeline given as one string
 	} >>"$out"
 }
 
-example "kubectl kpr verify --deploy-backends" "The whole acceptance test in one command: status on every node, classes by \`servicesBy\`, one backend pinned to a node of each class with a NodePort Service each, the agents' service tables, then rules and ClusterIP / NodePort (node IP, 127.0.0.1, 0.0.0.0, every other node) probes from a sample of each class, each check judged by the node's class. Exit 1 here: node-stale has stale kube-proxy rules. node-bare's missing datapath is a warning (\`--strict\` makes it a failure)." \
+example "kubectl kpr verify --deploy-backends" "The whole acceptance test in one command: status on every node, classes by \`servicesBy\`, one backend pinned to a node of each class with a NodePort Service each, the agents' service tables, then rules and ClusterIP / NodePort (node IP, 127.0.0.1, 0.0.0.0, every other node) probes from a sample of each class, each check judged by the node's class. Exit 1 here: node-stale has stale kube-proxy rules, node-both runs kube-proxy next to full KPR, and the agent on node-kpr-off (KPR False although cilium-config says true) lacks every NodePort frontend. node-bare's missing datapath and node-partial's partial KPR are warnings (\`--strict\` makes a missing datapath a failure)." \
 	kubectl kpr verify --deploy-backends --seed 1
-example "kubectl kpr status" "Who implements Services on each node of the lab (the seed's chained cluster: a Cilium KPR node, a kube-proxy node, a Contiv-only node, a Cilium node with a removed kube-proxy's leftovers)." \
+example "kubectl kpr status" "Who implements Services on each node of the lab: one node per verdict (Cilium KPR in four releases, kube-proxy in iptables and nftables mode, both, partial, nothing), plus an agent that is not ready, an agent whose KPR is off although cilium-config asks for it, and a NotReady node." \
 	kubectl kpr status
 example "kubectl kpr status -o wide" "Adds kernel, OS image, CNI chaining, KPR devices and taints." \
 	kubectl kpr status -o wide

@@ -372,7 +372,7 @@ func TestFaultMatrix(t *testing.T) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\nCells read: exit code (\"signal\": killed by it), partial results for the node that worked, the error names its cause, kpr objects left afterwards (pods, DaemonSets, Services, namespaces with kpr's label; after `kubectl kpr cleanup` for SIGKILL), wall time.\n\n" +
-		"Not produced: deleting a lab node mid-run cannot be undone without a new lab-up (kwok serves the node, but the Node object and its pods would be gone for every later test), and a node goes NotReady only after the controller-manager's 120 s node-monitor grace period, longer than any command here runs; kpr's handling of NotReady and missing nodes is covered before the run starts (debugpod.NodeState and its unit tests, e2e TestInspectAllNodesAndUnknownNode).\n")
+		"Not produced: deleting a lab node mid-run cannot be undone without a new lab-up (kwok serves the node, but the Node object and its pods would be gone for every later test), and a node goes NotReady only after the controller-manager's 120 s node-monitor grace period, longer than any command here runs; a node that is NotReady when the run starts is the lab's node-notready, which every scenario test meets (TestScenarioInspectEveryNode: named with the reason, the other nodes still reported; TestVerifyDeployBackends: its node-checked check fails with the reason), and missing nodes are covered by debugpod.NodeState's unit tests and TestInspectAllNodesAndUnknownNode.\n")
 	t.Logf("fault matrix (%s):\n%s", time.Now().UTC().Format("2006-01-02"), b.String())
 	if out := os.Getenv("KPR_FAULTS_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(b.String()), 0o644); err != nil {
