@@ -81,6 +81,9 @@ break_demo_service
 example "kubectl kpr services" "Reconciles each agent's \`cilium-dbg service list\` with Services and EndpointSlices. Here the lab's Cilium stand-in was told to misreport kpr-demo/web's backend." \
 	kubectl kpr services -A
 "$KUBECTL" delete namespace kpr-demo --wait=true >/dev/null
+# The kube-proxies drop kpr-demo/web's rules on their next sync: without
+# this wait inspect would (rightly) call them stale on a slow node.
+sleep 5
 example "kubectl kpr inspect" "Reads each node's real rules from a short-lived privileged host-network pod (iptables both backends and families, nft, ipvs, kube-proxy's /proxyMode)." \
 	kubectl kpr inspect --all-nodes
 example "kubectl kpr probe" "Probes ClusterIP and NodePorts from each node's own network, as the seed does by hand with curl." \
