@@ -178,11 +178,11 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 	for i, name := range names {
 		nf := findings.NodeFacts{Name: name, Status: statusByNode[name], Probed: probed[i]}
 		if dumps[i] != nil {
-			level := facts.ciliumKPR
+			level, from := facts.ciliumKPR, kprFromConfig
 			if v := kpr[name]; v != "" {
-				level = v
+				level, from = v, kprFromAgent
 			}
-			in := inspectNode(name, *dumps[i], facts, level, false)
+			in := inspectNode(name, *dumps[i], facts, level, from, false)
 			nf.Inspect = &in
 		}
 		for _, r := range probes[i] {

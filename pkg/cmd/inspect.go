@@ -142,11 +142,11 @@ func inspectNodes(ctx context.Context, m *debugpod.Manager, nodes []string, conc
 			nodeErrs = append(nodeErrs, nodeError(name, err))
 			continue
 		}
-		level := facts.ciliumKPR
+		level, from := facts.ciliumKPR, kprFromConfig
 		if v, ok := kpr[name]; ok && v != "" {
-			level = v
+			level, from = v, kprFromAgent
 		}
-		rep.Nodes = append(rep.Nodes, inspectNode(name, *dumps[i], facts, level, raw))
+		rep.Nodes = append(rep.Nodes, inspectNode(name, *dumps[i], facts, level, from, raw))
 	}
 	rep.Errors = nodeErrs
 	return rep, nodeErrs

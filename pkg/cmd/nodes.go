@@ -143,13 +143,20 @@ var rawSections = append(append([]string{}, iptablesSections...),
 	debugpod.SecIPTablesVersion, debugpod.SecNFT, debugpod.SecIPVS, debugpod.SecKubeIPVS0, debugpod.SecIPSet, debugpod.SecProxyMode)
 
 // inspectNode turns one node's dump and the API facts into its report.
-func inspectNode(name string, d debugpod.Dump, f clusterFacts, ciliumKPR string, raw bool) report.InspectNode {
+// Where a node's Cilium KPR level comes from: the agent's own status
+// (diff, verify) or, when that was not read, cilium-config (inspect).
+const (
+	kprFromAgent  = "agent"
+	kprFromConfig = "cilium-config"
+)
+
+func inspectNode(name string, d debugpod.Dump, f clusterFacts, ciliumKPR, kprFrom string, raw bool) report.InspectNode {
 	n := report.InspectNode{
 		Name: name, Sources: map[string]string{}, Findings: []report.Finding{}, Errors: []string{},
 		KubeProxyPod: f.kubeProxyPod[name], CiliumAgent: f.ciliumAgent[name],
 	}
-	if n.CiliumAgent != "" {
-		n.CiliumKPR = ciliumKPR
+	if n.CiliumAgent != "" && ciliumKPR != "" {
+		n.CiliumKPR, n.CiliumKPRFrom = ciliumKPR, kprFrom
 	}
 	for name, s := range d.Sections {
 		n.Sources[name] = s.Source
@@ -241,7 +248,7 @@ func inspectNode(name string, d debugpod.Dump, f clusterFacts, ciliumKPR string,
 		Node: name, Rules: n.Netfilter, KubeIPVS0: n.KubeIPVS0,
 		ProxyModeChecked: n.KubeProxyMode != "unknown",
 		KubeProxyPod:     n.KubeProxyPod,
-		CiliumAgent:      n.CiliumAgent != "", CiliumKPR: n.CiliumKPR,
+		CiliumAgent:      n.CiliumAgent != "", CiliumKPR: n.CiliumKPR, CiliumKPRFrom: n.CiliumKPRFrom,
 		Services: f.services, ServicesKnown: f.servicesKnown,
 	}
 	if n.KubeProxyMode != "none" && n.KubeProxyMode != "unknown" {

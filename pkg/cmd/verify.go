@@ -692,11 +692,11 @@ func (r *verifyRun) checkNodes(ctx context.Context) map[string]acceptance.Node {
 		if err != nil {
 			return err
 		}
-		level := facts.ciliumKPR
+		level, from := facts.ciliumKPR, kprFromConfig
 		if s := statusOf[name]; s != nil && s.KubeProxyReplacement != nil {
-			level = s.KubeProxyReplacement.ReplacesKubeProxy
+			level, from = s.KubeProxyReplacement.ReplacesKubeProxy, kprFromAgent
 		}
-		in := inspectNode(name, d, facts, level, false)
+		in := inspectNode(name, d, facts, level, from, false)
 		results[i].inspect = &in
 		probes, err := r.probeFrom(ctx, p, name, peers[name], po)
 		results[i].probes = probes

@@ -65,6 +65,9 @@ type Input struct {
 	// replacement level (KPRFull, KPRPartial, KPRNone) or "" if unknown.
 	CiliumAgent bool
 	CiliumKPR   string
+	// CiliumKPRFrom is "agent" when CiliumKPR is the agent's own word,
+	// "cilium-config" when it is only what the ConfigMap asks for.
+	CiliumKPRFrom string
 	// Services are the Service ports that exist; ServicesKnown says the
 	// list was read (stale-chain detection needs it).
 	Services      []ServicePort
@@ -111,8 +114,13 @@ func Evaluate(in Input) Result {
 		if in.KubeProxyPod == "" {
 			how = "a kube-proxy answering /proxyMode (" + in.ProxyMode + "), though the API shows no pod"
 		}
+		what := "Cilium's full kube-proxy replacement"
+		if in.CiliumKPRFrom == "cilium-config" {
+			// inspect reads no agent: say whose word "full" is.
+			what += " (as cilium-config sets it; `kubectl kpr status` shows what the agent reports)"
+		}
 		add(KubeProxyAndCiliumKPR, report.SeverityWarning,
-			"%s runs next to Cilium's full kube-proxy replacement: both program Services; remove kube-proxy from this node or disable KPR", how)
+			"%s runs next to %s: both program Services; remove kube-proxy from this node or disable KPR", how, what)
 	}
 
 	ciliumServes := in.CiliumAgent && (in.CiliumKPR == KPRFull || in.CiliumKPR == KPRPartial)

@@ -174,3 +174,28 @@ func TestStaleNFTablesChains(t *testing.T) {
 		t.Errorf("StaleChains = %+v", got)
 	}
 }
+
+// inspect knows KPR only from cilium-config: the finding says whose word
+// "full" is; diff and verify pass the agent's own.
+func TestKubeProxyAndKPRSaysWhereFullComesFrom(t *testing.T) {
+	base := Input{Rules: &netfilter.Summary{}, ProxyModeChecked: true, ProxyMode: "iptables", KubeProxyPod: "kube-proxy-x", CiliumAgent: true, CiliumKPR: KPRFull}
+	for _, c := range []struct {
+		from string
+		want bool
+	}{{"cilium-config", true}, {"agent", false}} {
+		in := base
+		in.CiliumKPRFrom = c.from
+		var msg string
+		for _, f := range Evaluate(in).Findings {
+			if f.Code == KubeProxyAndCiliumKPR {
+				msg = f.Message
+			}
+		}
+		if msg == "" {
+			t.Fatalf("%s: no %s finding", c.from, KubeProxyAndCiliumKPR)
+		}
+		if got := strings.Contains(msg, "as cilium-config sets it"); got != c.want {
+			t.Errorf("from %s: message %q, want the cilium-config note: %v", c.from, msg, c.want)
+		}
+	}
+}

@@ -35,6 +35,9 @@ type InspectNode struct {
 	// "full", "partial", "none" or "" when unknown.
 	CiliumAgent string `json:"ciliumAgent,omitempty"`
 	CiliumKPR   string `json:"ciliumKPR,omitempty"`
+	// CiliumKPRFrom says where CiliumKPR comes from: "agent" (its status)
+	// or "cilium-config".
+	CiliumKPRFrom string `json:"ciliumKPRFrom,omitempty"`
 	// StaleServiceChains are kube-proxy per-Service chains whose Service no
 	// longer exists.
 	StaleServiceChains []StaleChain `json:"staleServiceChains,omitempty"`
