@@ -542,15 +542,19 @@ check() {
     fail=1
   }
   http() { in_node "$1" curl -s -o /dev/null -w '%{http_code}' --max-time "${3:-3}" "http://$2/"; }
-  local c="$LAB_NM_NGINX_CLUSTERIP" o="$LAB_NM_NGINX_OVS_CLUSTERIP" n
+  local c="$LAB_NM_NGINX_CLUSTERIP" o="$LAB_NM_NGINX_OVS_CLUSTERIP" n kpr mode
+  kpr="$(kpr_nodes | tr '\n' ' ')"
   # Every node with a Service datapath: Cilium's (stand-in) or kube-proxy's.
   for n in $( (kpr_nodes; kube_proxy_nodes) | sort -u); do
     [ "$(http "$n" "$c:80")" = 200 ] && ok "$n: ClusterIP $c:80 answers" || bad "$n: ClusterIP $c:80 does not answer"
-    case "$(kpr_nodes | grep -x "$n" || kube_proxy_mode_of "$n")" in
+    # Where Cilium does Services, it serves 127.0.0.1 whatever kube-proxy does.
+    mode=""
+    in_list "$n" "$kpr" || mode="$(kube_proxy_mode_of "$n")"
+    case "$mode" in
     nftables | ipvs)
       # By design: kube-proxy's nftables and ipvs modes serve no NodePorts on
       # 127.0.0.1 (only iptables mode does, with route_localnet).
-      [ "$(http "$n" "127.0.0.1:$LAB_NM_NGINX_NODEPORT" 1 || true)" != 200 ] && ok "$n: NodePort 127.0.0.1:$LAB_NM_NGINX_NODEPORT does not answer (kube-proxy $(kube_proxy_mode_of "$n") mode, by design)" || bad "$n: NodePort on 127.0.0.1 answers"
+      [ "$(http "$n" "127.0.0.1:$LAB_NM_NGINX_NODEPORT" 1 || true)" != 200 ] && ok "$n: NodePort 127.0.0.1:$LAB_NM_NGINX_NODEPORT does not answer (kube-proxy $mode mode, by design)" || bad "$n: NodePort on 127.0.0.1 answers"
       ;;
     *) [ "$(http "$n" "127.0.0.1:$LAB_NM_NGINX_NODEPORT")" = 200 ] && ok "$n: NodePort 127.0.0.1:$LAB_NM_NGINX_NODEPORT answers" || bad "$n: NodePort on 127.0.0.1 does not answer" ;;
     esac

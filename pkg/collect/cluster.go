@@ -268,7 +268,7 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 	var args []string
 	// Each pod's own mode: its command line, else the ConfigMap it mounts.
 	podModes := map[string]string{}
-	cmModes := map[string]string{} // namespace/name → mode ("" if none)
+	cms := &configMaps{client: client, got: map[string]*corev1.ConfigMap{}}
 	for i := range pods {
 		p := &pods[i]
 		if p.Spec.NodeName == "" || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
@@ -278,7 +278,7 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 			continue
 		}
 		info.PodByNode[p.Spec.NodeName] = p.Namespace + "/" + p.Name
-		if m, err := podProxyMode(ctx, client, p, cmModes); err != nil {
+		if m, err := podProxyMode(ctx, cms, p); err != nil {
 			return nil, err
 		} else if m != "" {
 			podModes[p.Spec.NodeName] = m
@@ -322,20 +322,14 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 		info.Install.Mode, info.Install.ModeFrom = m, "command line --proxy-mode"
 		return info, nil
 	}
-	cm, err := client.CoreV1().ConfigMaps(KubeProxyNamespace).Get(ctx, KubeProxyConfigMapName, metav1.GetOptions{})
-	switch {
-	case err == nil:
-		for _, key := range []string{"config.conf", "kube-proxy-config", "config"} {
-			if v, ok := cm.Data[key]; ok {
-				info.Install.Mode = ProxyModeFromConfig(v)
-				info.Install.ModeFrom = "ConfigMap " + KubeProxyNamespace + "/" + KubeProxyConfigMapName + " " + key
-				break
-			}
-		}
-	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
-		// Not fatal: the mode then defaults below.
-	default:
-		return nil, explainAPIError(err, "get", "configmaps", KubeProxyNamespace)
+	// Missing or forbidden is not fatal: the mode then defaults below.
+	cm, err := cms.get(ctx, KubeProxyNamespace, KubeProxyConfigMapName)
+	if err != nil {
+		return nil, err
+	}
+	if key, doc, ok := proxyConfigDoc(cm, false); ok {
+		info.Install.Mode = ProxyModeFromConfig(doc)
+		info.Install.ModeFrom = "ConfigMap " + KubeProxyNamespace + "/" + KubeProxyConfigMapName + " " + key
 	}
 	if info.Install.Mode == "" {
 		info.Install.Mode = "iptables"
@@ -348,11 +342,51 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 	return info, nil
 }
 
+// configMaps reads each ConfigMap once per FindKubeProxy: every pod of a
+// kubeadm DaemonSet mounts the same one, and the cluster-wide mode reads it
+// too.
+type configMaps struct {
+	client kubernetes.Interface
+	got    map[string]*corev1.ConfigMap // namespace/name → nil when missing or forbidden
+}
+
+func (c *configMaps) get(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	key := namespace + "/" + name
+	if cm, seen := c.got[key]; seen {
+		return cm, nil
+	}
+	cm, err := c.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case err == nil:
+	case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
+		cm = nil
+	default:
+		return nil, explainAPIError(err, "get", "configmaps", namespace)
+	}
+	c.got[key] = cm
+	return cm, nil
+}
+
+// proxyConfigDoc is the kube-proxy configuration in cm: the first of the
+// keys kubeadm and the distributions use; with needKind only one that holds
+// a KubeProxyConfiguration (a pod may mount unrelated ConfigMaps).
+func proxyConfigDoc(cm *corev1.ConfigMap, needKind bool) (key, doc string, ok bool) {
+	if cm == nil {
+		return "", "", false
+	}
+	for _, k := range []string{"config.conf", "kube-proxy-config", "config"} {
+		if d, present := cm.Data[k]; present && (!needKind || strings.Contains(d, "KubeProxyConfiguration")) {
+			return k, d, true
+		}
+	}
+	return "", "", false
+}
+
 // podProxyMode is the mode a kube-proxy pod names itself: --proxy-mode on
 // its command line, else `mode` in a KubeProxyConfiguration of a ConfigMap
-// it mounts (read once per ConfigMap; unreadable ones are skipped, as the
-// cluster-wide mode then applies). "" when the pod names none.
-func podProxyMode(ctx context.Context, client kubernetes.Interface, p *corev1.Pod, cmModes map[string]string) (string, error) {
+// it mounts (unreadable ones are skipped, as the cluster-wide mode then
+// applies). "" when the pod names none.
+func podProxyMode(ctx context.Context, cms *configMaps, p *corev1.Pod) (string, error) {
 	for _, c := range p.Spec.Containers {
 		if m := ProxyModeFromArgs(append(append([]string{}, c.Command...), c.Args...)); m != "" {
 			return m, nil
@@ -362,29 +396,15 @@ func podProxyMode(ctx context.Context, client kubernetes.Interface, p *corev1.Po
 		if v.ConfigMap == nil {
 			continue
 		}
-		key := p.Namespace + "/" + v.ConfigMap.Name
-		m, seen := cmModes[key]
-		if !seen {
-			cm, err := client.CoreV1().ConfigMaps(p.Namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
-			switch {
-			case err == nil:
-				for _, k := range []string{"config.conf", "kube-proxy-config", "config"} {
-					if doc, ok := cm.Data[k]; ok && strings.Contains(doc, "KubeProxyConfiguration") {
-						m = ProxyModeFromConfig(doc)
-						if m == "" {
-							m = "iptables"
-						}
-						break
-					}
-				}
-			case apierrors.IsNotFound(err), apierrors.IsForbidden(err):
-			default:
-				return "", explainAPIError(err, "get", "configmaps", p.Namespace)
-			}
-			cmModes[key] = m
+		cm, err := cms.get(ctx, p.Namespace, v.ConfigMap.Name)
+		if err != nil {
+			return "", err
 		}
-		if m != "" {
-			return m, nil
+		if _, doc, ok := proxyConfigDoc(cm, true); ok {
+			if m := ProxyModeFromConfig(doc); m != "" {
+				return m, nil
+			}
+			return "iptables", nil
 		}
 	}
 	return "", nil
