@@ -66,21 +66,31 @@ kube_proxy_mode_of() { in_list "$1" "$LAB_KUBE_PROXY_NODES" && var_of LAB_KUBE_P
 # kube-proxy's ipvs mode needs the kernel's IPVS (ip_vs). Without it the lab
 # leaves node-ipvs out and says why (lab-up's log, .lab/skipped-nodes):
 # the e2e tests skip that node with the reason, the unit tests keep
-# covering ipvs rules.
+# covering ipvs rules. Only `up` tries to load the module (load_ipvs); the
+# other commands just look.
 ipvs_missing() {
   [ -e /proc/net/ip_vs ] && return 1
-  if command -v modprobe >/dev/null && modprobe ip_vs 2>/dev/null && [ -e /proc/net/ip_vs ]; then
-    return 1
-  fi
   echo "this kernel ($(uname -r)) has no IPVS: /proc/net/ip_vs is missing and ip_vs cannot be loaded$(command -v modprobe >/dev/null || echo ' (no modprobe)'), so kube-proxy's ipvs mode cannot run here"
 }
-LAB_ALL_NODES="$LAB_NODES"
-if in_list node-ipvs "$LAB_NODES" && IPVS_MISSING="$(ipvs_missing)"; then
-  LAB_NODES="$(tr ' ' '\n' <<<"$LAB_NODES" | grep -vx node-ipvs | tr '\n' ' ')"
+# select_nodes: LAB_NODES without what this machine cannot run, and the
+# nodes that get a kwok.
+select_nodes() {
+  IPVS_MISSING=""
+  if in_list node-ipvs "$LAB_ALL_NODES" && IPVS_MISSING="$(ipvs_missing)"; then
+    LAB_NODES="$(tr ' ' '\n' <<<"$LAB_ALL_NODES" | grep -vx node-ipvs | tr '\n' ' ')"
+  else
+    LAB_NODES="$LAB_ALL_NODES"
+  fi
   LAB_NODES="${LAB_NODES% }"
-fi
-LAB_KWOK_NODES="$(for n in $LAB_NODES; do if runs_kwok "$n"; then printf "%s " "$n"; fi; done)"
-LAB_KWOK_NODES="${LAB_KWOK_NODES% }"
+  LAB_KWOK_NODES="$(for n in $LAB_NODES; do if runs_kwok "$n"; then printf "%s " "$n"; fi; done)"
+  LAB_KWOK_NODES="${LAB_KWOK_NODES% }"
+}
+load_ipvs() {
+  [ -e /proc/net/ip_vs ] || ! command -v modprobe >/dev/null || modprobe ip_vs 2>/dev/null || true
+  select_nodes
+}
+LAB_ALL_NODES="$LAB_NODES"
+select_nodes
 
 kubectl_admin() { "$BIN/kubectl" --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" "$@"; }
 
@@ -723,6 +733,7 @@ rss() {
 up() {
   local t0=$SECONDS
   need_root lab-up
+  load_ipvs
   ensure_packages
   preflight lab-up
   build
