@@ -25,6 +25,7 @@ type DebugPodFlags struct {
 	Timeout          time.Duration
 	Keep             bool
 	Concurrency      int
+	Mode             string
 }
 
 func newDebugPodFlags() *DebugPodFlags {
@@ -33,6 +34,7 @@ func newDebugPodFlags() *DebugPodFlags {
 		Namespace:   debugpod.DefaultNamespace,
 		Timeout:     debugpod.DefaultTimeout,
 		Concurrency: 8,
+		Mode:        string(debugpod.ModeAuto),
 	}
 }
 
@@ -44,6 +46,7 @@ func (f *DebugPodFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "How long to wait for each debug pod to run, and for each command in it")
 	fs.BoolVar(&f.Keep, "keep", false, "Leave the debug pods behind for debugging (remove them later with \"kubectl kpr cleanup\")")
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "How many nodes to work on at once")
+	fs.StringVar(&f.Mode, "mode", f.Mode, fmt.Sprintf("How pods reach the nodes: pods (one debug pod per node, created by kpr), daemonset (one short-lived DaemonSet on exactly the chosen nodes), or auto (daemonset above %d nodes)", debugpod.AutoDaemonSetAbove))
 }
 
 // Validate checks the values.
@@ -57,6 +60,9 @@ func (f *DebugPodFlags) Validate() error {
 	if strings.TrimSpace(f.Namespace) == "" {
 		return fmt.Errorf("--debug-namespace must not be empty")
 	}
+	if _, err := debugpod.ParseMode(f.Mode); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -68,6 +74,7 @@ func (f *DebugPodFlags) Manager(cs kubernetes.Interface, ex collect.Executor) *d
 		ImagePullSecrets: f.ImagePullSecrets,
 		Timeout:          f.Timeout,
 		Keep:             f.Keep,
+		Mode:             debugpod.Mode(f.Mode),
 	})
 }
 

@@ -29,8 +29,13 @@ type Manager struct {
 	// NodeCheckInterval is how often a pending pod's node is re-read.
 	NodeCheckInterval time.Duration
 
+	// Progress, when set, hears of every node whose check ended (done of
+	// total, failed of them), in either mode.
+	Progress func(done, total, failed int)
+
 	mu      sync.Mutex
 	created map[string]bool // pod names this run created and not yet deleted
+	ds      *daemonSetRun   // the run's DaemonSet, in daemonset mode
 }
 
 // NewManager returns a manager; opts get their defaults (and a run id).
@@ -106,7 +111,7 @@ func (m *Manager) Cleanup() []error {
 	if m.Opts.Keep {
 		return nil
 	}
-	var errs []error
+	errs := m.cleanupDaemonSet()
 	m.mu.Lock()
 	names := make([]string, 0, len(m.created))
 	for n := range m.created {
@@ -140,6 +145,9 @@ func (m *Manager) Kept() []string {
 	var out []string
 	for n := range m.created {
 		out = append(out, m.Opts.Namespace+"/"+n)
+	}
+	if m.ds != nil && m.ds.created {
+		out = append(out, "daemonset "+m.Opts.Namespace+"/"+m.ds.name+" and its pods (its job "+m.ds.name+" deletes them at its deadline)")
 	}
 	return out
 }
@@ -329,9 +337,29 @@ func withPod(err error, pod *corev1.Pod) error {
 // calls fn with it and deletes it again. errs[i] is nodes[i]'s failure (a
 // *StartError when the pod never ran); one node's failure never stops the
 // others.
+//
+// Above AutoDaemonSetAbove nodes (or with ModeDaemonSet) the pods come
+// from one DaemonSet instead (forNodesDaemonSet); fn sees the same *Pod.
 func (m *Manager) ForNodes(ctx context.Context, nodes []string, concurrency int, fn func(ctx context.Context, i int, p *Pod) error) []error {
+	if m.UsesDaemonSet(len(nodes)) {
+		return m.forNodesDaemonSet(ctx, nodes, concurrency, fn)
+	}
 	errs := make([]error, len(nodes))
+	var mu sync.Mutex
+	done, failed := 0, 0
 	collect.ForEach(ctx, len(nodes), concurrency, func(ctx context.Context, i int) {
+		defer func() {
+			if m.Progress == nil {
+				return
+			}
+			mu.Lock()
+			done++
+			if errs[i] != nil {
+				failed++
+			}
+			m.Progress(done, len(nodes), failed)
+			mu.Unlock()
+		}()
 		if ctx.Err() != nil {
 			errs[i] = fmt.Errorf("node %s: not started: %w", nodes[i], ctx.Err())
 			return

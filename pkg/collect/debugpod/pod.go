@@ -57,6 +57,8 @@ type Options struct {
 	// Keep leaves the pods behind for debugging.
 	Keep  bool
 	RunID string
+	// Mode picks per-node pods or one DaemonSet (ForNodes).
+	Mode Mode
 }
 
 // WithDefaults fills unset fields.
