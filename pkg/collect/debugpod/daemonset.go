@@ -356,9 +356,9 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 		}
 		ready <- &Pod{Name: p.Name, Namespace: p.Namespace, Node: node, m: m}
 	}
-	rv := ""
+	rv, relist := "", true
 	for len(pending) > 0 {
-		if rv == "" {
+		if relist {
 			list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -385,7 +385,7 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 			for i := range list.Items {
 				see(&list.Items[i])
 			}
-			rv = list.ResourceVersion
+			rv, relist = list.ResourceVersion, false
 			continue
 		}
 		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: rv, AllowWatchBookmarks: true})
@@ -393,7 +393,14 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 			if ctx.Err() != nil {
 				return pending
 			}
-			rv = ""
+			relist = true
+			select {
+			case <-ctx.Done():
+				return pending
+			case <-idle.C:
+				return pending
+			case <-time.After(time.Second):
+			}
 			continue
 		}
 		rewatch := false
@@ -412,7 +419,7 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 				}
 				switch ev.Type {
 				case watch.Error:
-					rv, rewatch = "", true
+					relist, rewatch = true, true
 				case watch.Bookmark:
 					if p, ok := ev.Object.(*corev1.Pod); ok {
 						rv = p.ResourceVersion
