@@ -30,11 +30,13 @@ func newCleanupCmd(root *RootOptions) *cobra.Command {
 	o := &CleanupOptions{root: root, now: time.Now}
 	c := &cobra.Command{
 		Use:   "cleanup",
-		Short: "Delete every debug pod and verify namespace kpr left behind, in all namespaces",
+		Short: "Delete every debug pod, daemonset-mode DaemonSet and verify namespace kpr left behind, in all namespaces",
 		Long: `cleanup deletes every pod labelled ` + debugpod.ManagedByLabel + `=` + debugpod.ManagedByValue + `
 in every namespace: pods kept with --keep, and pods of a kpr that was
 killed before it could delete them (those also end by themselves after
-their activeDeadlineSeconds). It also deletes the namespaces of killed
+their activeDeadlineSeconds). It deletes the DaemonSets and anchor Jobs
+of "--mode daemonset" runs with the same label first (those also end by
+themselves when the Job's deadline passes). It also deletes the namespaces of killed
 "kpr verify --deploy-backends" runs (kpr-verify-*, labelled
 ` + backends.ComponentLabel + `=` + backends.NamespaceValue + `) with everything in them.`,
 		Example: `  kubectl kpr cleanup
@@ -63,8 +65,14 @@ func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	// Controllers first: a live DaemonSet would replace the pods deleted next.
+	ctrls, ctrlErr := debugpod.CleanupControllers(ctx, cs, o.DryRun)
 	left, err := debugpod.CleanupAll(ctx, cs, o.DryRun)
-	rep := &report.Cleanup{DryRun: o.DryRun, Deleted: []report.CleanedPod{}, Namespaces: []report.CleanedNamespace{}}
+	err = errors.Join(ctrlErr, err)
+	rep := &report.Cleanup{DryRun: o.DryRun, Deleted: []report.CleanedPod{}, Namespaces: []report.CleanedNamespace{}, Controllers: []report.CleanedController{}}
+	for _, c := range ctrls {
+		rep.Controllers = append(rep.Controllers, report.CleanedController{Kind: c.Kind, Namespace: c.Namespace, Name: c.Name, RunID: c.RunID, Age: duration.HumanDuration(o.now().Sub(c.Created))})
+	}
 	nsLeft, nsErr := cleanupVerifyNamespaces(ctx, cs, o.DryRun)
 	var perm *backends.PermissionError
 	if errors.As(nsErr, &perm) && perm.Verb == "list" {
@@ -83,7 +91,7 @@ func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error
 			Age: duration.HumanDuration(o.now().Sub(p.Created)),
 		})
 	}
-	if err != nil && len(left) == 0 && len(nsLeft) == 0 {
+	if err != nil && len(left) == 0 && len(nsLeft) == 0 && len(ctrls) == 0 {
 		// Nothing could be listed or deleted: the error says it all.
 		return err
 	}

@@ -9,7 +9,7 @@ import (
 
 // Cleanup prints what `kubectl kpr cleanup` deleted (or would delete).
 func Cleanup(w io.Writer, rep *report.Cleanup, p Palette) error {
-	if len(rep.Deleted) == 0 && len(rep.Namespaces) == 0 {
+	if len(rep.Deleted) == 0 && len(rep.Namespaces) == 0 && len(rep.Controllers) == 0 {
 		_, err := fmt.Fprintln(w, "No kpr pods found.")
 		return err
 	}
@@ -19,6 +19,11 @@ func Cleanup(w io.Writer, rep *report.Cleanup, p Palette) error {
 	}
 	for _, n := range rep.Namespaces {
 		if _, err := fmt.Fprintf(w, "%s namespace %s (verify run %s, %s, age %s)\n", p.Good(verb), Safe(n.Name), Safe(orDash(n.RunID)), orDash(n.Phase), n.Age); err != nil {
+			return err
+		}
+	}
+	for _, c := range rep.Controllers {
+		if _, err := fmt.Fprintf(w, "%s %s %s/%s (run %s, age %s)\n", p.Good(verb), c.Kind, Safe(c.Namespace), Safe(c.Name), Safe(orDash(c.RunID)), c.Age); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/transient"
 )
@@ -570,4 +571,62 @@ func (m *Manager) cleanupDaemonSet() []error {
 		m.mu.Unlock()
 	}
 	return errs
+}
+
+// LeftController is a DaemonSet or anchor Job of daemonset mode found by
+// CleanupControllers.
+type LeftController struct {
+	Kind      string
+	Namespace string
+	Name      string
+	RunID     string
+	Created   time.Time
+}
+
+// CleanupControllers deletes (or, with dryRun, lists) every DaemonSet and
+// Job kpr's daemonset mode left in any namespace. Call it before
+// CleanupAll: with the DaemonSet gone its controller no longer replaces
+// the pods CleanupAll deletes. Who may not list them cannot have created
+// them: a forbidden LIST is skipped, not an error.
+func CleanupControllers(ctx context.Context, client kubernetes.Interface, dryRun bool) ([]LeftController, error) {
+	sel := metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue}).String()}
+	var out []LeftController
+	var errs []error
+	bg := metav1.DeletePropagationBackground
+	del := func(kind string, m metav1.ObjectMeta, f func() error) {
+		if !dryRun {
+			if err := transient.Do(ctx, f); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("%s %s/%s: %w", kind, m.Namespace, m.Name, err))
+				return
+			}
+		}
+		out = append(out, LeftController{Kind: kind, Namespace: m.Namespace, Name: m.Name, RunID: m.Labels[RunIDLabel], Created: m.CreationTimestamp.Time})
+	}
+	dss, err := client.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, sel)
+	switch {
+	case apierrors.IsForbidden(err):
+	case err != nil:
+		errs = append(errs, fmt.Errorf("listing kpr's daemonsets: %w", err))
+	default:
+		for _, d := range dss.Items {
+			d := d
+			del("daemonset", d.ObjectMeta, func() error {
+				return client.AppsV1().DaemonSets(d.Namespace).Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+			})
+		}
+	}
+	jobs, err := client.BatchV1().Jobs(metav1.NamespaceAll).List(ctx, sel)
+	switch {
+	case apierrors.IsForbidden(err):
+	case err != nil:
+		errs = append(errs, fmt.Errorf("listing kpr's jobs: %w", err))
+	default:
+		for _, j := range jobs.Items {
+			j := j
+			del("job", j.ObjectMeta, func() error {
+				return client.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
+			})
+		}
+	}
+	return out, errors.Join(errs...)
 }

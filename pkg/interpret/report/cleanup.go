@@ -6,7 +6,9 @@ type Cleanup struct {
 	Deleted []CleanedPod `json:"deleted"`
 	// Namespaces are verify namespaces (kpr-verify-*) of killed runs.
 	Namespaces []CleanedNamespace `json:"namespaces"`
-	Errors     []string           `json:"errors,omitempty"`
+	// Controllers are daemonset mode's DaemonSets and anchor Jobs.
+	Controllers []CleanedController `json:"controllers"`
+	Errors      []string            `json:"errors,omitempty"`
 }
 
 // CleanedPod is one kpr pod cleanup deleted (or would delete).
@@ -25,4 +27,14 @@ type CleanedNamespace struct {
 	RunID string `json:"runID,omitempty"`
 	Phase string `json:"phase,omitempty"`
 	Age   string `json:"age"`
+}
+
+// CleanedController is one DaemonSet or Job of daemonset mode cleanup
+// deleted (or would).
+type CleanedController struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	RunID     string `json:"runID,omitempty"`
+	Age       string `json:"age"`
 }
