@@ -13,6 +13,7 @@ type AgentFlags struct {
 	Concurrency     int
 	Timeout         time.Duration
 	Nodes           []string
+	Quiet           bool
 }
 
 func defaultAgentFlags() AgentFlags {
@@ -25,6 +26,7 @@ func (f *AgentFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "How many agents to exec into at once")
 	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "Deadline for each agent exec (and for the agent phase as a whole)")
 	fs.StringSliceVar(&f.Nodes, "node", f.Nodes, "Only these nodes (repeatable or comma-separated)")
+	addQuietFlag(fs, &f.Quiet)
 }
 
 // Validate checks the values.

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
 // DebugPodFlags are the flags of every command that runs node debug pods
@@ -26,6 +28,7 @@ type DebugPodFlags struct {
 	Keep             bool
 	Concurrency      int
 	Mode             string
+	Quiet            bool
 }
 
 func newDebugPodFlags() *DebugPodFlags {
@@ -46,6 +49,9 @@ func (f *DebugPodFlags) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Timeout, "timeout", f.Timeout, "How long to wait for each debug pod to run, and for each command in it")
 	fs.BoolVar(&f.Keep, "keep", false, "Leave the debug pods behind for debugging (remove them later with \"kubectl kpr cleanup\")")
 	fs.IntVar(&f.Concurrency, "concurrency", f.Concurrency, "How many nodes to work on at once")
+	if fs.Lookup("quiet") == nil { // verify has its own, which also silences its phase lines
+		addQuietFlag(fs, &f.Quiet)
+	}
 	fs.StringVar(&f.Mode, "mode", f.Mode, fmt.Sprintf("How pods reach the nodes: pods (one debug pod per node, created by kpr), daemonset (one short-lived DaemonSet on exactly the chosen nodes), or auto (daemonset above %d nodes)", debugpod.AutoDaemonSetAbove))
 }
 
@@ -76,6 +82,41 @@ func (f *DebugPodFlags) Manager(cs kubernetes.Interface, ex collect.Executor) *d
 		Keep:             f.Keep,
 		Mode:             debugpod.Mode(f.Mode),
 	})
+}
+
+// addQuietFlag registers --quiet/-q: no progress line on stderr.
+func addQuietFlag(fs *pflag.FlagSet, quiet *bool) {
+	fs.BoolVarP(quiet, "quiet", "q", false, "No progress line on stderr (it only shows when stderr is a terminal)")
+}
+
+// progress returns the live progress line of a many-node command: on
+// stderr only when stderr is a terminal, never with --quiet, and never on
+// stdout, whose bytes stay the same either way.
+func (o *RootOptions) progress(quiet bool) *render.Progress {
+	live := false
+	if f, ok := o.Streams.ErrOut.(*os.File); ok {
+		live = term.IsTerminal(int(f.Fd()))
+	}
+	return render.NewProgress(o.Streams.ErrOut, live, quiet)
+}
+
+// nodeCounter adapts a Progress to debugpod.Manager.Progress and the
+// collectors' callbacks.
+func nodeCounter(p *render.Progress) func(done, total, failed int) {
+	return func(done, total, failed int) { p.Count(done, total, failed) }
+}
+
+// nodeProgress starts the progress line of a debug-pod command over n
+// nodes and hooks it to m; call End before printing the report.
+func (f *DebugPodFlags) nodeProgress(root *RootOptions, m *debugpod.Manager, command string, n int) *render.Progress {
+	p := root.progress(f.Quiet)
+	how := "debug pods"
+	if m.UsesDaemonSet(n) {
+		how = "daemonset"
+	}
+	p.Start(command, fmt.Sprintf("%d node(s) through %s", n, how))
+	m.Progress = nodeCounter(p)
+	return p
 }
 
 // interruptible returns a context cancelled by SIGINT or SIGTERM. After

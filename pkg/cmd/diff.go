@@ -151,6 +151,8 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 	probes := make([][]probe.Result, 2)
 	probed := make([]bool, 2)
 	po := o.ProbeFlags.Options()
+	prog := o.Pods.nodeProgress(o.root, m, "diff", len(names))
+
 	errs := m.ForNodes(ctx, names, 2, func(ctx context.Context, i int, p *debugpod.Pod) error {
 		d, err := debugpod.ReadHost(ctx, p)
 		if err != nil {
@@ -170,6 +172,7 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 		probes[i], probed[i] = rs, true
 		return nil
 	})
+	prog.End()
 	if err := finishPods(ctx, o.root, m); err != nil {
 		return err
 	}

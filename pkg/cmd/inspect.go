@@ -102,7 +102,9 @@ func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex
 		fmt.Fprintf(o.root.Streams.ErrOut, "warning: %s\n", w)
 	}
 	m := o.Pods.Manager(cs, ex)
+	prog := o.Pods.nodeProgress(o.root, m, "inspect", len(nodes))
 	rep, errs := inspectNodes(ctx, m, nodeNames(nodes), o.Pods.Concurrency, facts, nil, o.Raw)
+	prog.End()
 	if err := finishPods(ctx, o.root, m); err != nil {
 		return err
 	}

@@ -110,7 +110,9 @@ func (o *ProbeOptions) run(parent context.Context, cs kubernetes.Interface, ex c
 		return err
 	}
 	m := o.Pods.Manager(cs, ex)
+	prog := o.Pods.nodeProgress(o.root, m, "probe", len(from))
 	rep := runProbes(ctx, m, from, all, svcs, o.Remote, o.Pods.Concurrency, o.ProbeFlags.Options())
+	prog.End()
 	if err := finishPods(ctx, o.root, m); err != nil {
 		return err
 	}

@@ -114,13 +114,17 @@ func (o *ServicesOptions) Run(ctx context.Context) error {
 // run is Run with the cluster access injected (fake clientset and executor
 // in unit tests).
 func (o *ServicesOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	prog := o.root.progress(o.Quiet)
+	prog.Start("services", "reading the Cilium agents' service tables")
 	rep, err := collect.CollectServices(ctx, cs, ex, collect.ServicesOptions{
 		Namespace:       o.namespace,
 		CiliumNamespace: o.CiliumNamespace,
 		Concurrency:     o.Concurrency,
 		Timeout:         o.Timeout,
 		Nodes:           o.Nodes,
+		Progress:        nodeCounter(prog),
 	})
+	prog.End()
 	if err != nil {
 		return err
 	}

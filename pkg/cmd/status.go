@@ -81,12 +81,16 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 // run is Run with the cluster access injected (fake clientset and executor
 // in unit tests).
 func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	prog := o.root.progress(o.Quiet)
+	prog.Start("status", "reading the Cilium agents")
 	rep, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{
 		CiliumNamespace: o.CiliumNamespace,
 		Concurrency:     o.Concurrency,
 		Timeout:         o.Timeout,
 		Nodes:           o.Nodes,
+		Progress:        nodeCounter(prog),
 	})
+	prog.End()
 	if err != nil {
 		return err
 	}

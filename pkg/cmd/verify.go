@@ -10,12 +10,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -291,13 +289,7 @@ func (o *VerifyOptions) run(parent context.Context, cs kubernetes.Interface, ex 
 	return r.finish()
 }
 
-func (o *VerifyOptions) newProgress() *render.Progress {
-	live := false
-	if f, ok := o.root.Streams.ErrOut.(*os.File); ok {
-		live = term.IsTerminal(int(f.Fd()))
-	}
-	return render.NewProgress(o.root.Streams.ErrOut, live, o.Quiet)
-}
+func (o *VerifyOptions) newProgress() *render.Progress { return o.root.progress(o.Quiet) }
 
 // endPhase records the phase that just ended.
 func (r *verifyRun) endPhase(name, detail string) {
@@ -675,18 +667,9 @@ func (r *verifyRun) checkNodes(ctx context.Context) map[string]acceptance.Node {
 		probes  []acceptance.Probe
 	}
 	results := make([]nodeResult, total)
-	var mu sync.Mutex
-	done, failed := 0, 0
+	// Every node counts, those whose pod never started too.
+	m.Progress = nodeCounter(r.progress)
 	errs := m.ForNodes(ctx, r.chosen, o.Pods.Concurrency, func(ctx context.Context, i int, p *debugpod.Pod) (err error) {
-		defer func() {
-			mu.Lock()
-			done++
-			if err != nil {
-				failed++
-			}
-			r.progress.Count(done, total, failed)
-			mu.Unlock()
-		}()
 		name := r.chosen[i]
 		d, err := debugpod.ReadHost(ctx, p)
 		if err != nil {
@@ -702,7 +685,7 @@ func (r *verifyRun) checkNodes(ctx context.Context) map[string]acceptance.Node {
 		results[i].probes = probes
 		return err
 	})
-	failed = 0
+	failed := 0
 	for i, n := range r.chosen {
 		in := out[n]
 		in.Inspect, in.Probes = results[i].inspect, results[i].probes

@@ -6,6 +6,30 @@ import (
 	"time"
 )
 
+// doneCounter counts finished nodes for a progress callback.
+type doneCounter struct {
+	mu               sync.Mutex
+	total, n, failed int
+	report           func(done, total, failed int)
+}
+
+func newDoneCounter(total int, report func(done, total, failed int)) *doneCounter {
+	return &doneCounter{total: total, report: report}
+}
+
+func (c *doneCounter) done(failed bool) {
+	if c.report == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if failed {
+		c.failed++
+	}
+	c.report(c.n, c.total, c.failed)
+}
+
 // ForEach calls fn for every index in [0,n) with at most concurrency calls
 // running at once, and returns when all have finished. fn must record its
 // own result (by index) and never fail the others: one broken node is a row

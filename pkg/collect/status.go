@@ -24,6 +24,9 @@ type StatusOptions struct {
 	// Timeout bounds each exec, and the agent phase as a whole, so that
 	// stuck agents cannot stretch a run past it.
 	Timeout time.Duration
+	// Progress, when set, hears of every node done (done of total,
+	// failed of them).
+	Progress func(done, total, failed int)
 	// Nodes, when set, restricts the report to these nodes.
 	Nodes []string
 }
@@ -113,12 +116,15 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 	phaseCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	statuses := make([]AgentStatus, len(nodes))
+	count := newDoneCounter(len(nodes), opts.Progress)
 	ForEachBounded(phaseCtx, len(nodes), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
 		a := ci.AgentByNode[nodes[i].Name]
 		if a == nil || isWindows(nodes[i]) {
+			count.done(false)
 			return
 		}
 		statuses[i] = ReadAgentStatus(ctx, ex, *a, preferOld, probe)
+		count.done(statuses[i].Err != nil)
 	})
 
 	for i, n := range nodes {

@@ -62,6 +62,14 @@ func (p *Progress) Phase(phase, detail string, took time.Duration) {
 	fmt.Fprintf(p.w, "[%s] %s (%s)\n", phase, Safe(detail), took.Round(time.Millisecond))
 }
 
+// End clears the in-place line, so that what follows (the report on a
+// terminal's stdout) starts on a clean line.
+func (p *Progress) End() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.clear()
+}
+
 func (p *Progress) line(s string) {
 	// \r and erase-line: the next update overwrites this one.
 	fmt.Fprintf(p.w, "\r\x1b[K%s", Safe(s))
