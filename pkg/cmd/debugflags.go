@@ -116,7 +116,16 @@ func (f *DebugPodFlags) nodeProgress(root *RootOptions, m *debugpod.Manager, com
 	}
 	p.Start(command, fmt.Sprintf("%d node(s) through %s", n, how))
 	m.Progress = nodeCounter(p)
+	m.Warn = noteTo(root, p)
 	return p
+}
+
+// noteTo prints a note on stderr below the progress line.
+func noteTo(root *RootOptions, p *render.Progress) func(string) {
+	return func(msg string) {
+		p.End()
+		fmt.Fprintf(root.Streams.ErrOut, "note: %s\n", msg)
+	}
 }
 
 // interruptible returns a context cancelled by SIGINT or SIGTERM. After

@@ -54,10 +54,10 @@ func hasString(xs []string, x string) bool {
 	return false
 }
 
-// kprPodsLeft lists kpr's pods in all namespaces.
+// kprPodsLeft (pods, and daemonset mode's DaemonSets and Jobs) lists kpr's pods in all namespaces.
 func kprPodsLeft(t *testing.T) []string {
 	t.Helper()
-	r := kubectl(t, "get", "pods", "-A", "-l", kprPodSelector, "-o", "name")
+	r := kubectl(t, "get", "pods,daemonsets,jobs", "-A", "-l", kprPodSelector, "-o", "name")
 	if r.code != 0 {
 		t.Fatalf("listing kpr pods: %s", r)
 	}

@@ -150,6 +150,17 @@ func TestRBACFileIsLeastPrivilege(t *testing.T) {
 			t.Errorf("a Role lacks create+get pods/exec or get configmaps: %+v", rules)
 		}
 	}
+	for _, need := range []struct{ verb, group, resource string }{
+		{"create", "apps", "daemonsets"}, {"delete", "apps", "daemonsets"}, {"create", "batch", "jobs"}, {"delete", "batch", "jobs"},
+		{"deletecollection", "", "pods"}, {"list", "", "events"},
+	} {
+		if !grants(inspectorNS, need.verb, need.group, need.resource) {
+			t.Errorf("Role kpr-inspector lacks %s %s.%s (daemonset mode)", need.verb, need.resource, need.group)
+		}
+		if grants(readerNS, need.verb, need.group, need.resource) && need.verb != "list" {
+			t.Errorf("Role kpr-reader grants %s %s: readers start nothing", need.verb, need.resource)
+		}
+	}
 	for _, verb := range []string{"create", "delete", "get", "list", "watch"} {
 		if !grants(inspectorNS, verb, "", "pods") {
 			t.Errorf("Role kpr-inspector lacks %s pods (debug pods)", verb)
@@ -299,6 +310,7 @@ func TestRBACInspectorRole(t *testing.T) {
 		{"status"},
 		{"services", "-A"},
 		{"inspect", "node-cilium", "node-bare"},
+		{"inspect", "node-cilium", "node-bare", "--mode", "daemonset"},
 		{"probe", "nm-nginx", "-n", "kube-system", "--from", "node-cilium"},
 		// Without --exit-code, diff exits 0 even when the nodes differ.
 		{"diff", "node-cilium", "node-bare"},

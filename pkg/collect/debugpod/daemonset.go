@@ -210,6 +210,16 @@ func (m *Manager) forNodesDaemonSet(ctx context.Context, nodes []string, concurr
 		return failAll(func(node string) error { return ClassifyCreateError(err, node, m.Opts.Namespace) })
 	}
 	if err := m.createDaemonSet(ctx, eligible); err != nil {
+		var se *StartError
+		if m.Opts.Mode == ModeAuto && errors.As(err, &se) && se.Reason == ReasonForbidden {
+			// Auto chose the DaemonSet for speed, not for its own sake:
+			// who may create pods but not DaemonSets still gets the check.
+			m.cleanupDaemonSet()
+			if m.Warn != nil {
+				m.Warn(se.Detail + ": using one debug pod per node instead (--mode pods)")
+			}
+			return m.forNodesPods(ctx, nodes, concurrency, fn)
+		}
 		return failAll(func(node string) error {
 			return fmt.Errorf("node %s: %w", node, err)
 		})
@@ -563,7 +573,22 @@ func (m *Manager) cleanupDaemonSet() []error {
 	zero := int64(0)
 	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, RunIDLabel: m.Opts.RunID}).String()
 	del("pods of daemonset", func() error {
-		return m.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: sel})
+		err := m.Client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{LabelSelector: sel})
+		if !apierrors.IsForbidden(err) {
+			return err
+		}
+		// Without deletecollection (an older role): one by one.
+		list, err := m.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for _, p := range list.Items {
+			if err := m.Client.CoreV1().Pods(ns).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	})
 	if len(errs) == 0 {
 		m.mu.Lock()
@@ -616,6 +641,10 @@ func CleanupControllers(ctx context.Context, client kubernetes.Interface, dryRun
 		}
 	}
 	jobs, err := client.BatchV1().Jobs(metav1.NamespaceAll).List(ctx, sel)
+	if apierrors.IsForbidden(err) {
+		// kpr-inspector may list Jobs in kube-system only (deploy/rbac.yaml).
+		jobs, err = client.BatchV1().Jobs(DefaultNamespace).List(ctx, sel)
+	}
 	switch {
 	case apierrors.IsForbidden(err):
 	case err != nil:

@@ -3,6 +3,7 @@ package debugpod
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -255,5 +256,59 @@ func TestTargetNodeBeforeBinding(t *testing.T) {
 	p := &corev1.Pod{Spec: ds.Spec.Template.Spec}
 	if got := TargetNode(p); got != "n1" {
 		t.Errorf("TargetNode = %q, want n1 from the affinity", got)
+	}
+}
+
+// Auto mode picked the DaemonSet for speed: a user who may create pods but
+// not Jobs/DaemonSets still gets every node checked, through per-node pods,
+// and is told so.
+func TestAutoModeFallsBackToPodsWhenDaemonSetsAreForbidden(t *testing.T) {
+	var objs []runtime.Object
+	var nodes []string
+	for i := 0; i <= AutoDaemonSetAbove; i++ {
+		n := fmt.Sprintf("n%02d", i)
+		nodes = append(nodes, n)
+		objs = append(objs, readyNode(n))
+	}
+	f := newFakeDaemonSetController(t, func(string) *corev1.PodStatus { return running() }, objs...)
+	forbid := func(res string) k8stesting.ReactionFunc {
+		return func(a k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: res}, "", errors.New(`User "u" cannot create resource "`+res+`" in API group "" in the namespace "kube-system"`))
+		}
+	}
+	f.cs.PrependReactor("create", "jobs", forbid("jobs"))
+	// Per-node pods come up Running at once (the fake has no kubelet).
+	f.cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		ca := a.(k8stesting.CreateActionImpl)
+		if len(ca.CreateOptions.DryRun) > 0 {
+			return false, nil, nil
+		}
+		p := ca.GetObject().(*corev1.Pod)
+		p.Status = *running()
+		f.mu.Lock()
+		f.podNodes[p.Name] = p.Spec.NodeName
+		f.mu.Unlock()
+		return false, nil, nil
+	})
+	m := NewManager(f.cs, f, Options{Mode: ModeAuto, RunID: "run3", Timeout: 5 * time.Second})
+	var warned []string
+	m.Warn = func(s string) { warned = append(warned, s) }
+	errs := m.ForNodes(context.Background(), nodes, 4, func(ctx context.Context, i int, p *Pod) error {
+		res, err := p.Exec(ctx, []string{"true"})
+		if string(res.Stdout) != "on "+nodes[i] {
+			t.Errorf("node %s ran in the pod of %q", nodes[i], res.Stdout)
+		}
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("node %s: %v", nodes[i], err)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], "create jobs") || !strings.Contains(warned[0], "--mode pods") {
+		t.Errorf("warnings %q, want one naming the missing permission and the fallback", warned)
+	}
+	if f.created != nil {
+		t.Error("a DaemonSet was created although its anchor Job was refused")
 	}
 }

@@ -32,6 +32,9 @@ type Manager struct {
 	// Progress, when set, hears of every node whose check ended (done of
 	// total, failed of them), in either mode.
 	Progress func(done, total, failed int)
+	// Warn, when set, hears what the user should know but is no error
+	// (auto mode falling back to pods).
+	Warn func(msg string)
 
 	mu      sync.Mutex
 	created map[string]bool // pod names this run created and not yet deleted
@@ -344,6 +347,11 @@ func (m *Manager) ForNodes(ctx context.Context, nodes []string, concurrency int,
 	if m.UsesDaemonSet(len(nodes)) {
 		return m.forNodesDaemonSet(ctx, nodes, concurrency, fn)
 	}
+	return m.forNodesPods(ctx, nodes, concurrency, fn)
+}
+
+// forNodesPods is ForNodes in ModePods.
+func (m *Manager) forNodesPods(ctx context.Context, nodes []string, concurrency int, fn func(ctx context.Context, i int, p *Pod) error) []error {
 	errs := make([]error, len(nodes))
 	var mu sync.Mutex
 	done, failed := 0, 0
