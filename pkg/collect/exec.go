@@ -6,6 +6,7 @@ package collect
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -57,7 +59,33 @@ func NewRemoteExecutor(cfg *rest.Config, cs kubernetes.Interface) *RemoteExecuto
 		cfg = rest.CopyConfig(cfg)
 		cfg.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
-	return &RemoteExecutor{Config: cfg, Client: cs.CoreV1().RESTClient()}
+	return &RemoteExecutor{Config: withSessionResumption(cfg), Client: cs.CoreV1().RESTClient()}
+}
+
+// withSessionResumption returns a copy of cfg whose exec transports share
+// one TLS client session cache. Every exec is a new connection (an upgrade
+// cannot share an HTTP/2 connection), so without it each one pays a full
+// TLS handshake — 42% of kpr's CPU in a 1000-agent `status`
+// (BENCHMARKS.md). With it, every handshake after the first resumes the
+// session (TLS 1.3 PSK: no certificate exchange, no signature).
+//
+// client-go builds the exec round trippers (WebSocket and SPDY) from the
+// rest.Config and gives no option for a session cache; but both hand their
+// bare round tripper to the config's WrapTransport first, and both expose
+// their *tls.Config through TLSClientConfig(). That is the hook used here,
+// rather than a hand-written exec client.
+func withSessionResumption(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cache := tls.NewLRUClientSessionCache(64)
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+		if h, ok := rt.(utilnet.TLSClientConfigHolder); ok {
+			if c := h.TLSClientConfig(); c != nil && c.ClientSessionCache == nil {
+				c.ClientSessionCache = cache
+			}
+		}
+		return rt
+	})
+	return cfg
 }
 
 // Exec runs command with kubectl's transport choice: WebSocket (the
