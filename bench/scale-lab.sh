@@ -67,6 +67,12 @@ build() {
   # kwok finds exec'd commands on its own PATH.
   ln -sf ../standin "$DIR/bin/path/cilium-dbg"
   ln -sf ../standin "$DIR/bin/path/cilium"
+  # The node tools of kpr's debug pods (bench/standin/nodetools.go).
+  mkdir -p "$DIR/bin/nodetools"
+  for t in iptables-nft-save ip6tables-nft-save iptables-legacy-save ip6tables-legacy-save \
+    iptables-save ip6tables-save nft ipset ip nsenter chroot ipvsadm curl; do
+    ln -sf ../standin "$DIR/bin/nodetools/$t"
+  done
 }
 
 pki() {
@@ -130,6 +136,18 @@ kwok_config() {
   # while $DIR/data/hang exists (the hang run). The first matching
   # ClusterExec wins, so the narrower one comes first.
   cat >>"$f" <<EOF
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: kpr-nodes
+spec:
+  selector:
+    matchNamespaces: [kpr-nodes]
+  execs:
+  - local:
+      envs:
+      - {name: PATH, value: "$DIR/bin/nodetools:/usr/bin:/bin"}
+---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterExec
 metadata:

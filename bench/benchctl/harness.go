@@ -82,6 +82,9 @@ func cmdRun(args []string) error {
 		return fmt.Errorf("%s is needed to measure peak RSS (Debian package \"time\"): %v", gnuTime, err)
 	}
 	env := append(os.Environ(), "KUBECONFIG="+*kubeconfig)
+	// kpr's node checks: the bench's debug namespace, a --timeout that
+	// covers 1000 pods starting on 2 cores, JSON to check.
+	nodeFlags := []string{"--debug-namespace", benchDebugNamespace, "--timeout", "120s", "--concurrency", "16", "-o", "json"}
 	podList := *kubectl + ` get pods -A -l k8s-app=cilium -o go-template='{{range .items}}-n {{.metadata.namespace}} {{.metadata.name}} -- cilium-dbg status -o json{{"\n"}}{{end}}'`
 	all := map[string]Case{
 		"floor": {Name: "floor (client-go, 32 WebSocket execs in flight)", UserAgent: "kpr-bench-floor", Argv: []string{*floor}, Runs: *runs, Warmup: 1},
@@ -97,6 +100,23 @@ func cmdRun(args []string) error {
 			Argv: []string{"sh", "-c", podList + ` | while read -r _ ns p _; do ` + *kubectl + ` exec -n "$ns" "$p" -c cilium-agent -- cilium-dbg status -o json </dev/null; done`}},
 		"services": {Name: "kubectl kpr services -o json", UserAgent: "kubectl-kpr", Argv: []string{*kpr, "services", "-A", "-o", "json"}, Runs: *runs, Warmup: 1},
 		"analyze":  {Name: "kubectl kpr analyze (100 MB sysdump-like folder)", Argv: []string{*kpr, "analyze", "-o", "json", *sysdump}, Runs: *runs, Warmup: 1},
+
+		// Node checks (debug pods in kpr-nodes, whose execs the stand-in
+		// node tools answer: bench/standin/nodetools.go).
+		"inspect-ds": {Name: "kubectl kpr inspect --all-nodes --mode daemonset", UserAgent: "kubectl-kpr", Runs: *slowRuns, Warmup: 0,
+			Argv: append([]string{*kpr, "inspect", "--all-nodes", "--mode", "daemonset"}, nodeFlags...), Check: checkRows("nodes", *nodes)},
+		"inspect-pods": {Name: "kubectl kpr inspect --all-nodes --mode pods", UserAgent: "kubectl-kpr", Runs: *slowRuns, Warmup: 0,
+			Argv: append([]string{*kpr, "inspect", "--all-nodes", "--mode", "pods"}, nodeFlags...), Check: checkRows("nodes", *nodes)},
+		"probe-ds": {Name: "kubectl kpr probe SERVICE --all-nodes --mode daemonset", UserAgent: "kubectl-kpr", Runs: *slowRuns, Warmup: 0,
+			Argv: append([]string{*kpr, "probe", "svc-0000", "-n", appsNamespace, "--all-nodes", "--mode", "daemonset"}, nodeFlags...), Check: checkRows("results", *nodes)},
+		"probe-pods": {Name: "kubectl kpr probe SERVICE --all-nodes --mode pods", UserAgent: "kubectl-kpr", Runs: *slowRuns, Warmup: 0,
+			Argv: append([]string{*kpr, "probe", "svc-0000", "-n", appsNamespace, "--all-nodes", "--mode", "pods"}, nodeFlags...), Check: checkRows("results", *nodes)},
+		// The way users check nodes today: one `kubectl debug node/...`
+		// after another, each waited for, exec'd into and deleted.
+		"debug-seq": {Name: "kubectl debug node/..., one node after another", UserAgent: "kubectl/", Runs: 1, Warmup: 0,
+			Argv: []string{"sh", "-c", debugLoop(*kubectl)}},
+		"verify": {Name: "kubectl kpr verify --service SVC --all-nodes", UserAgent: "kubectl-kpr", Runs: 1, Warmup: 0,
+			Argv: []string{*kpr, "verify", "--service", appsNamespace + "/svc-0000", "--all-nodes", "--debug-namespace", benchDebugNamespace, "--timeout", "120s", "-q", "-o", "json"}},
 	}
 	res := Results{Machine: machine(), Date: time.Now().UTC().Format(time.RFC3339), Nodes: *nodes}
 	var timed []Case
@@ -268,13 +288,49 @@ func countAudit(path string, offset int64, prefix string) (map[string]int, error
 		switch {
 		case ev.ObjectRef != nil && ev.ObjectRef.Subresource == "exec":
 			counts["exec"]++
-		case ev.Verb == "list" || ev.Verb == "get" || ev.Verb == "watch":
+		case ev.Verb != "":
 			counts[ev.Verb]++
 		default:
 			counts["other"]++
 		}
 	}
 	return counts, sc.Err()
+}
+
+// benchDebugNamespace holds the bench's debug pods; the scale lab's kwok
+// answers execs there with the stand-in node tools.
+const benchDebugNamespace = "kpr-nodes"
+
+// debugLoop is the sequential `kubectl debug node` loop over every node.
+func debugLoop(kubectl string) string {
+	ns := benchDebugNamespace
+	return kubectl + ` get nodes -o name | while read -r n; do
+  p=$(` + kubectl + ` debug "$n" -n ` + ns + ` --image=docker.io/nicolaka/netshoot:v0.13 --profile=sysadmin -- sleep 600 2>&1 | sed -n 's/^Creating debugging pod \([^ ]*\) .*/\1/p')
+  [ -n "$p" ] || { echo "no debug pod for $n" >&2; exit 1; }
+  ` + kubectl + ` wait -n ` + ns + ` --for=condition=Ready "pod/$p" --timeout=120s >/dev/null || exit 1
+  ` + kubectl + ` exec -n ` + ns + ` "$p" -- sh -c 'iptables-save; ip6tables-save; nft list ruleset; ipset list -n' >/dev/null </dev/null || exit 1
+  ` + kubectl + ` delete -n ` + ns + ` "pod/$p" --wait=false >/dev/null || exit 1
+done`
+}
+
+// checkRows checks that the JSON's top-level array field has want
+// entries or more (kpr exits 1 on partial results, which fails the run
+// anyway; this catches a report that silently lost nodes).
+func checkRows(field string, want int) func([]byte) error {
+	return func(b []byte) error {
+		var rep map[string]json.RawMessage
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("output is not JSON: %v", err)
+		}
+		var rows []json.RawMessage
+		if err := json.Unmarshal(rep[field], &rows); err != nil {
+			return fmt.Errorf("%q is not a list: %v", field, err)
+		}
+		if len(rows) < want {
+			return fmt.Errorf("%d %s, want %d", len(rows), field, want)
+		}
+		return nil
+	}
 }
 
 // checkStatus checks kpr's JSON: one row per node, and exactly `failing`

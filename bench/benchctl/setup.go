@@ -35,7 +35,7 @@ func cmdSetup(args []string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	for _, ns := range []string{hangNamespace, appsNamespace} {
+	for _, ns := range []string{hangNamespace, appsNamespace, benchDebugNamespace} {
 		if err := create(ctx, cs.CoreV1().Namespaces().Create, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}

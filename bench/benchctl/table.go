@@ -56,7 +56,7 @@ func printTable(w io.Writer, all []Results) (missed int) {
 	if len(all) > 0 {
 		fmt.Fprintf(w, "Machine: %s. %s.\n\n", all[0].Machine, all[0].Date)
 	}
-	fmt.Fprintln(w, "| N | command | runs | wall (median) | CPU user+sys | peak RSS | API requests (list/get/exec/other) | wall ÷ floor | CPU ÷ floor | wall ÷ xargs | load |")
+	fmt.Fprintln(w, "| N | command | runs | wall (median) | CPU user+sys | peak RSS | API requests by verb | wall ÷ floor | CPU ÷ floor | wall ÷ xargs | load |")
 	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|")
 	for _, r := range rows {
 		m := medianRun(r.Runs)
@@ -109,8 +109,14 @@ func printTable(w io.Writer, all []Results) (missed int) {
 		// pair saw the same machine load); the ratio of medians is shown
 		// next to it.
 		if f, ok := med[key{n, "floor"}]; ok {
+			// Issue 12: at 1000 nodes, no slower than the bare client-go
+			// floor (which pays a full TLS handshake per exec).
+			bound := 1.3
+			if n >= 1000 {
+				bound = 1.0
+			}
 			p, _ := pairedRatio(runsOf[key{n, "status"}], runsOf[key{n, "floor"}], wallOf)
-			check(p <= 1.3, "N=%d status wall ≤ 1.3 × floor: paired %.2f× (medians %s vs %s: %.2f×)", n, p, secs(st.Wall), secs(f.Wall), float64(st.Wall)/float64(f.Wall))
+			check(p <= bound, "N=%d status wall ≤ %.1f × floor: paired %.2f× (medians %s vs %s: %.2f×)", n, bound, p, secs(st.Wall), secs(f.Wall), float64(st.Wall)/float64(f.Wall))
 			check(float64(st.CPU) <= 2*float64(f.CPU), "N=%d status CPU %s ≤ 2 × floor %s (%.2f×)", n, secs(st.CPU), secs(f.CPU), float64(st.CPU)/float64(f.CPU))
 		}
 		if x, ok := med[key{n, "xargs"}]; ok {
@@ -122,6 +128,10 @@ func printTable(w io.Writer, all []Results) (missed int) {
 			limit = 150
 		}
 		check(float64(st.MaxRSSKB)/1024 <= limit, "N=%d status peak RSS %.1f MiB ≤ %.0f MiB", n, float64(st.MaxRSSKB)/1024, limit)
+		if sv, ok := med[key{n, "services"}]; ok && n >= 1000 {
+			check(float64(sv.Wall) <= 2*float64(st.Wall), "N=%d services wall %s ≤ 2 × status %s (%.2f×)", n, secs(sv.Wall), secs(st.Wall), float64(sv.Wall)/float64(st.Wall))
+			check(float64(sv.MaxRSSKB)/1024 <= 200, "N=%d services peak RSS %.1f MiB ≤ 200 MiB", n, float64(sv.MaxRSSKB)/1024)
+		}
 		if st.API != nil {
 			listGet = append(listGet, fmt.Sprintf("N=%d: %d LIST + %d GET", n, st.API["list"], st.API["get"]))
 		}
@@ -134,6 +144,38 @@ func printTable(w io.Writer, all []Results) (missed int) {
 			}
 		}
 		check(same, "status LIST/GET requests independent of N (%s)", strings.Join(listGet, ", "))
+	}
+	// Node checks in daemonset mode (issue 12).
+	var dsCalls []string
+	dsSame, dsN := true, -1
+	for _, rs := range all {
+		n := rs.Nodes
+		ds, ok := med[key{n, "inspect-ds"}]
+		if !ok {
+			continue
+		}
+		if n >= 1000 {
+			check(ds.Wall <= 60*time.Second, "N=%d inspect --mode daemonset wall %s ≤ 60 s", n, secs(ds.Wall))
+			check(float64(ds.MaxRSSKB)/1024 <= 200, "N=%d inspect --mode daemonset peak RSS %.1f MiB ≤ 200 MiB", n, float64(ds.MaxRSSKB)/1024)
+		}
+		if ds.API != nil {
+			c := nonExec(ds.API)
+			dsCalls = append(dsCalls, fmt.Sprintf("N=%d: %d (%s)", n, c, apiCounts(withoutExec(ds.API))))
+			if dsN >= 0 && c != dsN {
+				dsSame = false
+			}
+			dsN = c
+		}
+		if p, ok := med[key{n, "inspect-pods"}]; ok {
+			fmt.Fprintf(w, "- N=%d inspect: daemonset %s vs pods %s (%.2f×)\n", n, secs(ds.Wall), secs(p.Wall), float64(ds.Wall)/float64(p.Wall))
+		}
+		if d, ok := med[key{n, "debug-seq"}]; ok {
+			fmt.Fprintf(w, "- N=%d inspect: daemonset %s vs `kubectl debug node` one after another %s (%.3f×); EXTRAPOLATED, not measured: at 1000 nodes the loop would take about %s (×%.0f, it is linear in N)\n",
+				n, secs(ds.Wall), secs(d.Wall), float64(ds.Wall)/float64(d.Wall), secs(d.Wall*time.Duration(1000)/time.Duration(n)), 1000/float64(n))
+		}
+	}
+	if len(dsCalls) > 1 {
+		check(dsSame, "inspect --mode daemonset: API requests other than the per-node execs independent of N (%s)", strings.Join(dsCalls, "; "))
 	}
 	for _, r := range rows {
 		switch short(r.Case) {
@@ -157,6 +199,18 @@ func short(name string) string {
 	switch {
 	case strings.HasPrefix(name, "floor"):
 		return "floor"
+	case strings.HasPrefix(name, "kubectl debug node"):
+		return "debug-seq"
+	case strings.HasPrefix(name, "kubectl kpr inspect") && strings.Contains(name, "daemonset"):
+		return "inspect-ds"
+	case strings.HasPrefix(name, "kubectl kpr inspect"):
+		return "inspect-pods"
+	case strings.HasPrefix(name, "kubectl kpr probe") && strings.Contains(name, "daemonset"):
+		return "probe-ds"
+	case strings.HasPrefix(name, "kubectl kpr probe"):
+		return "probe-pods"
+	case strings.HasPrefix(name, "kubectl kpr verify"):
+		return "verify"
 	case strings.Contains(name, "hanging"):
 		return "hang"
 	case strings.Contains(name, "--concurrency"):
@@ -186,7 +240,29 @@ func apiCounts(m map[string]int) string {
 	if m == nil {
 		return ""
 	}
-	return fmt.Sprintf("%d / %d / %d / %d", m["list"], m["get"], m["exec"], m["other"]+m["watch"])
+	var verbs []string
+	for v, n := range m {
+		if n > 0 {
+			verbs = append(verbs, v)
+		}
+	}
+	sort.Strings(verbs)
+	var parts []string
+	for _, v := range verbs {
+		parts = append(parts, fmt.Sprintf("%s %d", v, m[v]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// nonExec counts every request but the execs (the per-node result reads).
+func nonExec(m map[string]int) int {
+	n := 0
+	for v, c := range m {
+		if v != "exec" {
+			n += c
+		}
+	}
+	return n
 }
 
 func wallOf(r Run) time.Duration { return r.Wall }
@@ -213,4 +289,14 @@ func pairedRatio(a, b []Run, get func(Run) time.Duration) (float64, bool) {
 		return v[len(v)/2], true
 	}
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2, true
+}
+
+func withoutExec(m map[string]int) map[string]int {
+	out := map[string]int{}
+	for v, c := range m {
+		if v != "exec" {
+			out[v] = c
+		}
+	}
+	return out
 }

@@ -24,6 +24,9 @@ func main() {
 }
 
 func run(name string, args []string) int {
+	if code, ok := nodeTool(name, args); ok {
+		return code
+	}
 	dir := os.Getenv("KPR_BENCH_DATA")
 	if dir == "" {
 		fmt.Fprintf(os.Stderr, "%s: KPR_BENCH_DATA is not set (the scale lab's ClusterExec sets it)\n", name)

@@ -35,3 +35,17 @@ func splitArgs(s string) []string {
 	}
 	return out
 }
+
+func TestNodeToolsAnswerWithoutTouchingTheMachine(t *testing.T) {
+	for _, tool := range []string{"nsenter", "chroot", "ipvsadm", "ip"} {
+		if code, ok := nodeTool(tool, nil); !ok || code == 0 {
+			t.Errorf("%s: (%d, %v), want a failure so that the script uses no host", tool, code, ok)
+		}
+	}
+	if code, ok := nodeTool("curl", []string{"-s", "--max-time", "2", "http://127.0.0.1:10249/proxyMode"}); !ok || code != 7 {
+		t.Errorf("curl to kube-proxy's port: exit %d, want 7 (refused: no kube-proxy)", code)
+	}
+	if _, ok := nodeTool("cilium-dbg", nil); ok {
+		t.Error("cilium-dbg taken for a node tool")
+	}
+}
