@@ -300,3 +300,65 @@ func partialJSON(t *testing.T, r result, v any) {
 		t.Fatalf("stdout is not the expected JSON: %v\n%s", err, r)
 	}
 }
+
+// SIGKILL: kpr cannot delete anything. What bounds the DaemonSet's life
+// then is its anchor Job: the DaemonSet must be owned by it, and the Job
+// must carry the deadline and a zero TTL (the Job controller fails it at
+// the deadline, the TTL controller deletes it, the garbage collector the
+// DaemonSet and its pods; waiting the 5 minutes is left to the unit of
+// Kubernetes itself). `kpr cleanup` removes all of it at once.
+func TestDaemonSetModeSIGKILLIsBoundedAndCleanedUp(t *testing.T) {
+	kc := needLab(t)
+	const ns = "kpr-e2e-ds-kill"
+	left := dsNamespace(t, ns)
+	cmd := exec.Command(kprBin, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare,node-iptables", "--mode", "daemonset",
+		"--probe-timeout", "60s", "--debug-namespace", ns)
+	cmd.Env = []string{"KUBECONFIG=" + kc, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(strings.Join(left(), " "), "pod/") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatal("no DaemonSet pods appeared")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+
+	var ds struct {
+		Items []struct {
+			Metadata struct {
+				OwnerReferences []struct{ Kind, Name, UID string } `json:"ownerReferences"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	mustJSON(t, kubectl(t, "get", "daemonsets", "-n", ns, "-l", kprPodSelector, "-o", "json"), &ds)
+	var jobs struct {
+		Items []struct {
+			Metadata struct{ Name, UID string } `json:"metadata"`
+			Spec     struct {
+				Parallelism             *int `json:"parallelism"`
+				ActiveDeadlineSeconds   *int `json:"activeDeadlineSeconds"`
+				TTLSecondsAfterFinished *int `json:"ttlSecondsAfterFinished"`
+			} `json:"spec"`
+		} `json:"items"`
+	}
+	mustJSON(t, kubectl(t, "get", "jobs", "-n", ns, "-l", kprPodSelector, "-o", "json"), &jobs)
+	if len(ds.Items) != 1 || len(jobs.Items) != 1 {
+		t.Fatalf("after SIGKILL: %d DaemonSets, %d Jobs; want one of each", len(ds.Items), len(jobs.Items))
+	}
+	owners, job := ds.Items[0].Metadata.OwnerReferences, jobs.Items[0]
+	if len(owners) != 1 || owners[0].Kind != "Job" || owners[0].UID != job.Metadata.UID {
+		t.Errorf("DaemonSet owners %+v, want the anchor Job %s (%s)", owners, job.Metadata.Name, job.Metadata.UID)
+	}
+	if s := job.Spec; s.Parallelism == nil || *s.Parallelism != 0 || s.ActiveDeadlineSeconds == nil || *s.ActiveDeadlineSeconds < 300 || s.TTLSecondsAfterFinished == nil || *s.TTLSecondsAfterFinished != 0 {
+		t.Errorf("anchor Job spec %+v: want parallelism 0, a deadline of at least 5 minutes, TTL 0", s)
+	}
+	if r := kpr(t, "cleanup"); r.code != 0 {
+		t.Errorf("cleanup: %s", r)
+	}
+	waitNothingLeft(t, left, 20*time.Second, "after SIGKILL and kpr cleanup")
+}

@@ -130,6 +130,13 @@ func pendingState(pod *corev1.Pod) string {
 	if pod.Status.Phase == "" {
 		s = "not yet seen by the kubelet"
 	}
+	for _, c := range pod.Status.Conditions {
+		// A DaemonSet's pods go through the scheduler, which says here why
+		// a node did not take one (resources, a full node).
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+			s += ", not scheduled: " + c.Reason + suffix(c.Message)
+		}
+	}
 	for _, cs := range pod.Status.ContainerStatuses {
 		if cs.State.Waiting != nil && cs.State.Waiting.Reason != "" {
 			s += ", waiting: " + cs.State.Waiting.Reason + suffix(cs.State.Waiting.Message)

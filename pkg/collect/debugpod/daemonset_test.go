@@ -312,3 +312,11 @@ func TestAutoModeFallsBackToPodsWhenDaemonSetsAreForbidden(t *testing.T) {
 		t.Error("a DaemonSet was created although its anchor Job was refused")
 	}
 }
+
+func TestPendingStateSaysWhyTheSchedulerRefused(t *testing.T) {
+	p := &corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending, Conditions: []corev1.PodCondition{{
+		Type: corev1.PodScheduled, Status: corev1.ConditionFalse, Reason: "Unschedulable", Message: "0/3 nodes are available: 1 Insufficient memory."}}}}
+	if got := pendingState(p); !strings.Contains(got, "not scheduled: Unschedulable: 0/3 nodes are available: 1 Insufficient memory.") {
+		t.Errorf("pendingState = %q", got)
+	}
+}
