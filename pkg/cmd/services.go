@@ -2,6 +2,8 @@ package cmd
 
 import (
 	"context"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -104,12 +106,22 @@ func (o *ServicesOptions) Validate() error {
 
 // Run collects, reconciles and prints.
 func (o *ServicesOptions) Run(ctx context.Context) error {
+	// Every agent's table is ~0.5 MB of JSON at 300 Services; with the
+	// default GC pacing the heap ran to 2× the live rows (290 MB at 1000
+	// nodes). A soft limit makes the GC work harder instead: 185 MB, same
+	// wall (BENCHMARKS.md). GOMEMLIMIT set by the user wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(servicesSoftMemoryLimit)
+	}
 	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
 	return o.run(ctx, cs, ex)
 }
+
+// servicesSoftMemoryLimit is the Go heap soft limit of `services`.
+const servicesSoftMemoryLimit = 128 << 20
 
 // run is Run with the cluster access injected (fake clientset and executor
 // in unit tests).
@@ -138,6 +150,9 @@ func (o *ServicesOptions) run(ctx context.Context, cs kubernetes.Interface, ex c
 }
 
 func (o *ServicesOptions) print(rep *report.Services) error {
+	if o.format == render.FormatJSON {
+		return render.ServicesJSON(o.root.Streams.Out, rep)
+	}
 	if o.format.IsStructured() {
 		return render.Structured(o.root.Streams.Out, o.format, rep)
 	}

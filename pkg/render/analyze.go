@@ -292,3 +292,51 @@ func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
 	bw.WriteString("\n}\n")
 	return bw.Flush()
 }
+
+// ServicesJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
+// one node row at a time: at 1000 nodes the report is ~90 MB of JSON,
+// which Structured would hold twice (marshal, then indent) on top of the
+// rows themselves (BENCHMARKS.md, services at N = 1000).
+func ServicesJSON(w io.Writer, rep *report.Services) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	write := func(prefix string, v any) error {
+		b, err := json.MarshalIndent(v, prefix, "  ")
+		if err != nil {
+			return err
+		}
+		_, err = bw.Write(b)
+		return err
+	}
+	bw.WriteString("{\n  \"namespace\": ")
+	if err := write("  ", rep.Namespace); err != nil {
+		return err
+	}
+	bw.WriteString(",\n  \"ciliumNamespace\": ")
+	if err := write("  ", rep.CiliumNamespace); err != nil {
+		return err
+	}
+	if rep.Nodes == nil {
+		bw.WriteString(",\n  \"nodes\": null")
+	} else {
+		bw.WriteString(",\n  \"nodes\": [")
+		for i := range rep.Nodes {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			if err := write("    ", &rep.Nodes[i]); err != nil {
+				return err
+			}
+		}
+		if len(rep.Nodes) > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteByte(']')
+	}
+	bw.WriteString(",\n  \"summary\": ")
+	if err := write("  ", rep.Summary); err != nil {
+		return err
+	}
+	bw.WriteString("\n}\n")
+	return bw.Flush()
+}

@@ -89,3 +89,29 @@ func TestAnalyzeJSONMatchesEncoder(t *testing.T) {
 		}
 	}
 }
+
+// services -o json is streamed per node row; byte for byte the encoder's.
+func TestServicesJSONMatchesEncoder(t *testing.T) {
+	rows := []report.NodeServices{
+		{Node: "n1", CiliumAgent: &report.AgentRef{Pod: "cilium-a", Namespace: "kube-system", Ready: true}, Counts: report.Counts{Expected: 2, Found: 2},
+			Frontends: []report.FrontendCheck{{}}, Problems: []report.ServiceProblem{}, Errors: []string{}},
+		{Node: "n2 <&>", Frontends: []report.FrontendCheck{}, Errors: []string{"cilium agent kube-system/x: timed out"}},
+	}
+	cases := map[string]*report.Services{
+		"full":      {Namespace: "default", CiliumNamespace: "kube-system", Nodes: rows, Summary: report.ServicesSummary{Nodes: 2, NodesFailed: 1}},
+		"no nodes":  {Nodes: []report.NodeServices{}},
+		"nil nodes": {},
+	}
+	for name, rep := range cases {
+		var want, got bytes.Buffer
+		if err := Structured(&want, FormatJSON, rep); err != nil {
+			t.Fatal(err)
+		}
+		if err := ServicesJSON(&got, rep); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: streamed JSON differs\n got: %s\nwant: %s", name, got.String(), want.String())
+		}
+	}
+}
