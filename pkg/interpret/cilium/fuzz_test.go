@@ -3,7 +3,9 @@ package cilium
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -131,7 +133,7 @@ func bigServiceListText(b *testing.B, n int) []byte {
 	return []byte(out.String())
 }
 
-func bigServiceListJSON(b *testing.B, n int) []byte {
+func bigServiceListJSON(b testing.TB, n int) []byte {
 	var list []map[string]any
 	if err := json.Unmarshal(readFixture(b, "testdata/v1.20.2/service-list.json"), &list); err != nil {
 		b.Fatal(err)
@@ -180,6 +182,33 @@ func BenchmarkParseServiceListJSON500(b *testing.B) {
 	for b.Loop() {
 		if _, err := ParseServiceList(in); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The go-json-experiment fast path must read every release's real output
+// exactly as the encoding/json path does (forced here by a line of text in
+// front, which only the general path accepts).
+func TestServiceListFastPathMatchesGeneralPath(t *testing.T) {
+	files, err := filepath.Glob("testdata/v*/service-list.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, f := range append(files, "") {
+		var in []byte
+		if f == "" {
+			in = bigServiceListJSON(t, 50)
+		} else if in, err = os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := decodeServiceArray(in); !ok {
+			t.Errorf("%s: the fast path refused a plain service list", f)
+			continue
+		}
+		fast, err1 := ParseServiceListJSON(in)
+		general, err2 := ParseServiceListJSON(append([]byte("$ cilium-dbg service list -o json\n"), in...))
+		if err1 != nil || err2 != nil || !reflect.DeepEqual(fast, general) {
+			t.Errorf("%s: fast path %d services (%v), general path %d (%v), equal=%v", f, len(fast), err1, len(general), err2, reflect.DeepEqual(fast, general))
 		}
 	}
 }
