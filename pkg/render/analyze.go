@@ -252,45 +252,81 @@ func analyzeSummary(rep *report.Analyze, p Palette) string {
 	return s
 }
 
+// jsonStream writes indented JSON piece by piece: the bytes that
+// Structured (json.Encoder, two-space indent) writes for the whole value,
+// without ever holding the whole encoding. The first error sticks.
+type jsonStream struct {
+	w   *bufio.Writer
+	err error
+}
+
+func newJSONStream(w io.Writer) *jsonStream { return &jsonStream{w: bufio.NewWriterSize(w, 64<<10)} }
+
+func (s *jsonStream) raw(str string) {
+	if s.err == nil {
+		_, s.err = s.w.WriteString(str)
+	}
+}
+
+// value writes v indented as a member of the top-level object.
+func (s *jsonStream) value(v any) {
+	if s.err != nil {
+		return
+	}
+	b, err := json.MarshalIndent(v, "  ", "  ")
+	if err != nil {
+		s.err = err
+		return
+	}
+	_, s.err = s.w.Write(b)
+}
+
+// array writes a top-level member's array of n items (null when isNil),
+// one item's encoding at a time.
+func (s *jsonStream) array(n int, isNil bool, item func(i int) any) {
+	if isNil {
+		s.raw("null")
+		return
+	}
+	s.raw("[")
+	for i := 0; i < n && s.err == nil; i++ {
+		if i > 0 {
+			s.raw(",")
+		}
+		s.raw("\n    ")
+		b, err := json.MarshalIndent(item(i), "    ", "  ")
+		if err != nil {
+			s.err = err
+			return
+		}
+		_, s.err = s.w.Write(b)
+	}
+	if n > 0 {
+		s.raw("\n  ")
+	}
+	s.raw("]")
+}
+
+func (s *jsonStream) end() error {
+	s.raw("\n}\n")
+	if s.err != nil {
+		return s.err
+	}
+	return s.w.Flush()
+}
+
 // AnalyzeJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
 // but one input at a time: a sysdump's report (tens of MB of service
 // tables) is then never held in memory whole, twice (marshal, then indent).
 func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	write := func(prefix string, v any) error {
-		b, err := json.MarshalIndent(v, prefix, "  ")
-		if err != nil {
-			return err
-		}
-		_, err = bw.Write(b)
-		return err
-	}
-	if rep.Inputs == nil {
-		bw.WriteString("{\n  \"inputs\": null")
-	} else {
-		bw.WriteString("{\n  \"inputs\": [")
-		for i := range rep.Inputs {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			bw.WriteString("\n    ")
-			if err := write("    ", &rep.Inputs[i]); err != nil {
-				return err
-			}
-		}
-		if len(rep.Inputs) > 0 {
-			bw.WriteString("\n  ")
-		}
-		bw.WriteByte(']')
-	}
+	s := newJSONStream(w)
+	s.raw("{\n  \"inputs\": ")
+	s.array(len(rep.Inputs), rep.Inputs == nil, func(i int) any { return &rep.Inputs[i] })
 	if rep.Agents != nil {
-		bw.WriteString(",\n  \"agents\": ")
-		if err := write("  ", rep.Agents); err != nil {
-			return err
-		}
+		s.raw(",\n  \"agents\": ")
+		s.value(rep.Agents)
 	}
-	bw.WriteString("\n}\n")
-	return bw.Flush()
+	return s.end()
 }
 
 // ServicesJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
@@ -298,45 +334,14 @@ func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
 // which Structured would hold twice (marshal, then indent) on top of the
 // rows themselves (BENCHMARKS.md, services at N = 1000).
 func ServicesJSON(w io.Writer, rep *report.Services) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	write := func(prefix string, v any) error {
-		b, err := json.MarshalIndent(v, prefix, "  ")
-		if err != nil {
-			return err
-		}
-		_, err = bw.Write(b)
-		return err
-	}
-	bw.WriteString("{\n  \"namespace\": ")
-	if err := write("  ", rep.Namespace); err != nil {
-		return err
-	}
-	bw.WriteString(",\n  \"ciliumNamespace\": ")
-	if err := write("  ", rep.CiliumNamespace); err != nil {
-		return err
-	}
-	if rep.Nodes == nil {
-		bw.WriteString(",\n  \"nodes\": null")
-	} else {
-		bw.WriteString(",\n  \"nodes\": [")
-		for i := range rep.Nodes {
-			if i > 0 {
-				bw.WriteByte(',')
-			}
-			bw.WriteString("\n    ")
-			if err := write("    ", &rep.Nodes[i]); err != nil {
-				return err
-			}
-		}
-		if len(rep.Nodes) > 0 {
-			bw.WriteString("\n  ")
-		}
-		bw.WriteByte(']')
-	}
-	bw.WriteString(",\n  \"summary\": ")
-	if err := write("  ", rep.Summary); err != nil {
-		return err
-	}
-	bw.WriteString("\n}\n")
-	return bw.Flush()
+	s := newJSONStream(w)
+	s.raw("{\n  \"namespace\": ")
+	s.value(rep.Namespace)
+	s.raw(",\n  \"ciliumNamespace\": ")
+	s.value(rep.CiliumNamespace)
+	s.raw(",\n  \"nodes\": ")
+	s.array(len(rep.Nodes), rep.Nodes == nil, func(i int) any { return &rep.Nodes[i] })
+	s.raw(",\n  \"summary\": ")
+	s.value(rep.Summary)
+	return s.end()
 }

@@ -618,44 +618,48 @@ func CleanupControllers(ctx context.Context, client kubernetes.Interface, dryRun
 	var out []LeftController
 	var errs []error
 	bg := metav1.DeletePropagationBackground
-	del := func(kind string, m metav1.ObjectMeta, f func() error) {
-		if !dryRun {
-			if err := transient.Do(ctx, f); err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("%s %s/%s: %w", kind, m.Namespace, m.Name, err))
-				return
+	background := metav1.DeleteOptions{PropagationPolicy: &bg}
+	sweep := func(kind string, items []metav1.ObjectMeta, listErr error, remove func(ns, name string) error) {
+		switch {
+		case apierrors.IsForbidden(listErr):
+		case listErr != nil:
+			errs = append(errs, fmt.Errorf("listing kpr's %ss: %w", kind, listErr))
+		default:
+			for _, m := range items {
+				if !dryRun {
+					err := transient.Do(ctx, func() error { return remove(m.Namespace, m.Name) })
+					if err != nil && !apierrors.IsNotFound(err) {
+						errs = append(errs, fmt.Errorf("%s %s/%s: %w", kind, m.Namespace, m.Name, err))
+						continue
+					}
+				}
+				out = append(out, LeftController{Kind: kind, Namespace: m.Namespace, Name: m.Name, RunID: m.Labels[RunIDLabel], Created: m.CreationTimestamp.Time})
 			}
 		}
-		out = append(out, LeftController{Kind: kind, Namespace: m.Namespace, Name: m.Name, RunID: m.Labels[RunIDLabel], Created: m.CreationTimestamp.Time})
 	}
+	var metas []metav1.ObjectMeta
 	dss, err := client.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, sel)
-	switch {
-	case apierrors.IsForbidden(err):
-	case err != nil:
-		errs = append(errs, fmt.Errorf("listing kpr's daemonsets: %w", err))
-	default:
+	if err == nil {
 		for _, d := range dss.Items {
-			d := d
-			del("daemonset", d.ObjectMeta, func() error {
-				return client.AppsV1().DaemonSets(d.Namespace).Delete(ctx, d.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
-			})
+			metas = append(metas, d.ObjectMeta)
 		}
 	}
+	sweep("daemonset", metas, err, func(ns, name string) error {
+		return client.AppsV1().DaemonSets(ns).Delete(ctx, name, background)
+	})
 	jobs, err := client.BatchV1().Jobs(metav1.NamespaceAll).List(ctx, sel)
 	if apierrors.IsForbidden(err) {
 		// kpr-inspector may list Jobs in kube-system only (deploy/rbac.yaml).
 		jobs, err = client.BatchV1().Jobs(DefaultNamespace).List(ctx, sel)
 	}
-	switch {
-	case apierrors.IsForbidden(err):
-	case err != nil:
-		errs = append(errs, fmt.Errorf("listing kpr's jobs: %w", err))
-	default:
+	metas = nil
+	if err == nil {
 		for _, j := range jobs.Items {
-			j := j
-			del("job", j.ObjectMeta, func() error {
-				return client.BatchV1().Jobs(j.Namespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: &bg})
-			})
+			metas = append(metas, j.ObjectMeta)
 		}
 	}
+	sweep("job", metas, err, func(ns, name string) error {
+		return client.BatchV1().Jobs(ns).Delete(ctx, name, background)
+	})
 	return out, errors.Join(errs...)
 }

@@ -320,3 +320,35 @@ func TestPendingStateSaysWhyTheSchedulerRefused(t *testing.T) {
 		t.Errorf("pendingState = %q", got)
 	}
 }
+
+func TestCleanupControllersFindsAndDeletesDaemonSetsAndJobs(t *testing.T) {
+	o := Options{RunID: "left", Namespace: "kube-system"}
+	job := BuildAnchorJob(o)
+	ds := BuildDaemonSet([]string{"n1"}, o, job)
+	other := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: "cilium", Namespace: "kube-system", Labels: map[string]string{"k8s-app": "cilium"}}}
+	cs := fake.NewClientset(job, ds, other)
+	// kpr-inspector: Jobs listable in kube-system only.
+	cs.PrependReactor("list", "jobs", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "batch", Resource: "jobs"}, "", errors.New("cluster-wide list forbidden"))
+		}
+		return false, nil, nil
+	})
+	ctx := context.Background()
+	left, err := CleanupControllers(ctx, cs, true)
+	if err != nil || len(left) != 2 || left[0].Kind != "daemonset" || left[1].Kind != "job" || left[0].RunID != "left" {
+		t.Fatalf("dry run: %+v, %v; want kpr's DaemonSet and Job", left, err)
+	}
+	if l, _ := cs.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{}); len(l.Items) != 2 {
+		t.Fatal("the dry run deleted something")
+	}
+	if left, err = CleanupControllers(ctx, cs, false); err != nil || len(left) != 2 {
+		t.Fatalf("cleanup: %+v, %v", left, err)
+	}
+	if l, _ := cs.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{}); len(l.Items) != 1 || l.Items[0].Name != "cilium" {
+		t.Errorf("DaemonSets left %+v: want only Cilium's", l.Items)
+	}
+	if l, _ := cs.BatchV1().Jobs("kube-system").List(ctx, metav1.ListOptions{}); len(l.Items) != 0 {
+		t.Errorf("jobs left: %d", len(l.Items))
+	}
+}
