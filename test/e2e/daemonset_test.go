@@ -132,45 +132,38 @@ func TestDaemonSetModeNamesTheNodeThatCannotRunThePod(t *testing.T) {
 // SIGINT while every node's probe hangs: kpr deletes its DaemonSet, the
 // anchor Job and the pods before it exits.
 func TestDaemonSetModeInterruptLeavesNothing(t *testing.T) {
-	kc := needLab(t)
 	const ns = "kpr-e2e-ds-interrupt"
 	left := dsNamespace(t, ns)
-	cmd := exec.Command(kprBin, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare,node-iptables", "--mode", "daemonset",
-		"--probe-timeout", "60s", "--debug-namespace", ns)
-	cmd.Env = []string{"KUBECONFIG=" + kc, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+	p := startHangingDaemonSetProbe(t, ns, left)
+	time.Sleep(2 * time.Second) // into the hanging probes
+	if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	if r := p.wait(t, 30*time.Second); r.code != 130 {
+		t.Errorf("interrupted run exited %d, want 130\n%s", r.code, r.stderr)
+	}
+	waitNothingLeft(t, left, 15*time.Second, "after SIGINT")
+}
+
+// startHangingDaemonSetProbe starts a daemonset-mode probe whose probes
+// hang (nm-nginx-ovs from node-bare), and returns once its DaemonSet, Job
+// and pods exist.
+func startHangingDaemonSetProbe(t *testing.T, ns string, left func() []string) *proc {
+	t.Helper()
+	p := startKpr(t, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare,node-iptables", "--mode", "daemonset",
+		"--probe-timeout", "60s", "--debug-namespace", ns)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		l := strings.Join(left(), " ")
 		if strings.Contains(l, "daemonset.apps/") && strings.Contains(l, "job.batch/") && strings.Contains(l, "pod/") {
-			break
+			return p
 		}
 		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("no DaemonSet, Job and pods appeared (have %q); kpr output:\n%s\n%s", l, stdout.String(), stderr.String())
+			_ = p.cmd.Process.Kill()
+			t.Fatalf("no DaemonSet, Job and pods appeared (have %q); kpr output:\n%s\n%s", l, p.out.String(), p.err.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(2 * time.Second) // into the hanging probes
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatal("kpr did not exit within 30s of SIGINT")
-	}
-	if code := cmd.ProcessState.ExitCode(); code != 130 {
-		t.Errorf("interrupted run exited %d, want 130\n%s", code, stderr.String())
-	}
-	waitNothingLeft(t, left, 15*time.Second, "after SIGINT")
 }
 
 // --keep leaves the DaemonSet; `kpr cleanup` finds and deletes it, its
@@ -308,25 +301,11 @@ func partialJSON(t *testing.T, r result, v any) {
 // DaemonSet and its pods; waiting the 5 minutes is left to the unit of
 // Kubernetes itself). `kpr cleanup` removes all of it at once.
 func TestDaemonSetModeSIGKILLIsBoundedAndCleanedUp(t *testing.T) {
-	kc := needLab(t)
 	const ns = "kpr-e2e-ds-kill"
 	left := dsNamespace(t, ns)
-	cmd := exec.Command(kprBin, "probe", "nm-nginx-ovs", "-n", "kube-system", "--from", "node-bare,node-iptables", "--mode", "daemonset",
-		"--probe-timeout", "60s", "--debug-namespace", ns)
-	cmd.Env = []string{"KUBECONFIG=" + kc, "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(strings.Join(left(), " "), "pod/") {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatal("no DaemonSet pods appeared")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	p := startHangingDaemonSetProbe(t, ns, left)
+	_ = p.cmd.Process.Kill()
+	<-p.done
 
 	var ds struct {
 		Items []struct {
