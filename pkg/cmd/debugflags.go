@@ -100,12 +100,6 @@ func (o *RootOptions) progress(quiet bool) *render.Progress {
 	return render.NewProgress(o.Streams.ErrOut, live, quiet)
 }
 
-// nodeCounter adapts a Progress to debugpod.Manager.Progress and the
-// collectors' callbacks.
-func nodeCounter(p *render.Progress) func(done, total, failed int) {
-	return func(done, total, failed int) { p.Count(done, total, failed) }
-}
-
 // nodeProgress starts the progress line of a debug-pod command over n
 // nodes and hooks it to m; call End before printing the report.
 func (f *DebugPodFlags) nodeProgress(root *RootOptions, m *debugpod.Manager, command string, n int) *render.Progress {
@@ -115,7 +109,7 @@ func (f *DebugPodFlags) nodeProgress(root *RootOptions, m *debugpod.Manager, com
 		how = "daemonset"
 	}
 	p.Start(command, fmt.Sprintf("%d node(s) through %s", n, how))
-	m.Progress = nodeCounter(p)
+	m.Progress = p.Count
 	m.Warn = noteTo(root, p)
 	return p
 }

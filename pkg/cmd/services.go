@@ -134,7 +134,7 @@ func (o *ServicesOptions) run(ctx context.Context, cs kubernetes.Interface, ex c
 		Concurrency:     o.Concurrency,
 		Timeout:         o.Timeout,
 		Nodes:           o.Nodes,
-		Progress:        nodeCounter(prog),
+		Progress:        prog.Count,
 	})
 	prog.End()
 	if err != nil {

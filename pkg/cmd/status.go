@@ -88,7 +88,7 @@ func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, ex col
 		Concurrency:     o.Concurrency,
 		Timeout:         o.Timeout,
 		Nodes:           o.Nodes,
-		Progress:        nodeCounter(prog),
+		Progress:        prog.Count,
 	})
 	prog.End()
 	if err != nil {

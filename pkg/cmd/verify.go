@@ -668,7 +668,7 @@ func (r *verifyRun) checkNodes(ctx context.Context) map[string]acceptance.Node {
 	}
 	results := make([]nodeResult, total)
 	// Every node counts, those whose pod never started too.
-	m.Progress = nodeCounter(r.progress)
+	m.Progress = r.progress.Count
 	m.Warn = noteTo(o.root, r.progress)
 	errs := m.ForNodes(ctx, r.chosen, o.Pods.Concurrency, func(ctx context.Context, i int, p *debugpod.Pod) (err error) {
 		name := r.chosen[i]

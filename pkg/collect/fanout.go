@@ -6,18 +6,21 @@ import (
 	"time"
 )
 
-// doneCounter counts finished nodes for a progress callback.
-type doneCounter struct {
+// DoneCounter counts finished nodes for a progress callback (nil: no
+// counting), safe for concurrent use.
+type DoneCounter struct {
 	mu               sync.Mutex
 	total, n, failed int
 	report           func(done, total, failed int)
 }
 
-func newDoneCounter(total int, report func(done, total, failed int)) *doneCounter {
-	return &doneCounter{total: total, report: report}
+// NewDoneCounter counts up to total for report.
+func NewDoneCounter(total int, report func(done, total, failed int)) *DoneCounter {
+	return &DoneCounter{total: total, report: report}
 }
 
-func (c *doneCounter) done(failed bool) {
+// Done records one finished node.
+func (c *DoneCounter) Done(failed bool) {
 	if c.report == nil {
 		return
 	}

@@ -232,11 +232,11 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 	// Each worker reconciles right after its exec, so only the node rows,
 	// not every agent's whole service table, stay in memory.
 	rep := &report.Services{Namespace: opts.Namespace, CiliumNamespace: ci.Install.Namespace, Nodes: make([]report.NodeServices, len(targets))}
-	count := newDoneCounter(len(targets), opts.Progress)
+	count := NewDoneCounter(len(targets), opts.Progress)
 	ForEachBounded(ctx, len(targets), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
 		t := targets[i]
 		row := report.NodeServices{Node: t.node.Name, Frontends: []report.FrontendCheck{}, Problems: []report.ServiceProblem{}, Errors: []string{}}
-		defer func() { rep.Nodes[i] = row; count.done(len(row.Errors) > 0) }()
+		defer func() { rep.Nodes[i] = row; count.Done(len(row.Errors) > 0) }()
 		switch {
 		case isWindows(t.node):
 			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")

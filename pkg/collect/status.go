@@ -116,15 +116,15 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 	phaseCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	statuses := make([]AgentStatus, len(nodes))
-	count := newDoneCounter(len(nodes), opts.Progress)
+	count := NewDoneCounter(len(nodes), opts.Progress)
 	ForEachBounded(phaseCtx, len(nodes), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
 		a := ci.AgentByNode[nodes[i].Name]
 		if a == nil || isWindows(nodes[i]) {
-			count.done(false)
+			count.Done(false)
 			return
 		}
 		statuses[i] = ReadAgentStatus(ctx, ex, *a, preferOld, probe)
-		count.done(statuses[i].Err != nil)
+		count.Done(statuses[i].Err != nil)
 	})
 
 	for i, n := range nodes {

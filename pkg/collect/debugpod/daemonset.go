@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/transient"
 )
 
@@ -175,20 +176,13 @@ func (m *Manager) forNodesDaemonSet(ctx context.Context, nodes []string, concurr
 	for i, n := range nodes {
 		byNode[n] = append(byNode[n], i)
 	}
-	var mu sync.Mutex
-	failed, done := 0, 0
+	count := collect.NewDoneCounter(len(nodes), m.Progress)
+	// finish settles a node, and every index it is listed at; each node
+	// is settled once, so the indexes written never overlap.
 	finish := func(node string, err error) {
-		mu.Lock()
-		defer mu.Unlock()
 		for _, i := range byNode[node] {
 			errs[i] = err
-			done++
-			if err != nil {
-				failed++
-			}
-		}
-		if m.Progress != nil {
-			m.Progress(done, len(nodes), failed)
+			count.Done(err != nil)
 		}
 	}
 
@@ -248,12 +242,6 @@ func (m *Manager) forNodesDaemonSet(ctx context.Context, nodes []string, concurr
 	wg.Wait()
 	if len(pending) > 0 {
 		m.explainPending(pending, finish, ctx.Err())
-	}
-	// A node listed twice gets the first one's result.
-	for n, idx := range byNode {
-		for _, i := range idx[1:] {
-			errs[i] = errs[byNode[n][0]]
-		}
 	}
 	return errs
 }
@@ -335,6 +323,18 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, RunIDLabel: m.Opts.RunID}).String()
 	idle := time.NewTimer(m.Opts.Timeout)
 	defer idle.Stop()
+	// retryLater waits a second before the next LIST or WATCH; false when
+	// the run ended or the wait's bound passed meanwhile.
+	retryLater := func() bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-idle.C:
+			return false
+		case <-time.After(time.Second):
+			return true
+		}
+	}
 	// Started is counted for the progress line while pods come up.
 	see := func(p *corev1.Pod) {
 		node := TargetNode(p)
@@ -384,12 +384,8 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 					m.failPending(pending, finish, fmt.Errorf("listing the daemonset's pods: %w", err))
 					return nil
 				}
-				select {
-				case <-ctx.Done():
+				if !retryLater() {
 					return pending
-				case <-idle.C:
-					return pending
-				case <-time.After(time.Second):
 				}
 				continue
 			}
@@ -405,12 +401,8 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 				return pending
 			}
 			relist = true
-			select {
-			case <-ctx.Done():
+			if !retryLater() {
 				return pending
-			case <-idle.C:
-				return pending
-			case <-time.After(time.Second):
 			}
 			continue
 		}

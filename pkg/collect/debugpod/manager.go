@@ -353,21 +353,9 @@ func (m *Manager) ForNodes(ctx context.Context, nodes []string, concurrency int,
 // forNodesPods is ForNodes in ModePods.
 func (m *Manager) forNodesPods(ctx context.Context, nodes []string, concurrency int, fn func(ctx context.Context, i int, p *Pod) error) []error {
 	errs := make([]error, len(nodes))
-	var mu sync.Mutex
-	done, failed := 0, 0
+	count := collect.NewDoneCounter(len(nodes), m.Progress)
 	collect.ForEach(ctx, len(nodes), concurrency, func(ctx context.Context, i int) {
-		defer func() {
-			if m.Progress == nil {
-				return
-			}
-			mu.Lock()
-			done++
-			if errs[i] != nil {
-				failed++
-			}
-			m.Progress(done, len(nodes), failed)
-			mu.Unlock()
-		}()
+		defer func() { count.Done(errs[i] != nil) }()
 		if ctx.Err() != nil {
 			errs[i] = fmt.Errorf("node %s: not started: %w", nodes[i], ctx.Err())
 			return
