@@ -139,7 +139,10 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, namespace string, node
 			return d, explain(err, "get", "nodes", "")
 		}
 		pod := BuildPod(namespace, b.Class, node, o)
-		if _, err := cs.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		if err := createInNewNamespace(ctx, func() error {
+			_, err := cs.CoreV1().Pods(namespace).Create(ctx, pod, metav1.CreateOptions{})
+			return err
+		}); err != nil {
 			return d, explain(err, "create", "pods", namespace)
 		}
 		d.Created = append(d.Created, "pod/"+namespace+"/"+pod.Name)
@@ -424,6 +427,37 @@ func FindNamespaces(ctx context.Context, cs kubernetes.Interface) ([]LeftNamespa
 		out = append(out, LeftNamespace{Name: n.Name, RunID: n.Labels[debugpod.RunIDLabel], Phase: string(n.Status.Phase), Created: n.CreationTimestamp.Time})
 	}
 	return out, nil
+}
+
+// serviceAccountWait bounds how long a new namespace may lack its
+// "default" ServiceAccount.
+const serviceAccountWait = 30 * time.Second
+
+// createInNewNamespace runs create, retrying while the namespace just made
+// has no "default" ServiceAccount yet: until the controller-manager's
+// service-account controller adds it (usually within a second, longer on
+// a busy control plane), the ServiceAccount admission refuses every pod
+// with a 403 that is no missing permission.
+func createInNewNamespace(ctx context.Context, create func() error) error {
+	deadline := time.Now().Add(serviceAccountWait)
+	for {
+		err := create()
+		if !serviceAccountPending(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// serviceAccountPending recognises the ServiceAccount admission's refusal
+// (k8s.io/kubernetes plugin/pkg/admission/serviceaccount: "error looking
+// up service account NS/NAME").
+func serviceAccountPending(err error) bool {
+	return apierrors.IsForbidden(err) && strings.Contains(err.Error(), "error looking up service account")
 }
 
 // explain names the missing permission of a Forbidden error.

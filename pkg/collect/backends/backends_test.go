@@ -2,14 +2,17 @@ package backends
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -106,5 +109,32 @@ func TestDeployNamesAPodThatCannotStart(t *testing.T) {
 	}
 	if len(d.Created) != 3 {
 		t.Errorf("the caller must still know what to delete: %v", d.Created)
+	}
+}
+
+// Right after the namespace is created its "default" ServiceAccount may not
+// exist yet, and the ServiceAccount admission refuses pods with a 403: that
+// is waited out, not reported as a missing `create pods`. A real refusal
+// still is.
+func TestDeployWaitsForTheNewNamespacesServiceAccount(t *testing.T) {
+	cs := fake.NewClientset(taintedNode())
+	refusals := 2
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if refusals > 0 {
+			refusals--
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "backend-cilium",
+				errors.New(`error looking up service account kpr-verify-s/default: serviceaccount "default" not found`))
+		}
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: ContainerName, Image: p.Spec.Containers[0].Image,
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff"}}}}
+		return false, nil, nil
+	})
+	_, err := Deploy(context.Background(), cs, "kpr-verify-s", map[string]string{"cilium": "node-cilium"}, Options{Timeout: 5 * time.Second})
+	if refusals != 0 || err == nil || !strings.Contains(err.Error(), "cannot pull image") {
+		t.Fatalf("refusals left %d, err %v: want the pod created after the ServiceAccount appeared (and then its pull failure)", refusals, err)
+	}
+	if serviceAccountPending(apierrors.NewForbidden(schema.GroupResource{Resource: "pods"}, "x", errors.New(`User "u" cannot create resource "pods"`))) {
+		t.Error("an RBAC refusal taken for a missing ServiceAccount")
 	}
 }
