@@ -16,19 +16,37 @@ vet:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 
-# Unit tests only: no root, no cluster. The JUnit schema the render tests
+# Unit tests only: no root, no cluster. First the Debian packages they run
+# (hack/test-deps.sh: Chromium, xmllint, ...; apt-get only when one is
+# missing, and that needs root). The JUnit schema the render tests
 # validate against is fetched (and hash-checked) first, outside the tests;
 # the HTML report tests run a real headless Chromium (KPR_SKIP_BROWSER=1
-# skips them on a machine without one).
+# skips them for `make unit` on a machine without one; never in `make test`).
 unit:
+	hack/test-deps.sh unit
 	xsd=$$(hack/junit-xsd.sh) && KPR_JUNIT_XSD=$$xsd $(GO) test -race ./...
 	cd lab/standin && $(GO) test ./...
 	for d in lab/standin/releases/v1_*/; do (cd $$d && $(GO) vet ./... && $(GO) test ./...) || exit 1; done
 
 # vet + unit, then the end-to-end tests on the local lab (needs root):
 # lab-up, e2e, and lab-down in a trap, also on failure (lab/test.sh).
-test: vet unit
-	MAKE='$(MAKE)' lab/test.sh
+# test-deps first installs what the unit tests and the lab need (one
+# apt-get run on a fresh machine). The browser tests always run here:
+# KPR_SKIP_BROWSER is cleared for unit and, through MAKE, for the e2e half.
+test: override export KPR_SKIP_BROWSER :=
+test: test-deps vet unit
+	MAKE='$(MAKE) KPR_SKIP_BROWSER=' lab/test.sh
+
+# The Debian packages `make test` needs (hack/test-deps.sh test), and the
+# lab's own beyond lab/lab.sh's set (hack/test-deps.sh demo: clang-19 and
+# llvm-19 for the Cilium agents, symlinked into a private bin dir whose
+# path it prints). Installed only when missing; installing needs root.
+.PHONY: test-deps demo-deps
+test-deps:
+	hack/test-deps.sh test
+
+demo-deps:
+	hack/test-deps.sh demo
 
 # The local lab (lab/README.md): real control plane + kwok nodes in network
 # namespaces. Needs root. Binaries are cached in ~/.cache/kubectl-kpr/lab.
@@ -56,8 +74,9 @@ faults:
 	@cat .lab/faults.md
 
 # Brings the lab up and shows kpr's main job on it, through kubectl's
-# plugin discovery, with colors.
-demo: lab-preflight build lab-up
+# plugin discovery, with colors. demo-deps right after the preflight (so a
+# non-root run still gets the preflight's `sudo make demo`).
+demo: lab-preflight demo-deps build lab-up
 	lab/demo.sh
 
 # Root, Linux, and the kernel features the lab needs, checked before any
@@ -88,6 +107,12 @@ bench:
 # The same at N=20 with fewer runs: checks the bench works (CI runs it).
 bench-smoke:
 	bench/run.sh --smoke
+
+# Capture the lab's REAL Cilium agents' outputs as parser fixtures
+# (pkg/interpret/cilium/testdata/v*/captured/; a running lab first).
+.PHONY: capture-cilium
+capture-cilium:
+	hack/capture-cilium.sh
 
 # Regenerate README.md's example outputs from real runs on the lab.
 .PHONY: readme-outputs

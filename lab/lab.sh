@@ -25,7 +25,9 @@ repo="$(cd "$here/.." && pwd)"
 LAB_DIR="${KPR_LAB_DIR:-$repo/.lab}"
 CACHE="${KPR_LAB_CACHE:-$HOME/.cache/kubectl-kpr/lab/$KUBE_VERSION}"
 BIN="$CACHE/bin"
-export KPR_LAB_DIR="$LAB_DIR" KPR_LAB_CACHE="$CACHE" KPR_LAB_BIN="$BIN"
+# Real Cilium agents (lab/build/cilium.sh), cached by version.
+CILIUM_CACHE="${KPR_CILIUM_CACHE:-$HOME/.cache/kubectl-kpr/cilium}"
+export KPR_LAB_DIR="$LAB_DIR" KPR_LAB_CACHE="$CACHE" KPR_LAB_BIN="$BIN" KPR_CILIUM_DIR="$CILIUM_CACHE"
 API="https://$LAB_BRIDGE_IP:$LAB_APISERVER_PORT"
 
 log() { printf '[lab] %3ss %s\n' "$SECONDS" "$*" >&2; }
@@ -59,6 +61,20 @@ var_of() { # PREFIX node [default]
 }
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 is_cilium_node() { in_list "$1" "$LAB_CILIUM_NODES"; }
+is_real_cilium_node() { in_list "$1" "$LAB_REAL_CILIUM_NODES"; }
+# The Cilium releases the lab's real agents run, one per line.
+real_cilium_versions() {
+  local n
+  for n in $LAB_REAL_CILIUM_NODES; do
+    if in_list "$n" "$LAB_NODES"; then var_of LAB_CILIUM_RELEASE_ "$n" "$LAB_CILIUM_VERSION"; fi
+  done | sort -uV
+}
+# The machine's cgroup2 hierarchy (/sys/fs/cgroup/unified on a hybrid
+# machine, /sys/fs/cgroup on a pure cgroup2 one), and a real-agent node's
+# subtree in it: socket-LB attaches there, so every process of that node
+# runs in it.
+cgroup2_root() { findmnt -n -t cgroup2 -o TARGET 2>/dev/null | head -n 1; }
+cgroup_of() { echo "$(cgroup2_root)/${LAB_NETNS_PREFIX}$1"; }
 # node-notready never gets a kwok: its node object is all there is.
 runs_kwok() { [ "$1" != node-notready ]; }
 kube_proxy_mode_of() { in_list "$1" "$LAB_KUBE_PROXY_NODES" && var_of LAB_KUBE_PROXY_MODE_ "$1" iptables; }
@@ -119,6 +135,21 @@ preflight() {
   try "nftables" ip netns exec "$t" nft add table ip kpr-preflight
   try "iptables (nf_tables or legacy)" ip netns exec "$t" iptables -t nat -N KPR-PREFLIGHT
   try "PID and mount namespaces (unshare)" unshare --pid --fork --mount --propagation private true
+  if [ -n "$LAB_REAL_CILIUM_NODES" ]; then
+    # What the real Cilium agents need (lab/cilium-agent.sh).
+    try "a cgroup2 hierarchy (socket-LB attaches to a cgroup2 subtree; no cgroup2 mount found)" test -n "$(cgroup2_root)"
+    try "the BPF filesystem (mount -t bpf, in a private mount namespace)" \
+      unshare --mount --propagation private sh -c 'mount -t bpf bpf /sys/fs/bpf'
+    try "BPF system calls (bpftool-free check: /proc/sys/kernel/unprivileged_bpf_disabled readable, CONFIG_BPF_SYSCALL)" \
+      test -e /proc/sys/kernel/unprivileged_bpf_disabled
+    # tcx (the BPF link attach for tc that Cilium 1.18+ prefers) arrived in
+    # Linux 6.6; Cilium falls back to legacy tc below it, but the lab's
+    # facts were verified on tcx.
+    try "tcx (Linux >= 6.6; this kernel is $(uname -r))" \
+      sh -c 'v=$(uname -r); maj=${v%%.*}; min=${v#*.}; min=${min%%[.-]*}; [ "$maj" -gt 6 ] || { [ "$maj" -eq 6 ] && [ "$min" -ge 6 ]; }'
+    try "cgroup2 subtrees (mkdir in the cgroup2 hierarchy)" \
+      sh -c 'd="$(findmnt -n -t cgroup2 -o TARGET | head -n 1)/kprlab-preflight" && mkdir "$d" && rmdir "$d"'
+  fi
   ip netns del "$t" 2>/dev/null || true
   [ -z "$what" ] || die "this machine cannot run the lab: the kernel (or this container) does not allow $what: $why"
 }
@@ -139,6 +170,14 @@ ensure_packages() {
   command -v pgrep >/dev/null || missing+=(procps)
   # kube-proxy's ipvs mode programs ipsets with the ipset tool.
   if in_list node-ipvs "$LAB_NODES"; then command -v ipset >/dev/null || missing+=(ipset); fi
+  # The real Cilium agents compile their BPF programs at start with plain
+  # clang (1.20 wants LLVM >= 18.1): Debian's clang-19, used from its own
+  # directory (lab/cilium-agent.sh), never put on the machine's PATH.
+  if [ -n "$(real_cilium_versions)" ]; then
+    [ -x /usr/lib/llvm-19/bin/clang ] || missing+=(clang-19)
+    [ -x /usr/lib/llvm-19/bin/llc ] || missing+=(llvm-19)
+    command -v findmnt >/dev/null || missing+=(util-linux)
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "missing tools (${missing[*]}) and no apt-get to install them"
   log "installing Debian packages: ${missing[*]}"
@@ -150,6 +189,10 @@ ensure_packages() {
 
 build() {
   "$here/build/build.sh"
+  # Real Cilium agents for the releases the real-agent nodes run.
+  local vs
+  vs="$(real_cilium_versions | tr '\n' ' ')"
+  [ -z "${vs// /}" ] || KPR_CILIUM_CACHE="$CILIUM_CACHE" "$here/build/cilium.sh" $vs
   # The stand-ins and one Cilium CLI renderer per release (each only when
   # its sources changed).
   "$here/standin/build.sh" "$LAB_DIR/bin"
@@ -355,6 +398,20 @@ control_plane() {
     --bind-address 127.0.0.1 --secure-port 0
 }
 
+# Cilium's CRDs, from the newest release the real agents run (its CRDs
+# serve every version the older agents read); the agents wait for them.
+# No operator: the agents need none of its work here.
+cilium_crds() {
+  local v src args=()
+  v="$(real_cilium_versions | tail -n 1)"
+  [ -n "$v" ] || return 0
+  src="$CILIUM_CACHE/$v/src/pkg/k8s/apis/cilium.io/client/crds"
+  for d in "$src"/v2 "$src"/v2alpha1; do [ -d "$d" ] && args+=(-f "$d"); done
+  [ ${#args[@]} -gt 0 ] || die "no CRDs in $src"
+  kubectl_admin apply --server-side "${args[@]}" >/dev/null
+  kubectl_admin wait --for condition=Established crd --all --timeout=60s >/dev/null
+}
+
 # Substitute ${LAB_*} from config.env in a manifest.
 render() {
   local text
@@ -371,7 +428,13 @@ nodes() {
   osimage="$(. /etc/os-release && echo "${PRETTY_NAME:-Linux}")"
   for n in $LAB_NODES; do
     local labels="" taints="[]" status kv="$kernel" now mode
-    is_cilium_node "$n" && labels+=$'\n    node.cilium.io/agent: "true"'
+    if is_cilium_node "$n"; then
+      labels+=$'\n    node.cilium.io/agent: "true"'
+      # Which Cilium this node runs: a real agent built from source, or the
+      # stand-in (lab/README.md), and its release.
+      labels+=$'\n    lab.kubectl-kpr.io/cilium-agent: '"$(is_real_cilium_node "$n" && echo real || echo standin)"
+      labels+=$'\n    lab.kubectl-kpr.io/cilium-release: "'"$(var_of LAB_CILIUM_RELEASE_ "$n" "$LAB_CILIUM_VERSION")"'"'
+    fi
     mode="$(kube_proxy_mode_of "$n" || true)"
     # node-stale's kube-proxy is gone (killed): no DaemonSet pod there.
     [ -n "$mode" ] && [ "$n" != node-stale ] && labels+=$'\n    '"lab.kubectl-kpr.io/kube-proxy: $mode"
@@ -469,7 +532,11 @@ start_nodes() {
     touch "$LAB_DIR/state/created-host-dir"
   }
   for n in $LAB_KWOK_NODES; do
-    start "node-$n" ip netns exec "$(netns_of "$n")" \
+    # A real-agent node's processes start in its own cgroup2 subtree, the
+    # agent's --cgroup-root (node-init.sh).
+    ! is_real_cilium_node "$n" || mkdir -p "$(cgroup_of "$n")"
+    in_cgroup_of "$n"
+    start "node-$n" "${IN_CGROUP[@]}" ip netns exec "$(netns_of "$n")" \
       unshare --pid --fork --mount-proc --mount --propagation private \
       "$here/node-init.sh" "$n"
   done
@@ -492,10 +559,31 @@ endpoints_ready() {
   done
 }
 
+# in_cgroup_of NODE: sets IN_CGROUP to the command prefix that runs a
+# command in a real-agent node's cgroup2 subtree, as the node's own
+# processes are (socket-LB applies only there); empty for other nodes.
+in_cgroup_of() {
+  IN_CGROUP=()
+  if is_real_cilium_node "$1" && [ -d "$(cgroup_of "$1")" ]; then
+    IN_CGROUP=(sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$(cgroup_of "$1")")
+  fi
+}
+
 in_node() { # node command...
   local n="$1"
   shift
-  ip netns exec "$(netns_of "$n")" "$@"
+  in_cgroup_of "$n"
+  "${IN_CGROUP[@]}" ip netns exec "$(netns_of "$n")" "$@"
+}
+# The node's real agent's CLI, the way kpr reaches it: `kubectl exec` into
+# the node's agent pod, container cilium-agent (kwok runs the real
+# cilium-dbg in the agent's mount namespace, node-init.sh).
+real_cilium_dbg() { # node args...
+  local n="$1" pod
+  shift
+  pod="$(kubectl_admin get pods -n kube-system -l k8s-app=cilium --field-selector "spec.nodeName=$n" -o 'jsonpath={.items[0].metadata.name}')"
+  [ -n "$pod" ] || return 1
+  kubectl_admin exec -n kube-system "$pod" -c cilium-agent -- cilium-dbg "$@"
 }
 
 # Nodes by role, among those this lab runs.
@@ -510,6 +598,8 @@ kpr_nodes() {
     case "$(var_of LAB_CILIUM_KPR_ "$n")" in False | Disabled) ;; *) echo "$n" ;; esac
   done
 }
+standin_kpr_nodes() { for n in $(kpr_nodes); do is_real_cilium_node "$n" || echo "$n"; done; }
+real_kpr_nodes() { for n in $(kpr_nodes); do ! is_real_cilium_node "$n" || echo "$n"; done; }
 # Live kube-proxies (node-stale's is killed once it has written its rules).
 kube_proxy_nodes() { lab_nodes_in "$LAB_KUBE_PROXY_NODES" | grep -vx node-stale || true; }
 
@@ -519,9 +609,15 @@ kube_proxy_nodes() { lab_nodes_in "$LAB_KUBE_PROXY_NODES" | grep -vx node-stale 
 # nm-nginx's ClusterIP dark).
 datapaths_ready() {
   local n t
-  for n in $(kpr_nodes); do
+  for n in $(standin_kpr_nodes); do
     t=$(in_node "$n" nft list table ip kpr-lab-ebpf-standin) || return 1
     grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP" <<<"$t" && grep -q "$LAB_NM_NGINX_CLUSTERIP " <<<"$t" || return 1
+  done
+  # Real agents: up, and both Services in their service table (the agent
+  # with KPR off lists the ClusterIPs too, it just does not serve them).
+  for n in $(lab_nodes_in "$LAB_REAL_CILIUM_NODES"); do
+    t=$(real_cilium_dbg "$n" service list) || return 1
+    grep -q "$LAB_NM_NGINX_OVS_CLUSTERIP:" <<<"$t" && grep -q "$LAB_NM_NGINX_CLUSTERIP:" <<<"$t" || return 1
   done
   for n in $(kube_proxy_nodes); do
     case "$(kube_proxy_mode_of "$n")" in
@@ -573,6 +669,24 @@ check() {
   # A NodePort reached from another node, backend on a third node.
   [ "$(http node-bare "$(ip_of node-cilium):$LAB_NM_NGINX_NODEPORT")" = 200 ] && ok "node-bare -> node-cilium:$LAB_NM_NGINX_NODEPORT answers (remote NodePort)" || bad "remote NodePort via node-cilium does not answer"
   [ "$(http node-cilium "$(ip_of node-iptables):$LAB_NM_NGINX_OVS_NODEPORT")" = 200 ] && ok "node-cilium -> node-iptables:$LAB_NM_NGINX_OVS_NODEPORT answers (remote NodePort)" || bad "remote NodePort via node-iptables does not answer"
+  # The real agents' eBPF, with no NAT rule of the lab's own on their
+  # nodes: a NodePort reached from another node (tcx on the node's eth0)
+  # and, above, ClusterIP and NodePorts from the node itself (socket-LB).
+  for n in $(real_kpr_nodes); do
+    [ "$(http node-bare "$(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT")" = 200 ] &&
+      ok "node-bare -> $n:$LAB_NM_NGINX_OVS_NODEPORT answers (remote NodePort, real Cilium $(var_of LAB_CILIUM_RELEASE_ "$n") tcx)" ||
+      bad "remote NodePort via $n (real agent) does not answer"
+  done
+  for n in $(lab_nodes_in "$LAB_REAL_CILIUM_NODES"); do
+    rules="$(in_node "$n" nft list tables)"
+    grep -q kpr-lab <<<"$rules" && bad "$n: a lab nft table on a real-agent node ($rules)" || ok "$n: no nft table of the lab's own (real agent)"
+    rules="$(in_node "$n" iptables-save -t nat)"
+    if [ -z "$(kube_proxy_mode_of "$n" || true)" ]; then
+      grep -q -- '-j DNAT' <<<"$rules" && bad "$n: a DNAT rule on a node without kube-proxy" || ok "$n: no DNAT rule in iptables (real agent, no kube-proxy)"
+    fi
+    real_cilium_dbg "$n" status --brief >/dev/null 2>&1 && ok "$n: real Cilium $(var_of LAB_CILIUM_RELEASE_ "$n") agent answers through its container's cilium-dbg" ||
+      bad "$n: the real agent's cilium-dbg does not answer"
+  done
   # No Service datapath: node-bare (nothing) and node-kpr-off (an agent
   # without KPR, no kube-proxy).
   local code
@@ -607,6 +721,51 @@ check() {
     -o 'jsonpath={.items[*].status.phase}/{.items[*].status.conditions[?(@.type=="Ready")].status}')" = Running/False ] &&
     ok "node-agent-unready: Cilium agent pod Running, not Ready" || bad "node-agent-unready: agent pod is not Running/unready"
   return $fail
+}
+
+# ------------------------------------------------------------ global state
+
+# The lab changes nothing global: across lab-up and lab-down the machine's
+# sysctls, its root mount table, its links and net.ipv4.ip_forward stay
+# identical (the real agents would otherwise set two kernel sysctls,
+# lab/cilium-agent.sh). global_state FILE writes what is compared; the
+# kernel's own counters (dentries, inodes, open files, the last PID, a
+# random UUID) change by themselves and are left out.
+GLOBAL_COUNTERS='^(fs\.(dentry-state|file-nr|inode-nr|inode-state|aio-nr)|kernel\.(ns_last_pid|random\.(uuid|boot_id|entropy_avail)|pty\.nr)|net\.netfilter\.nf_conntrack_count) '
+global_state() { # FILE
+  {
+    echo "## sysctl -a (counters left out)"
+    sysctl -a 2>/dev/null | grep -Ev "$GLOBAL_COUNTERS" || true
+    echo "## net.ipv4.ip_forward"
+    cat /proc/sys/net/ipv4/ip_forward
+    echo "## root mount table (mount point, type, source)"
+    awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $(i + 1), $(i + 2); break } }' /proc/self/mountinfo | sort
+    echo "## links"
+    ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
+  } >"$1"
+}
+# global_unchanged WHEN [up]: compare with the snapshot lab-up took before
+# it set anything up. While the lab is up, its own documented host objects
+# (the bridge and veths with their per-interface sysctls, the /run/netns
+# mounts, bridge-nf-call-iptables) are left out of the comparison; after
+# lab-down nothing is.
+global_unchanged() {
+  local before="$LAB_DIR/global-state.before" now mode="${2:-}"
+  [ -f "$before" ] || return 0
+  now="$(mktemp)"
+  global_state "$now"
+  lab_own() {
+    if [ "$mode" = up ]; then
+      grep -Ev "^($LAB_BRIDGE|kpr-[a-z-]*|/run/netns/${LAB_NETNS_PREFIX}.* .*|net\.bridge\.bridge-nf-call-iptables .*|net\.ipv[46]\.(conf|neigh)\.($LAB_BRIDGE|kpr-[^.]*)\..*)\$" "$1" || true
+    else cat "$1"; fi
+  }
+  if ! diff <(lab_own "$before") <(lab_own "$now") >"$now.diff"; then
+    printf '[lab] global state changed %s (< before lab-up, > now):\n' "$1" >&2
+    head -n 40 "$now.diff" >&2
+    rm -f "$now" "$now.diff"
+    return 1
+  fi
+  rm -f "$now" "$now.diff"
 }
 
 # ------------------------------------------------------------------- down
@@ -666,6 +825,13 @@ down() {
   done
   ip link del "$LAB_BRIDGE" 2>/dev/null || true
   for n in $LAB_ALL_NODES; do ip link del "$(veth_of "$n")" 2>/dev/null || true; done
+  # The real-agent nodes' cgroups (empty once their processes are gone; the
+  # agents' socket-LB programs go with them).
+  local cg
+  for cg in "$(cgroup2_root)/${LAB_NETNS_PREFIX}"*; do
+    [ -d "$cg" ] || continue
+    for _ in $(seq 1 30); do rmdir "$cg" 2>/dev/null && break; sleep 0.1; done
+  done
   if [ -f "$LAB_DIR/state/bridge-nf-call-iptables" ] && [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then
     cat "$LAB_DIR/state/bridge-nf-call-iptables" >/proc/sys/net/bridge/bridge-nf-call-iptables
   fi
@@ -699,6 +865,10 @@ is_clean() {
   fi
   if grep -E "/run/netns/${LAB_NETNS_PREFIX}| /host( |/)" /proc/self/mountinfo >/dev/null 2>&1; then
     echo "mounts left: $(grep -E "/run/netns/${LAB_NETNS_PREFIX}| /host( |/)" /proc/self/mountinfo | awk '{print $5}' | tr '\n' ' ')"
+    left=1
+  fi
+  if compgen -G "$(cgroup2_root)/${LAB_NETNS_PREFIX}*" >/dev/null; then
+    echo "cgroups left: $(compgen -G "$(cgroup2_root)/${LAB_NETNS_PREFIX}*" | tr '\n' ' ')"
     left=1
   fi
   if [ -d "$LAB_DIR/run" ] || [ -d "$LAB_DIR/etcd" ]; then
@@ -741,6 +911,7 @@ up() {
   down
   mkdir -p "$LAB_DIR"/{logs,run,state,internal,pki}
   rm -f "$LAB_DIR"/logs/*.log
+  global_state "$LAB_DIR/global-state.before"
   if [ -n "${IPVS_MISSING:-}" ]; then
     log "leaving node-ipvs out: $IPVS_MISSING (e2e tests skip it, unit tests cover ipvs)"
     printf 'node-ipvs\t%s\n' "$IPVS_MISSING" >"$LAB_DIR/skipped-nodes"
@@ -754,6 +925,7 @@ up() {
   control_plane
   log "creating nodes and the scenario's objects"
   nodes | kubectl_admin create -f - >/dev/null
+  cilium_crds
   for m in cilium kube-proxy backends; do
     render "$here/manifests/$m.yaml" | kubectl_admin apply -f - >/dev/null
   done
@@ -767,6 +939,15 @@ up() {
   wait_for "datapaths (stand-in table, kube-proxy rules, stale rules)" 120 datapaths_ready
   log "datapaths programmed; self-check"
   check || die "the lab is up but its self-check failed (logs: $LAB_DIR/logs)"
+  global_unchanged "while the lab is up" up || die "the lab changed the machine's global state (see above)"
+  log "Cilium on the nodes:"
+  for n in $(lab_nodes_in "$LAB_CILIUM_NODES"); do
+    if is_real_cilium_node "$n"; then
+      log "  $n: Cilium $(var_of LAB_CILIUM_RELEASE_ "$n" "$LAB_CILIUM_VERSION"), REAL agent (built from source), kube-proxy-replacement $(var_of LAB_CILIUM_KPR_ "$n" true)"
+    else
+      log "  $n: Cilium $(var_of LAB_CILIUM_RELEASE_ "$n" "$LAB_CILIUM_VERSION"), stand-in (lab/standin), KPR reported as $(var_of LAB_CILIUM_KPR_ "$n" full)"
+    fi
+  done
   log "lab up in $((SECONDS - t0))s"
   echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
 }
@@ -786,6 +967,8 @@ down)
   need_root lab-down
   down
   is_clean >&2 || die "lab-down left things behind"
+  global_unchanged "across lab-up and lab-down" || die "lab-down did not leave the machine as lab-up found it"
+  rm -f "$LAB_DIR/global-state.before"
   log "lab down"
   ;;
 check) check ;;

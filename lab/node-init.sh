@@ -8,7 +8,7 @@
 # node, never on the machine running the lab.
 set -euo pipefail
 node="$1"
-: "${KPR_LAB_DIR:?}" "${KPR_LAB_BIN:?}" "${KPR_LAB_CACHE:?}"
+: "${KPR_LAB_DIR:?}" "${KPR_LAB_BIN:?}" "${KPR_LAB_CACHE:?}" "${KPR_CILIUM_DIR:?}"
 lab="$KPR_LAB_DIR"
 # shellcheck source=config.env
 . "$(dirname "$0")/config.env"
@@ -21,7 +21,8 @@ var_of() { # PREFIX [default]: config.env's per-node value
 }
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 cilium=""
-in_list "$node" "$LAB_CILIUM_NODES" && cilium=yes
+in_list "$node" "$LAB_CILIUM_NODES" && cilium=standin
+in_list "$node" "$LAB_REAL_CILIUM_NODES" && cilium=real
 proxy_mode=""
 in_list "$node" "$LAB_KUBE_PROXY_NODES" && proxy_mode="$(var_of LAB_KUBE_PROXY_MODE_ iptables)"
 
@@ -36,13 +37,50 @@ export KPR_LAB_CILIUM_KPR_MODE="$(var_of LAB_CILIUM_KPR_)"
 base_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export PATH="$base_path"
 
-if [ -n "$cilium" ]; then
+case "$cilium" in
+standin)
   # Cilium's eBPF service datapath, stood in for by nft DNAT rules, and the
   # iptables chains the agent installs. An agent that reports KPR False or
   # Disabled handles no Services: the stand-in then installs the chains
   # only.
   "$lab/bin/kpr-lab-node" datapath >>"$logs/$node-datapath.log" 2>&1 &
+  ;;
+real)
+  # A real cilium-agent (lab/cilium-agent.sh): its eBPF does the Services
+  # and it installs its own iptables chains. This node's cgroup2 subtree
+  # (lab.sh put this script in it before it started, so every process of
+  # the node is in it) is the agent's --cgroup-root, where socket-LB
+  # attaches: mount the cgroup2 hierarchy here, in the node's own mount
+  # namespace (`ip netns exec` hid the machine's /sys/fs/cgroup).
+  mount -t cgroup2 cgroup2 /sys/fs/cgroup
+  export KPR_LAB_CGROUP="/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)"
+  [ "$KPR_LAB_CGROUP" != /sys/fs/cgroup/ ] || { echo "node-init: $node is not in a cgroup of its own" >&2; exit 1; }
+  kpr_mode="$(var_of LAB_CILIUM_KPR_)"
+  case "$kpr_mode" in "" | True | Strict) kpr_flag=true ;; *) kpr_flag=false ;; esac
+  unshare --mount --propagation private -- "$(dirname "$0")/cilium-agent.sh" "$node" "$KPR_LAB_CILIUM_VERSION" "$kpr_flag" \
+    >>"$logs/$node-cilium-agent.log" 2>&1 &
+  echo $! >"$lab/run/$node-cilium-agent.nspid"
+  # (.nspid, not .pid: a PID of the node's PID namespace, which lab.sh
+  # must never take for one of the machine's.)
+  # `kubectl exec -c cilium-agent ... cilium-dbg ARGS` (kwok's ClusterExec)
+  # runs the real cilium-dbg in the agent's mount namespace, as in its
+  # container; 1.15+ images also have `cilium` (a symlink to cilium-dbg).
+  # Other containers do not have it.
+  cli="$lab/run/cilium-cli/$node"
+  mkdir -p "$cli"
+  for c in cilium-dbg cilium; do
+    cat >"$cli/$c" <<EOF
+#!/bin/sh
+if [ "\${KPR_LAB_CONTAINER:-}" != cilium-agent ]; then
+  echo 'exec: "$c": executable file not found in \$PATH' >&2
+  exit 127
 fi
+exec nsenter -t "\$(cat '$lab/run/$node-cilium-agent.nspid')" -m -- '$KPR_CILIUM_DIR/$KPR_LAB_CILIUM_VERSION/bin/cilium-dbg' "\$@"
+EOF
+    chmod +x "$cli/$c"
+  done
+  ;;
+esac
 
 # Every node: bodies for its pod-network pods (verify's backends).
 KPR_LAB_POD_NET_PREFIX="$LAB_POD_NET_PREFIX" "$lab/bin/kpr-lab-node" pods >>"$logs/$node-pods.log" 2>&1 &
@@ -97,7 +135,10 @@ esac
 # kwok resolves exec'd commands with its own PATH: the Cilium CLI stand-in
 # is on it only on nodes that run a Cilium agent.
 kwok_path="$base_path"
-[ -z "$cilium" ] || kwok_path="$lab/bin/cilium-node:$base_path"
+case "$cilium" in
+standin) kwok_path="$lab/bin/cilium-node:$base_path" ;;
+real) kwok_path="$lab/run/cilium-cli/$node:$base_path" ;;
+esac
 
 cfgs=()
 for f in "$KPR_LAB_CACHE"/kwok-stages/*.yaml; do cfgs+=(-c "$f"); done

@@ -300,23 +300,24 @@ func buildServiceList(ctx context.Context, rel release, level int) ([]map[string
 	return servicesDoc(rel, level, servicePorts(snap), nodeIPv4s(devs), os.Getenv("KPR_LAB_NODE")), nil
 }
 
-// servicesDoc is []*models.Service as JSON: the frontends the agent
-// creates for the Services. One per ClusterIP; with the service features
-// on (not in an off mode), one NodePort frontend per node address plus the
-// 0.0.0.0 surrogate, one per externalIP and LoadBalancer ingress IP.
-// Before 1.17 TCP and UDP on one address and port are one frontend (the
-// first Service port's).
+// servicesDoc is []*models.Service as JSON: the frontends the agent's
+// GET /service lists for the Services. One per ClusterIP; with the service
+// features on (not in an off mode), the 0.0.0.0 NodePort surrogate and, up
+// to 1.17 only (release.listsNodePortAddresses), one NodePort frontend per
+// node address; one per externalIP and LoadBalancer ingress IP. Before 1.17
+// TCP and UDP on one address and port are one frontend (the first Service
+// port's).
 func servicesDoc(rel release, level int, ports []ServicePort, nodeIPs []string, node string) []map[string]any {
 	out := []map[string]any{}
 	seen := map[string]bool{}
 	id := 0
-	add := func(sp ServicePort, ip string, port int32, typ string, local bool) {
+	add := func(sp ServicePort, ip string, port int32, typ string, local bool) bool {
 		key := fmt.Sprintf("%s:%d", ip, port)
 		if !rel.mergesProtocols() {
 			key += "/" + string(sp.Protocol)
 		}
 		if seen[key] {
-			return
+			return false
 		}
 		seen[key] = true
 		id++
@@ -357,6 +358,7 @@ func servicesDoc(rel release, level int, ports []ServicePort, nodeIPs []string, 
 			},
 		}
 		out = append(out, map[string]any{"spec": spec, "status": map[string]any{"realized": spec}})
+		return true
 	}
 	for _, sp := range ports {
 		if sp.Break != "missing-frontend" {
@@ -368,10 +370,17 @@ func servicesDoc(rel release, level int, ports []ServicePort, nodeIPs []string, 
 			continue
 		}
 		if sp.NodePort != 0 {
-			for _, ip := range nodeIPs {
-				add(sp, ip, sp.NodePort, "NodePort", sp.ExtLocal)
+			if rel.listsNodePortAddresses() {
+				for _, ip := range nodeIPs {
+					add(sp, ip, sp.NodePort, "NodePort", sp.ExtLocal)
+				}
+				add(sp, "0.0.0.0", sp.NodePort, "NodePort", sp.ExtLocal)
+			} else if add(sp, "0.0.0.0", sp.NodePort, "NodePort", sp.ExtLocal) {
+				// The BPF reconciler gives the surrogate its ID, then one to
+				// each node address's frontend, which only the BPF maps
+				// hold: the listed IDs have gaps.
+				id += len(nodeIPs)
 			}
-			add(sp, "0.0.0.0", sp.NodePort, "NodePort", sp.ExtLocal)
 		}
 		for _, ip := range sp.ExternalIPs {
 			add(sp, ip, sp.Port, "ExternalIPs", sp.ExtLocal)

@@ -223,24 +223,43 @@ func TestServicesShapePerRelease(t *testing.T) {
 			ClusterIPs: []string{"10.96.0.10"}, Port: 53, Backends: []Backend{{IP: "10.244.11.5", Port: 53, NodeName: "node-cilium", State: "active"}}},
 	}
 	ports := append(labPorts(), dns...)
-	full := strings.Join([]string{
+	// Up to 1.17 a NodePort is listed on the node's address and on 0.0.0.0.
+	legacy := strings.Join([]string{
 		"10.96.100.10:80/TCP ClusterIP", "172.30.0.11:30080/TCP NodePort", "0.0.0.0:30080/TCP NodePort",
 		"10.96.0.20:8080/TCP ClusterIP", "10.96.0.21:53/UDP ClusterIP",
 	}, ", ")
+	// From 1.18 only on 0.0.0.0; the node address's frontend (BPF maps
+	// only) took ID 3.
+	surrogateOnly := strings.Join([]string{
+		"10.96.100.10:80/TCP ClusterIP", "0.0.0.0:30080/TCP NodePort",
+		"10.96.0.20:8080/TCP ClusterIP", "10.96.0.21:53/UDP ClusterIP",
+	}, ", ")
 	// Before 1.17 TCP and UDP on one port are one frontend (the first's).
-	for v, want := range map[string]string{
-		"1.12.19": full + ", 10.96.0.10:53/UDP ClusterIP",
-		"1.16.19": full + ", 10.96.0.10:53/UDP ClusterIP",
-		"1.18.8":  full + ", 10.96.0.10:53/UDP ClusterIP, 10.96.0.10:53/TCP ClusterIP",
+	for _, c := range []struct {
+		version, want string
+		ids           []float64
+	}{
+		{"1.12.19", legacy + ", 10.96.0.10:53/UDP ClusterIP", []float64{1, 2, 3, 4, 5, 6}},
+		{"1.14.19", legacy + ", 10.96.0.10:53/UDP ClusterIP", []float64{1, 2, 3, 4, 5, 6}},
+		{"1.16.19", legacy + ", 10.96.0.10:53/UDP ClusterIP", []float64{1, 2, 3, 4, 5, 6}},
+		{"1.17.14", legacy + ", 10.96.0.10:53/UDP ClusterIP, 10.96.0.10:53/TCP ClusterIP", []float64{1, 2, 3, 4, 5, 6, 7}},
+		{"1.18.8", surrogateOnly + ", 10.96.0.10:53/UDP ClusterIP, 10.96.0.10:53/TCP ClusterIP", []float64{1, 2, 4, 5, 6, 7}},
+		{"1.20.2", surrogateOnly + ", 10.96.0.10:53/UDP ClusterIP, 10.96.0.10:53/TCP ClusterIP", []float64{1, 2, 4, 5, 6, 7}},
 	} {
-		list := servicesOf(t, v, kprFull, ports)
-		if got := strings.Join(frontends(list), ", "); got != want {
-			t.Errorf("%s:\n got %s\nwant %s", v, got, want)
+		list := servicesOf(t, c.version, kprFull, ports)
+		if got := strings.Join(frontends(list), ", "); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.version, got, c.want)
 		}
-		for i, s := range list {
-			if id := get(s, "spec.id"); id != float64(i+1) || get(s, "status.realized.id") != id {
-				t.Errorf("%s: frontend %d has id %v", v, i, id)
+		var ids []float64
+		for _, s := range list {
+			id, _ := get(s, "spec.id").(float64)
+			if get(s, "status.realized.id") != id {
+				t.Errorf("%s: spec.id %v, status.realized.id %v", c.version, id, get(s, "status.realized.id"))
 			}
+			ids = append(ids, id)
+		}
+		if jsonNum(ids) != jsonNum(c.ids) {
+			t.Errorf("%s: ids %v, want %v", c.version, ids, c.ids)
 		}
 	}
 	// Off: the agent still does ClusterIP, nothing on node ports.
@@ -249,11 +268,11 @@ func TestServicesShapePerRelease(t *testing.T) {
 		t.Errorf("off: %s", off)
 	}
 	list := servicesOf(t, "1.18.8", kprFull, labPorts())
-	if be := get(list[3], "spec.backend-addresses.1"); get(be, "state") != "terminating" || get(be, "nodeName") != "node-bare" ||
+	if be := get(list[2], "spec.backend-addresses.1"); get(be, "state") != "terminating" || get(be, "nodeName") != "node-bare" ||
 		get(be, "protocol") != "TCP" || get(be, "weight") != float64(100) || get(be, "preferred") != true {
 		t.Errorf("second backend of demo/two: %v", be)
 	}
-	if bes := get(list[4], "spec.backend-addresses").([]any); len(bes) != 0 {
+	if bes := get(list[3], "spec.backend-addresses").([]any); len(bes) != 0 {
 		t.Errorf("demo/empty has backends %v", bes)
 	}
 }
@@ -266,8 +285,8 @@ func TestServiceBreakSwitch(t *testing.T) {
 	}
 	ports[0].Break = "wrong-backend"
 	list := servicesOf(t, "1.18.8", kprFull, ports)
-	if len(list) != 3 {
-		t.Fatalf("want ClusterIP + 2 NodePort frontends, got %d", len(list))
+	if len(list) != 2 {
+		t.Fatalf("want the ClusterIP and the 0.0.0.0 NodePort frontend, got %d", len(list))
 	}
 	for _, s := range list {
 		if ip := get(s, "spec.backend-addresses.0.ip"); ip != unusedBackend {

@@ -124,6 +124,17 @@ func (r release) deviceIPs(d Device) []string {
 	return ips
 }
 
+// listsNodePortAddresses: up to 1.17 `service list` shows a NodePort on
+// every node address besides 0.0.0.0, as the legacy service manager
+// (pkg/service) holds each of them as a service of its own. From 1.18
+// GET /service lists pkg/loadbalancer's frontends table
+// (pkg/loadbalancer/cell/restapi.go), which holds a NodePort as 0.0.0.0
+// (and ::) only: the node-address frontends exist only in the BPF maps
+// (pkg/loadbalancer/reconciler/bpf_reconciler.go), where they take service
+// IDs, so the listed IDs have gaps. Real 1.18.8 and 1.20.2 agents were
+// seen listing only 0.0.0.0:PORT/TCP (docs/cilium-behaviours.md).
+func (r release) listsNodePortAddresses() bool { return r.Minor < 18 }
+
 // mergesProtocols: before 1.17 a service frontend is keyed by address and
 // port only, so TCP and UDP on one port are one frontend (the first);
 // from 1.17 the key has the protocol and the address prints "/PROTO".

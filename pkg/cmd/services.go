@@ -35,9 +35,10 @@ func newServicesCmd(root *RootOptions) *cobra.Command {
 "cilium service list", then to text) and compares it, node by node, with
 what the cluster's Services and EndpointSlices say Cilium should have there:
 
-  - frontends: every ClusterIP; NodePorts on the node's InternalIP(s) and on
-    the 0.0.0.0 / :: surrogate; LoadBalancer ingress IPs; externalIPs
-    (headless and ExternalName Services have none);
+  - frontends: every ClusterIP; NodePorts on the 0.0.0.0 / :: surrogate
+    and, for agents up to Cilium 1.17, on the node's InternalIP(s) (1.18+
+    agents list NodePorts only as 0.0.0.0 / ::); LoadBalancer ingress IPs;
+    externalIPs (headless and ExternalName Services have none);
   - backends: the ready endpoints (only the node's own for
     externalTrafficPolicy=Local on NodePort/LoadBalancer/externalIPs and for
     internalTrafficPolicy=Local on ClusterIPs); terminating endpoints may

@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
@@ -551,10 +552,15 @@ type nodeFrontends struct {
 // has not yet seen a just-created Service) until --settle.
 func (r *verifyRun) reconcile(ctx context.Context) map[string]nodeFrontends {
 	var withAgent []string
+	versions := map[string]string{}
 	for _, n := range r.chosen {
 		for _, s := range r.status.Nodes {
 			if s.Name == n && s.CiliumAgent != nil {
 				withAgent = append(withAgent, n)
+				// The release the agent reported decides its NodePort rows.
+				if s.AgentVersion != "" {
+					versions[n] = s.AgentVersion
+				}
 			}
 		}
 	}
@@ -568,7 +574,7 @@ func (r *verifyRun) reconcile(ctx context.Context) map[string]nodeFrontends {
 	attempts := 0
 	for {
 		attempts++
-		rep, err := collect.CollectServices(ctx, r.cs, r.ex, collect.ServicesOptions{CiliumNamespace: r.o.CiliumNamespace, Concurrency: 16, Timeout: r.o.Pods.Timeout, Nodes: withAgent})
+		rep, err := collect.CollectServices(ctx, r.cs, r.ex, collect.ServicesOptions{CiliumNamespace: r.o.CiliumNamespace, Concurrency: 16, Timeout: r.o.Pods.Timeout, Nodes: withAgent, AgentVersions: versions})
 		out = map[string]nodeFrontends{}
 		settled := true
 		for _, n := range withAgent {
@@ -682,7 +688,11 @@ func (r *verifyRun) checkNodes(ctx context.Context) map[string]acceptance.Node {
 		}
 		in := inspectNode(name, d, facts, level, from, false)
 		results[i].inspect = &in
-		probes, err := r.probeFrom(ctx, p, name, peers[name], po)
+		var kpr *cilium.KPR
+		if s := statusOf[name]; s != nil {
+			kpr = s.KubeProxyReplacement
+		}
+		probes, err := r.probeFrom(ctx, p, name, peers[name], acceptance.SocketLBServesRemoteNodePorts(kpr), po)
 		results[i].probes = probes
 		return err
 	})
@@ -711,6 +721,10 @@ func cleanupPods(m *debugpod.Manager) error {
 
 type peer struct {
 	name, class, ip string
+	// ciliumAgent: a Cilium agent runs there, so the other agents' ipcache
+	// holds its IP as a remote node, and their socket-LB answers its
+	// NodePorts themselves (acceptance.SocketLBServesRemoteNodePorts).
+	ciliumAgent bool
 }
 
 // remotePeers chooses, for every chosen node, one node of every class to
@@ -718,10 +732,11 @@ type peer struct {
 // preferring a Ready node without status warnings, so that a remote probe
 // speaks for the class, not for one node's own trouble (an unready agent).
 func (r *verifyRun) remotePeers() map[string][]peer {
-	clean := map[string]bool{}
+	clean, agent := map[string]bool{}, map[string]bool{}
 	if r.status != nil {
 		for _, n := range r.status.Nodes {
 			clean[n.Name] = n.Ready && len(n.Warnings) == 0 && len(n.Errors) == 0
+			agent[n.Name] = n.CiliumAgent != nil
 		}
 	}
 	out := map[string][]peer{}
@@ -737,7 +752,7 @@ func (r *verifyRun) remotePeers() map[string][]peer {
 				}
 			}
 			if best != "" {
-				out[from] = append(out[from], peer{name: best, class: cl.Name, ip: r.nodes[best].InternalIP})
+				out[from] = append(out[from], peer{name: best, class: cl.Name, ip: r.nodes[best].InternalIP, ciliumAgent: agent[best]})
 			}
 		}
 	}
@@ -746,7 +761,7 @@ func (r *verifyRun) remotePeers() map[string][]peer {
 
 // probeFrom probes every target from one node and retries, until
 // --settle, the probes whose outcome disagrees with their expectation.
-func (r *verifyRun) probeFrom(ctx context.Context, p *debugpod.Pod, node string, peers []peer, po probe.Options) ([]acceptance.Probe, error) {
+func (r *verifyRun) probeFrom(ctx context.Context, p *debugpod.Pod, node string, peers []peer, clientSocketLB bool, po probe.Options) ([]acceptance.Probe, error) {
 	class := r.classOf[node]
 	self := probe.Node{Name: node}
 	if ip := r.nodes[node].InternalIP; ip != "" {
@@ -779,7 +794,7 @@ func (r *verifyRun) probeFrom(ctx context.Context, p *debugpod.Pod, node string,
 				pp := pol
 				pp.LocalEndpoint = t.endpointNodes[pe.name]
 				targets = append(targets, pt)
-				probes = append(probes, acceptance.Probe{Check: string(pt.Kind), Service: t.name(), Target: pt.Address(), Via: pe.name, ViaClass: pe.class, Policy: pp})
+				probes = append(probes, acceptance.Probe{Check: string(pt.Kind), Service: t.name(), Target: pt.Address(), Via: pe.name, ViaClass: pe.class, ClientSocketLB: clientSocketLB && pe.ciliumAgent, Policy: pp})
 			}
 		}
 	}

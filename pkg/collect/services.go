@@ -33,6 +33,12 @@ type ServicesOptions struct {
 	Progress func(done, total, failed int)
 	// Nodes, when set, restricts the check to these nodes.
 	Nodes []string
+	// AgentVersions maps a node name to the Cilium release its agent
+	// reported itself (`status`, which verify has already read). It
+	// decides which NodePort rows that agent's `service list` shows (one
+	// per node address up to 1.17, only 0.0.0.0 / :: from 1.18). Nodes not
+	// in it get their agent pod's image tag, else the DaemonSet's.
+	AgentVersions map[string]string
 }
 
 // ServiceInventory is the cluster side of the reconciliation.
@@ -225,7 +231,6 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 	ix := reconcile.NewIndex(inv.Services, inv.Slices)
 	ropts := reconcileOptions(ci.Install.Config)
 	ropts.Namespace = opts.Namespace
-	ropts.IgnoreProtocol = ciliumBefore(ci.Install.Version, 1, 17)
 	preferOld := preferCiliumBinary(ci.Install.Version)
 	probe := &binaryProbe{}
 
@@ -253,7 +258,10 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 			row.Errors = append(row.Errors, "cilium agent "+t.agent.Namespace+"/"+t.agent.Name+": "+list.Err.Error())
 			return
 		}
-		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, ropts)
+		nodeOpts := ropts
+		nodeOpts.AgentVersion = agentVersion(t.node.Name, t.agent, opts.AgentVersions, ci.Install.Version)
+		nodeOpts.IgnoreProtocol = ciliumBefore(nodeOpts.AgentVersion, 1, 17)
+		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, nodeOpts)
 		row.Counts, row.Frontends = res.Counts, res.Frontends
 		if res.Problems != nil {
 			row.Problems = res.Problems
@@ -293,6 +301,22 @@ func reconcileOptions(config map[string]string) reconcile.Options {
 		SkipLoadBalancer: !on("enable-node-port"),
 		SkipExternalIPs:  !on("enable-external-ips"),
 	}
+}
+
+// agentVersion is the Cilium release of node's agent, best source first:
+// what the agent reported itself (reported, from `status`), the tag of its
+// pod's image (right during a rolling upgrade), the DaemonSet's image tag
+// (install); "" when none says (a "latest" or digest-only image).
+func agentVersion(node string, a *AgentPod, reported map[string]string, install string) string {
+	if v := strings.TrimSpace(reported[node]); v != "" {
+		return v
+	}
+	if a != nil {
+		if v := ImageVersion(a.Image); v != "" {
+			return v
+		}
+	}
+	return install
 }
 
 // ciliumBefore reports whether version is known and older than maj.min.

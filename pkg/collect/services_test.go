@@ -186,6 +186,28 @@ func TestReadAgentServicesFallbacks(t *testing.T) {
 	}
 }
 
+func TestAgentVersion(t *testing.T) {
+	agent := &AgentPod{Image: "quay.io/cilium/cilium:v1.16.19@sha256:0123"}
+	latest := &AgentPod{Image: "quay.io/cilium/cilium:latest"}
+	reported := map[string]string{"n1": "1.18.8", "n2": " "}
+	for _, c := range []struct {
+		node    string
+		agent   *AgentPod
+		install string
+		want    string
+	}{
+		{"n1", agent, "1.20.2", "1.18.8"},  // the agent's own word first
+		{"n2", agent, "1.20.2", "1.16.19"}, // then its pod's image tag
+		{"n3", latest, "1.20.2", "1.20.2"}, // then the DaemonSet's
+		{"n3", nil, "1.20.2", "1.20.2"},
+		{"n3", latest, "", ""}, // unknown
+	} {
+		if got := agentVersion(c.node, c.agent, reported, c.install); got != c.want {
+			t.Errorf("%s %+v %q: got %q, want %q", c.node, c.agent, c.install, got, c.want)
+		}
+	}
+}
+
 func TestCiliumBefore(t *testing.T) {
 	for v, want := range map[string]bool{"1.16.5": true, "1.17.0": false, "1.20.2": false, "": false, "latest": false, "0.9": true} {
 		if got := ciliumBefore(v, 1, 17); got != want {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -166,17 +167,48 @@ func midRunArgs(t *testing.T, col faultColumn) []string {
 	case col.pods:
 		args = append(args, "--image", slowStart)
 	default:
-		hangAgent(t, "60s")
+		hangAgent(t, 60*time.Second)
 	}
 	return args
 }
 
-// hangAgent makes the Cilium CLI stand-in on node-stale sleep before it
-// answers (lab/standin: HangAnnotation), until the test ends.
-func hangAgent(t *testing.T, d string) {
+// hangAgent makes node-stale's REAL cilium-agent stall for d as a stuck
+// agent does: SIGSTOP, so that its API (and every `cilium-dbg` exec'd into
+// its pod) blocks while its BPF programs keep serving; SIGCONT after d, or
+// at the end of the test, whichever comes first (lab-down kills it anyway).
+func hangAgent(t *testing.T, d time.Duration) {
 	t.Helper()
-	kubectl(t, "annotate", "node", "node-stale", "--overwrite", "lab.kubectl-kpr.io/standin-hang="+d)
-	t.Cleanup(func() { kubectl(t, "annotate", "node", "node-stale", "lab.kubectl-kpr.io/standin-hang-") })
+	pid := realAgentPID(t, "node-stale")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP node-stale's agent (pid %d): %v", pid, err)
+	}
+	resume := time.AfterFunc(d, func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	t.Cleanup(func() {
+		resume.Stop()
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+	})
+}
+
+// realAgentPID finds the machine PID of a node's real cilium-agent
+// (lab/cilium-agent.sh exports K8S_NODE_NAME for it).
+func realAgentPID(t *testing.T, node string) int {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, p := range procs {
+		exe, _ := os.Readlink(p + "/exe")
+		if filepath.Base(exe) != "cilium-agent" {
+			continue
+		}
+		env, _ := os.ReadFile(p + "/environ")
+		if strings.Contains("\x00"+string(env)+"\x00", "\x00K8S_NODE_NAME="+node+"\x00") {
+			pid, err := strconv.Atoi(filepath.Base(p))
+			if err == nil {
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no real cilium-agent process for %s", node)
+	return 0
 }
 
 func yesNo(b bool) string {
@@ -292,7 +324,7 @@ func TestFaultMatrix(t *testing.T) {
 			if !col.agents {
 				return faultCell{note: "no agent exec"}
 			}
-			hangAgent(t, "120s")
+			hangAgent(t, 120*time.Second)
 			start := time.Now()
 			p := startKpr(t, append(append([]string{}, col.args...), "--timeout", "4s")...)
 			r := p.wait(t, 60*time.Second)

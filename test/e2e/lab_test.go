@@ -66,8 +66,16 @@ func TestLabCiliumAgentAnswers(t *testing.T) {
 		t.Errorf("cilium status (text): %s", text)
 	}
 	list := execIn(t, pod, "cilium-agent", "cilium-dbg", "service", "list")
-	if list.code != 0 || !strings.Contains(list.stdout, "10.96.100.10:80/TCP") || !strings.Contains(list.stdout, "172.30.0.11:30080/TCP") {
+	// The real 1.18.8 agent lists a NodePort only as 0.0.0.0:PORT; its
+	// node-address frontend lives in the BPF map alone.
+	if list.code != 0 || !strings.Contains(list.stdout, "10.96.100.10:80/TCP") || !strings.Contains(list.stdout, "0.0.0.0:30080/TCP") {
 		t.Errorf("service list lacks nm-nginx's frontends: %s", list)
+	}
+	if strings.Contains(list.stdout, "172.30.0.11:30080") {
+		t.Errorf("service list has a node-address NodePort row, which a real 1.18 agent does not print: %s", list)
+	}
+	if bpf := execIn(t, pod, "cilium-agent", "cilium-dbg", "bpf", "lb", "list"); bpf.code != 0 || !strings.Contains(bpf.stdout, "172.30.0.11:30080") {
+		t.Errorf("bpf lb list lacks the node-address NodePort frontend 172.30.0.11:30080: %s", bpf)
 	}
 	var svcs []json.RawMessage
 	mustJSON(t, execIn(t, pod, "cilium-agent", "cilium-dbg", "service", "list", "-o", "json"), &svcs)
@@ -135,10 +143,22 @@ func TestLabExecLandsOnItsNode(t *testing.T) {
 
 func TestLabStandinDatapathTable(t *testing.T) {
 	needLab(t)
-	pod := podOn(t, "k8s-app=cilium", "node-cilium")
+	// On a stand-in node (node-agent-unready's 1.16.19) ...
+	pod := podOn(t, "k8s-app=cilium", "node-agent-unready")
 	r := execIn(t, pod, "cilium-agent", "nft", "list", "table", "ip", "kpr-lab-ebpf-standin")
 	if r.code != 0 || !strings.Contains(r.stdout, "10.96.100.10") || strings.Contains(r.stdout, "kube-proxy") {
 		t.Errorf("stand-in nft table: %s", r)
+	}
+	// ... and never on a real-agent node, where the agent's eBPF alone does
+	// Services.
+	for name, n := range labScenario {
+		if !n.realAgent {
+			continue
+		}
+		r := execIn(t, podOn(t, "k8s-app=cilium", name), "cilium-agent", "nft", "list", "tables")
+		if r.code != 0 || strings.Contains(r.stdout, "kpr-lab") {
+			t.Errorf("%s (real agent): nft tables %s", name, r)
+		}
 	}
 }
 

@@ -62,3 +62,52 @@ func TestProbeHTTPMatrix(t *testing.T) {
 	}
 	waitNoKprPods(t)
 }
+
+// Every probe kind through the REAL Cilium datapath (issue 18): on each
+// node whose real agent does KPR, ClusterIP and the NodePort on the node's
+// IP, on 127.0.0.1 and on 0.0.0.0 from the node itself (socket-LB, the
+// probe runs in the node's cgroup as a debug pod's process does), and the
+// node's NodePort from another node (tcx on its eth0). node-kpr-off's real
+// agent serves nothing, and kpr sees the ClusterIP hang there.
+func TestProbeRealAgents(t *testing.T) {
+	needLab(t)
+	var nodes []string
+	for name, n := range labScenario {
+		if n.realAgent {
+			nodes = append(nodes, name)
+		}
+	}
+	args := []string{"probe", "nm-nginx-ovs", "-n", "kube-system", "--probe-timeout", "2s", "-o", "json"}
+	for _, n := range sortedCopy(nodes) {
+		args = append(args, "--from", n)
+	}
+	r := kpr(t, args...)
+	var rep probeJSON
+	mustJSON(t, r, &rep)
+	got := map[string]string{}
+	for _, p := range rep.Results {
+		got[p.From+"/"+p.Kind] = p.Outcome
+		t.Logf("%s %s %s -> %s", p.From, p.Kind, p.Target, p.Outcome)
+	}
+	for _, n := range sortedCopy(nodes) {
+		kinds := []string{"clusterip", "nodeport-local", "nodeport-loopback", "nodeport-any", "nodeport-remote"}
+		want := "ok"
+		if labScenario[n].mode == "False" {
+			want = ""
+		}
+		for _, k := range kinds {
+			o, ok := got[n+"/"+k]
+			if !ok {
+				t.Errorf("%s: no %s probe (all: %v)", n, k, got)
+				continue
+			}
+			if want != "" && o != want {
+				t.Errorf("%s (real Cilium %s) %s = %q, want %q", n, labScenario[n].release, k, o, want)
+			}
+		}
+		if want == "" && got[n+"/clusterip"] != "timeout" {
+			t.Errorf("%s (real agent, KPR off) clusterip = %q, want timeout", n, got[n+"/clusterip"])
+		}
+	}
+	waitNoKprPods(t)
+}

@@ -52,13 +52,19 @@ func TestServicesLabServicesAreCiliumFrontends(t *testing.T) {
 			}
 		}
 		ip := nodeIPs[n.Node]
-		for _, want := range []string{
+		wants := []string{
 			"kube-system/nm-nginx ClusterIP 10.96.100.10:80",
-			"kube-system/nm-nginx NodePort " + ip + ":30080",
 			"kube-system/nm-nginx NodePort 0.0.0.0:30080",
 			"kube-system/nm-nginx-ovs ClusterIP 10.96.100.11:80",
-			"kube-system/nm-nginx-ovs NodePort " + ip + ":30081",
-		} {
+			"kube-system/nm-nginx-ovs NodePort 0.0.0.0:30081",
+		}
+		// Per-node-address NodePort rows: listed by 1.14-1.17 (legacy
+		// pkg/service); from 1.18 GET /service lists a NodePort only as
+		// 0.0.0.0:PORT (seen on the real 1.18.8 and 1.20.2 agents).
+		if !releaseAtLeast(labScenario[n.Node].release, 18) {
+			wants = append(wants, "kube-system/nm-nginx NodePort "+ip+":30080", "kube-system/nm-nginx-ovs NodePort "+ip+":30081")
+		}
+		for _, want := range wants {
 			if !ok[want] {
 				t.Errorf("%s: frontend %q not found ok; ok frontends: %v", n.Node, want, keys(ok))
 			}
@@ -67,9 +73,9 @@ func TestServicesLabServicesAreCiliumFrontends(t *testing.T) {
 			t.Errorf("%s: unexpected problem %+v", n.Node, p)
 		}
 	}
-	for _, want := range []string{"node-cilium", "node-stale"} {
-		if !seen[want] {
-			t.Errorf("services has no entry for %s (agents on node-cilium and node-stale)", want)
+	for name, n := range labScenario {
+		if n.release != "" && !seen[name] {
+			t.Errorf("services has no entry for %s (a Cilium %s agent runs there)", name, n.release)
 		}
 	}
 	for _, not := range []string{"node-iptables", "node-bare"} {
@@ -81,15 +87,10 @@ func TestServicesLabServicesAreCiliumFrontends(t *testing.T) {
 
 // The Cilium stand-in misreports Services annotated
 // lab.kubectl-kpr.io/standin-break (lab/README.md); kpr must say so.
+// (TestServicesRealAgentsSkipOtherProxies is the real agents' side.)
 func TestServicesReportsBrokenService(t *testing.T) {
 	needLab(t)
-	ns := fmt.Sprintf("kpr-e2e-broken-%d", time.Now().UnixNano()%100000)
-	manifest := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata:
-  name: %[1]s
----
-apiVersion: v1
+	ns := applyInNewNamespace(t, "kpr-e2e-broken", `apiVersion: v1
 kind: Service
 metadata:
   name: missing-frontend
@@ -142,15 +143,11 @@ endpoints:
 - addresses: ["172.30.0.11"]
   conditions: {ready: true}
   nodeName: node-cilium
-`, ns)
-	path := t.TempDir() + "/broken.yaml"
-	writeFile(t, path, manifest)
-	if r := kubectl(t, "apply", "-f", path); r.code != 0 {
-		t.Fatalf("creating the broken Services: %s", r)
-	}
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+`)
 
-	r := kpr(t, "services", "-n", ns, "--node", "node-cilium", "-o", "json", "--exit-code")
+	// The break is the stand-in's (node-agent-unready's 1.16.19 stand-in):
+	// a real agent cannot be told to misreport.
+	r := kpr(t, "services", "-n", ns, "--node", "node-agent-unready", "-o", "json", "--exit-code")
 	if r.code != 1 {
 		t.Errorf("--exit-code with problems: exit %d, want 1", r.code)
 	}
@@ -195,4 +192,94 @@ func TestServicesTable(t *testing.T) {
 			t.Errorf("services table lacks %s:\n%s", want, r.stdout)
 		}
 	}
+}
+
+// releaseAtLeast: Cilium release "1.M.P" has minor >= minor.
+func releaseAtLeast(release string, minor int) bool {
+	var maj, min, patch int
+	if _, err := fmt.Sscanf(release, "%d.%d.%d", &maj, &min, &patch); err != nil {
+		return false
+	}
+	return maj > 1 || min >= minor
+}
+
+// On the real agents (issue 18): a Service labelled for another proxy
+// (service.kubernetes.io/service-proxy-name) is left alone by Cilium, as by
+// kube-proxy, and kpr expects no frontend for it; a plain ClusterIP Service
+// created at the same time shows up in every real agent's table. Both give
+// 0 problems.
+func TestServicesRealAgentsSkipOtherProxies(t *testing.T) {
+	needLab(t)
+	ns := applyInNewNamespace(t, "kpr-e2e-proxyname", `apiVersion: v1
+kind: Service
+metadata:
+  name: other-proxy
+  namespace: %[1]s
+  labels:
+    service.kubernetes.io/service-proxy-name: some-other-proxy
+spec:
+  ports:
+  - {name: http, port: 80, targetPort: 80}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: plain
+  namespace: %[1]s
+spec:
+  ports:
+  - {name: http, port: 80, targetPort: 80}
+`)
+	args := []string{"services", "-n", ns, "-o", "json"}
+	for name, n := range labScenario {
+		if n.realAgent {
+			args = append(args, "--node", name)
+		}
+	}
+	var s servicesJSON
+	// The agents see a new Service within a second (0.4 s measured on
+	// 1.18.8); allow a few.
+	for i := 0; i < 10; i++ {
+		s = servicesJSON{}
+		mustJSON(t, kpr(t, args...), &s)
+		if s.Summary.Problems == 0 && len(s.Nodes) == 4 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(s.Nodes) != 4 {
+		t.Fatalf("services read %d real agents, want 4", len(s.Nodes))
+	}
+	for _, n := range s.Nodes {
+		plain := false
+		for _, f := range n.Frontends {
+			if f.Service == ns+"/other-proxy" && f.Status == "ok" {
+				t.Errorf("%s: the real agent programs %s, labelled for another proxy", n.Node, f.Frontend)
+			}
+			if f.Service == ns+"/plain" && f.Type == "ClusterIP" && f.Status == "ok" {
+				plain = true
+			}
+		}
+		if !plain {
+			t.Errorf("%s: no ok ClusterIP frontend for %s/plain: %+v", n.Node, ns, n.Frontends)
+		}
+		for _, p := range n.Problems {
+			t.Errorf("%s: problem %+v", n.Node, p)
+		}
+	}
+}
+
+// applyInNewNamespace creates a namespace named prefix-N and applies the
+// objects (YAML documents, %[1]s standing for the namespace) in it; the
+// namespace is deleted when the test ends.
+func applyInNewNamespace(t *testing.T, prefix, objects string) string {
+	t.Helper()
+	ns := fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()%100000)
+	path := t.TempDir() + "/objects.yaml"
+	writeFile(t, path, fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %[1]s\n---\n"+objects, ns))
+	if r := kubectl(t, "apply", "-f", path); r.code != 0 {
+		t.Fatalf("creating the test objects in %s: %s", ns, r)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	return ns
 }

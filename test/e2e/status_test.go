@@ -222,3 +222,69 @@ func TestThroughKubectl(t *testing.T) {
 		t.Errorf("through kubectl: node-iptables servicesBy = %q", got)
 	}
 }
+
+// status on the real-agent nodes (issue 18): the mode, devices and version
+// as the real agent reports them. Each agent runs with --devices=eth0 and
+// --direct-routing-device=eth0 (lab/cilium-agent.sh), so its one device is
+// eth0 with the node's IP, marked for direct routing; an agent with KPR off
+// lists no devices. The version is the release the lab built.
+func TestStatusRealAgents(t *testing.T) {
+	needLab(t)
+	var s struct {
+		Nodes []struct {
+			Name                 string `json:"name"`
+			AgentVersion         string `json:"agentVersion"`
+			CNIChaining          string `json:"cniChaining"`
+			KubeProxyReplacement *struct {
+				Mode    string `json:"mode"`
+				Devices []struct {
+					Name          string   `json:"name"`
+					Addresses     []string `json:"addresses"`
+					DirectRouting bool     `json:"directRouting"`
+				} `json:"devices"`
+				SocketLB *bool `json:"socketLB"`
+				NodePort *bool `json:"nodePort"`
+			} `json:"kubeProxyReplacement"`
+		} `json:"nodes"`
+	}
+	mustJSON(t, kpr(t, "status", "-o", "json"), &s)
+	seen := 0
+	for _, n := range s.Nodes {
+		want, ok := labScenario[n.Name]
+		if !ok || !want.realAgent {
+			continue
+		}
+		seen++
+		k := n.KubeProxyReplacement
+		if k == nil {
+			t.Errorf("%s: no kubeProxyReplacement from the real agent", n.Name)
+			continue
+		}
+		if k.Mode != want.mode {
+			t.Errorf("%s: mode %q, want %q", n.Name, k.Mode, want.mode)
+		}
+		if !strings.HasPrefix(n.AgentVersion, want.release) {
+			t.Errorf("%s: agentVersion %q, want the real %s", n.Name, n.AgentVersion, want.release)
+		}
+		if n.CNIChaining != "generic-veth" {
+			t.Errorf("%s: cniChaining %q, want generic-veth", n.Name, n.CNIChaining)
+		}
+		if want.mode == "False" {
+			continue
+		}
+		// The real agent lists every address of the device, eth0's IPv6
+		// link-local one too (IPv6 is off in the agent): the node's IP, then
+		// fe80::.
+		if len(k.Devices) != 1 || k.Devices[0].Name != "eth0" || !k.Devices[0].DirectRouting ||
+			len(k.Devices[0].Addresses) != 2 || k.Devices[0].Addresses[0] != nodeIPs[n.Name] ||
+			!strings.HasPrefix(k.Devices[0].Addresses[1], "fe80::") {
+			t.Errorf("%s: devices %+v, want eth0 [%s fe80::...] (direct routing) only", n.Name, k.Devices, nodeIPs[n.Name])
+		}
+		if k.SocketLB == nil || !*k.SocketLB || k.NodePort == nil || !*k.NodePort {
+			t.Errorf("%s: socketLB %v nodePort %v, want both on", n.Name, k.SocketLB, k.NodePort)
+		}
+	}
+	if seen != 4 {
+		t.Errorf("status showed %d real-agent nodes, want 4", seen)
+	}
+}

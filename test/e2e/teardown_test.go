@@ -58,6 +58,8 @@ func TestLabDownLeftNothing(t *testing.T) {
 		cmdline, _ := os.ReadFile(p + "/cmdline")
 		if strings.HasPrefix(exe, labDir+"/bin/") ||
 			(strings.HasPrefix(exe, cache) && strings.Contains(string(cmdline), labDir+"/")) ||
+			// The real Cilium agents (cached apart, ~/.cache/kubectl-kpr/cilium).
+			(filepath.Base(exe) == "cilium-agent" && strings.Contains(string(cmdline), labDir+"/")) ||
 			strings.Contains(string(cmdline), "lab/node-init.sh") {
 			t.Errorf("process left: %s %s %q", p, exe, strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
@@ -65,4 +67,11 @@ func TestLabDownLeftNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(repoRoot(), ".lab", "run")); err == nil {
 		t.Errorf(".lab/run left behind")
 	}
+	// The real-agent nodes' cgroup2 subtrees (socket-LB's attach points).
+	for _, root := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		if left, _ := filepath.Glob(filepath.Join(root, "kprlab-*")); len(left) > 0 {
+			t.Errorf("cgroups left: %v", left)
+		}
+	}
+	checkGlobalStateUnchanged(t)
 }

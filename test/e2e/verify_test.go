@@ -437,3 +437,63 @@ func TestCleanupRemovesKilledVerifyNamespace(t *testing.T) {
 	waitNoVerifyNamespace(t, 30*time.Second)
 	waitNoKprPods(t)
 }
+
+// verify with its backends pinned to the real-agent nodes (issue 18): the
+// cilium, both and none classes' backends land on node-cilium / node-stale,
+// node-both and node-kpr-off, whose real agents serve (or, KPR off, do not
+// serve) them. From a real KPR node every local probe passes, and a remote
+// NodePort on a node that runs an agent is answered by the probing node's
+// own socket-LB, which the check says.
+func TestVerifyRealAgents(t *testing.T) {
+	needLab(t)
+	waitNoKprPods(t)
+	var real []string
+	for name, n := range labScenario {
+		if n.realAgent {
+			real = append(real, name)
+		}
+	}
+	r := kpr(t, "verify", "--deploy-backends", "--node", strings.Join(sortedCopy(real), ","), "--http", "-o", "json")
+	noStackTrace(t, r)
+	v := decodeVerify(t, r)
+	isReal := map[string]bool{}
+	for _, n := range real {
+		isReal[n] = true
+	}
+	for _, tg := range v.Targets {
+		if !tg.Deployed || len(tg.BackendClasses) != 1 {
+			continue
+		}
+		switch tg.BackendClasses[0] {
+		case "cilium", "both", "none":
+			if len(tg.BackendNodes) != 1 || !isReal[tg.BackendNodes[0]] {
+				t.Errorf("target %s (%s): backend on %v, want a real-agent node", tg.Service, tg.BackendClasses[0], tg.BackendNodes)
+			}
+		}
+	}
+	seen := map[string]int{}
+	for _, c := range v.Checks {
+		if !isReal[c.Node] {
+			continue
+		}
+		kprOn := labScenario[c.Node].mode == "True"
+		switch {
+		case kprOn && (c.Name == "clusterip" || c.Name == "nodeport-local" || c.Name == "nodeport-loopback" || c.Name == "nodeport-any"):
+			seen[c.Name]++
+			if c.Result != "pass" {
+				t.Errorf("%s: %s (%s), want pass through the real agent's datapath", c.ID, c.Result, c.Reason)
+			}
+		case kprOn && c.Name == "nodeport-remote" && c.Via == "node-kpr-off":
+			seen["remote-socket-lb"]++
+			if c.Result != "pass" || !strings.Contains(c.Reason, "socket-LB") {
+				t.Errorf("%s: %s (%s), want pass, answered by the probing node's own socket-LB", c.ID, c.Result, c.Reason)
+			}
+		}
+	}
+	for _, k := range []string{"clusterip", "nodeport-local", "nodeport-loopback", "nodeport-any", "remote-socket-lb"} {
+		if seen[k] == 0 {
+			t.Errorf("no %s check from a real KPR node: %v", k, seen)
+		}
+	}
+	waitNoKprPods(t)
+}

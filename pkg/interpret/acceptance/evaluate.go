@@ -36,12 +36,16 @@ type Probe struct {
 	Target  string
 	// Via / ViaClass: the remote node of a nodeport-remote probe.
 	Via, ViaClass string
-	Policy        Policy
-	Outcome       string
-	LatencyMs     float64
-	HTTPStatus    int
-	Attempts      int
-	Detail        string
+	// ClientSocketLB: the probing node's own socket-LB answers this remote
+	// NodePort itself (SocketLBServesRemoteNodePorts, and a Cilium agent
+	// runs on Via).
+	ClientSocketLB bool
+	Policy         Policy
+	Outcome        string
+	LatencyMs      float64
+	HTTPStatus     int
+	Attempts       int
+	Detail         string
 }
 
 // Frontends is one target Service port as one agent has it.
@@ -65,7 +69,7 @@ type Reproducer struct {
 // Expect returns the expectation of a probe.
 func (p Probe) Expect(class string, strict bool) Expectation {
 	if p.Check == report.CheckNodePortRemote {
-		return RemoteExpectation(p.ViaClass, p.Policy, strict)
+		return RemoteExpectation(p.ViaClass, p.ClientSocketLB, p.Policy, strict)
 	}
 	return ProbeExpectation(class, p.Check, p.Policy, strict)
 }
@@ -260,6 +264,10 @@ func judgeProbe(n Node, p Probe, strict bool, r Reproducer) report.VerifyCheck {
 		c.Result = e.OnMatch
 		if e.Expect == report.ExpectAnswer {
 			c.Reason = fmt.Sprintf("answered in %sms", trimFloat(p.LatencyMs))
+			if p.Check == report.CheckNodePortRemote && p.ClientSocketLB {
+				// Whose datapath answered matters more than how fast.
+				c.Reason += "; " + e.Why
+			}
 		} else {
 			c.Reason = fmt.Sprintf("%s, as expected: %s", outcome, e.Why)
 		}

@@ -5,6 +5,7 @@
 package acceptance
 
 import (
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
@@ -102,10 +103,36 @@ func ProbeExpectation(class, check string, pol Policy, strict bool) Expectation 
 	return must(string(class) + " node: its datapath must serve this")
 }
 
+// SocketLBServesRemoteNodePorts says whether a node's own Cilium socket-LB
+// answers a connect() to ANOTHER Cilium node's NODE-IP:NODEPORT before any
+// packet leaves: bpf_sock.c's sock4_wildcard_lookup (v1.18.8) translates a
+// NodePort on any address the ipcache holds as a host or remote-node
+// identity, i.e. the IPs of nodes that run a Cilium agent. So a remote
+// NodePort of a Cilium node probed from such a node says nothing about the
+// remote node's datapath. Seen in the lab on the real 1.18.8 and 1.20.2
+// agents: from node-cilium, node-kpr-off's NodePort (its agent has KPR
+// off, nothing serves there) answered, while node-bare's (no agent, not in
+// the ipcache) stayed refused. A debug pod runs in the host network
+// namespace, so bpf-lb-sock-hostns-only does not change this.
+func SocketLBServesRemoteNodePorts(k *cilium.KPR) bool {
+	return k != nil && k.ReplacesKubeProxy != cilium.ReplacesNone &&
+		k.SocketLB != nil && *k.SocketLB && k.NodePort != nil && *k.NodePort
+}
+
 // RemoteExpectation is the expectation for a NodePort on another node's IP
 // (via, of class viaClass): that node's datapath answers it, whatever the
-// probing node runs.
-func RemoteExpectation(viaClass string, pol Policy, strict bool) Expectation {
+// probing node runs — unless the probing node's own socket-LB answers it
+// first (clientSocketLB: SocketLBServesRemoteNodePorts, and via runs a
+// Cilium agent): then it must answer, whatever via's datapath does.
+func RemoteExpectation(viaClass string, clientSocketLB bool, pol Policy, strict bool) Expectation {
+	if clientSocketLB {
+		const why = "this node's own Cilium socket-LB translates a NodePort on any Cilium node's IP at connect(), so it answers here whatever the remote node runs: this probe does not reach the remote node's datapath (probe it from a node without socket-LB)"
+		if pol.ExternalLocal && !pol.LocalEndpoint {
+			// The node's own connection is internal traffic to its socket-LB.
+			return either("externalTrafficPolicy=Local, and " + why)
+		}
+		return must(why)
+	}
 	switch verdict.ServicesBy(viaClass) {
 	case verdict.None:
 		e := noDatapath(strict)

@@ -75,7 +75,7 @@ func TestRemoteExpectationFollowsTheRemoteNode(t *testing.T) {
 		{"none", true, report.ExpectNoAnswer, report.ResultWarn, report.ResultFail},
 		{"unknown", false, report.ExpectAny, report.ResultSkip, report.ResultSkip},
 	} {
-		e := RemoteExpectation(c.via, Policy{}, c.strict)
+		e := RemoteExpectation(c.via, false, Policy{}, c.strict)
 		if e.Expect != c.expect || e.OnMismatch != c.onMiss || e.OnMatch != c.onMatch {
 			t.Errorf("remote %s strict=%v: %+v", c.via, c.strict, e)
 		}
@@ -84,11 +84,11 @@ func TestRemoteExpectationFollowsTheRemoteNode(t *testing.T) {
 
 func TestTrafficPolicyLocal(t *testing.T) {
 	// eTP=Local: a remote NodePort without a local endpoint must not answer.
-	e := RemoteExpectation("cilium", Policy{ExternalLocal: true}, false)
+	e := RemoteExpectation("cilium", false, Policy{ExternalLocal: true}, false)
 	if e.Expect != report.ExpectNoAnswer || e.OnMismatch != report.ResultFail {
 		t.Errorf("eTP=Local remote without endpoint: %+v", e)
 	}
-	if e := RemoteExpectation("cilium", Policy{ExternalLocal: true, LocalEndpoint: true}, false); e.Expect != report.ExpectAnswer {
+	if e := RemoteExpectation("cilium", false, Policy{ExternalLocal: true, LocalEndpoint: true}, false); e.Expect != report.ExpectAnswer {
 		t.Errorf("eTP=Local remote with endpoint: %+v", e)
 	}
 	// The node's own connections are internal traffic: either is fine.
@@ -311,4 +311,54 @@ func TestEvaluateAgentWithoutKPR(t *testing.T) {
 			t.Errorf("%s: frontends reproduce %q", c.name, f.Reproduce)
 		}
 	}
+}
+
+// A remote NodePort probed from a node whose own socket-LB translates it
+// (seen on the real 1.18.8/1.20.2 agents in the lab): it must answer,
+// whatever the remote node runs, and the reason says the remote datapath
+// was not reached.
+func TestRemoteFromSocketLBNode(t *testing.T) {
+	for _, via := range []string{"none", "cilium", "kube-proxy-iptables", "unknown"} {
+		e := RemoteExpectation(via, true, Policy{}, true)
+		if e.Expect != report.ExpectAnswer || e.OnMatch != report.ResultPass || e.OnMismatch != report.ResultFail ||
+			!strings.Contains(e.Why, "socket-LB") {
+			t.Errorf("via %s from a socket-LB node: %+v", via, e)
+		}
+	}
+	if e := RemoteExpectation("none", true, Policy{ExternalLocal: true}, false); e.Expect != report.ExpectAny {
+		t.Errorf("eTP=Local from a socket-LB node: %+v", e)
+	}
+	on, off := true, false
+	for _, c := range []struct {
+		k    *cilium.KPR
+		want bool
+	}{
+		{nil, false},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &on}, true},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesPartial, SocketLB: &on, NodePort: &on}, true},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &off, NodePort: &on}, false},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &off}, false},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesNone, SocketLB: &on, NodePort: &on}, false},
+		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull}, false},
+	} {
+		if got := SocketLBServesRemoteNodePorts(c.k); got != c.want {
+			t.Errorf("SocketLBServesRemoteNodePorts(%+v) = %v, want %v", c.k, got, c.want)
+		}
+	}
+}
+
+// The check of such a probe says whose socket-LB answered.
+func TestRemoteFromSocketLBNodeReason(t *testing.T) {
+	n := Node{Name: "node-cilium", Class: "cilium", Probes: []Probe{{Check: report.CheckNodePortRemote, Service: "ns/s:http",
+		Target: "172.30.0.19:30080", Via: "node-kpr-off", ViaClass: "none", ClientSocketLB: true, Outcome: "ok", LatencyMs: 3}}}
+	for _, c := range Evaluate(n, true, Reproducer{}) {
+		if c.Name != report.CheckNodePortRemote {
+			continue
+		}
+		if c.Result != report.ResultPass || !strings.HasPrefix(c.Reason, "answered in 3ms; this node's own Cilium socket-LB") {
+			t.Errorf("check %s: %s %q", c.ID, c.Result, c.Reason)
+		}
+		return
+	}
+	t.Fatal("no nodeport-remote check")
 }

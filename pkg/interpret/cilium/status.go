@@ -129,6 +129,7 @@ func ParseStatusJSON(b []byte) (*Status, error) {
 		// Socket LB was "host reachable services" up to 1.12.
 		kpr.SocketLB = boolPtr(f.SocketLB.Enabled || f.HostReachableServices.Enabled)
 		kpr.SocketLBHostnsOnly = boolPtr(f.BpfSocketLBHostnsOnly)
+		kpr.ReplacesKubeProxy = ReplacementOf(kpr)
 		st.KubeProxyReplacement = kpr
 	}
 	return st, nil
@@ -331,7 +332,7 @@ func (s *statusText) finish() *Status {
 		kpr.SocketLB = boolPtr(false)
 	}
 	if kpr != nil {
-		kpr.ReplacesKubeProxy = Replacement(kpr.Mode)
+		kpr.ReplacesKubeProxy = ReplacementOf(kpr)
 	}
 	st.KubeProxyReplacement = kpr
 	return &st

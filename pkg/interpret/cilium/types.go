@@ -76,6 +76,25 @@ func Replacement(mode string) string {
 	}
 }
 
+// ReplacementOf is Replacement of the agent's mode, except that an agent
+// whose mode is off (False, Disabled) but which enables socket-LB or
+// NodePort one by one still serves those Services itself: partial. Seen on
+// a real 1.18.8 agent (testdata/v1.18.8/captured/kpr-false-features-on):
+// with --kube-proxy-replacement=false and cilium-config's bpf-lb-sock and
+// enable-node-port on, `status` says only "False", yet ClusterIP
+// (socket-LB) and NodePort answered on a node without kube-proxy. The
+// features come from `status -o json` or `--verbose`; the short text has
+// none, and then the mode alone decides.
+func ReplacementOf(k *KPR) string {
+	r := Replacement(k.Mode)
+	if r == ReplacesNone && (isTrue(k.SocketLB) || isTrue(k.NodePort)) {
+		return ReplacesPartial
+	}
+	return r
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
 func normalizeMode(mode string) string {
 	b := []byte(mode)
 	for i, c := range b {

@@ -34,8 +34,12 @@ func (r Result) HasProblems() bool { return len(r.Problems) > 0 }
 // Frontends match on IP, port and protocol. An agent entry without a
 // protocol (text output before 1.17) or with "ANY" matches on IP and port,
 // as those releases did not tell protocols apart.
+//
+// NodePort rows on the node's addresses are expected only from agents that
+// list them (Cilium 1.17 and older, or an agent of unknown release that
+// lists one): see nodePortRows.
 func (ix *Index) Reconcile(node Node, agent []cilium.Service, opts Options) Result {
-	exp := ix.expectFor(node, opts)
+	exp := ix.expectFor(node, opts, nodePortRows(opts.AgentVersion, agent))
 	byKey := map[string][]*expected{}      // addr|port|proto
 	byAddrPort := map[string][]*expected{} // addr|port
 	for _, e := range exp {
@@ -280,7 +284,7 @@ func (ix *Index) unmatched(a *cilium.Service, addr netip.Addr, addrOK bool, node
 func (ix *Index) extraNodeAddress(a *cilium.Service, addr netip.Addr, svcKey, proto string, node Node) report.FrontendCheck {
 	s := ix.services[svcKey]
 	probe := Node{Name: node.Name, Addresses: []string{addr.String()}}
-	for _, e := range ix.expectFor(probe, Options{Namespace: s.Namespace, SkipExternalIPs: true, SkipLoadBalancer: true}) {
+	for _, e := range ix.expectFor(probe, Options{Namespace: s.Namespace, SkipExternalIPs: true, SkipLoadBalancer: true}, listingPerAddress) {
 		if e.service == svcKey && e.typ == TypeNodePort && e.port == a.Port && e.proto == proto && e.addr == addr {
 			fc := compareFrontend([]*expected{e}, a)
 			if fc.Reason == "" {

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 )
 
 // Cilium's frontend types as `service list` prints them.
@@ -141,7 +143,8 @@ type expected struct {
 	service  string
 	portName string
 	// optional frontends are fine either way (LoadBalancer IPs in Proxy
-	// mode: Cilium 1.16+ skips them, older releases program them).
+	// mode: Cilium 1.17+ skips them, older releases program them; NodePorts
+	// on node addresses, which 1.18+ agents do not list: nodePortRows).
 	optional bool
 	// backends for the external scope (after externalTrafficPolicy) and for
 	// the "/i" internal scope (after internalTrafficPolicy); address → cond.
@@ -154,8 +157,100 @@ type backendMap map[netip.AddrPort]string
 
 func (e *expected) frontend() string { return netip.AddrPortFrom(e.addr, e.port).String() }
 
+// nodePortListing is which NodePort rows an agent's `service list` shows.
+type nodePortListing int
+
+const (
+	// listingUnknown: the release is not known; see nodePortRows.
+	listingUnknown nodePortListing = iota
+	// listingPerAddress (1.10–1.17): the 0.0.0.0 / :: surrogate plus one
+	// row per node address.
+	listingPerAddress
+	// listingSurrogateOnly (1.18+): the 0.0.0.0 / :: surrogate only.
+	listingSurrogateOnly
+)
+
+// nodePortRows tells from the agent's release which NodePort rows its
+// `service list` (text and -o json: both print what GET /service returns)
+// shows. The node-address frontends are served by every release; the
+// question is only whether the API lists them.
+//
+//   - Up to 1.17, GET /service lists the legacy service manager's services
+//     (pkg/service: Service.GetDeepCopyServices, served by
+//     daemon/cmd/loadbalancer.go up to 1.16 and by
+//     pkg/service/service_api_handler.go in 1.17, read at v1.10.0, v1.14.19,
+//     v1.16.19 and v1.17.14). pkg/k8s/service.go ParseService gives every
+//     NodePort one frontend per NodePort address plus the 0.0.0.0 / ::
+//     surrogate ("surrogate frontends per IP protocol - one with a zero IP
+//     addr and one per each public iface IP addr"), each its own service
+//     with its own ID, so the table lists all of them. The addresses: 1.14
+//     one per --devices device (pkg/node/address.go); 1.15+ the NodeAddress
+//     entries with NodePort=true (pkg/datapath/tables/node_address.go), by
+//     default the primary IPv4/IPv6 of each native device.
+//   - From 1.18 (pkg/service is gone at v1.18.0), GET /service is answered
+//     by pkg/loadbalancer/cell/restapi.go, which lists the StateDB
+//     frontends table (Frontend.ToModel, pkg/loadbalancer/frontend.go). The
+//     reflector (pkg/loadbalancer/reflectors/conversions.go) puts a NodePort
+//     in that table with the zero address only (zeroV4 / zeroV6); the
+//     per-node-address frontends are made by the BPF reconciler
+//     (pkg/loadbalancer/reconciler/bpf_reconciler.go, "For NodePort create
+//     entries for each node address") in the BPF maps only, taking service
+//     IDs, hence the gaps in the listed IDs (read at v1.18.8). Seen live on
+//     1.18.8 and 1.20.2: `service list` has only 0.0.0.0:PORT/TCP while
+//     `bpf lb list` has NODE-IP:PORT.
+//   - Unknown release: either form is accepted. A NODE-IP:PORT NodePort row
+//     only exists in a legacy listing, so when the agent lists one, the
+//     agent is taken as 1.17 or older and every node address is expected;
+//     otherwise only the surrogate is. An old agent that lost every
+//     per-address row at once is then not reported, but a new one is never
+//     reported for rows it cannot show.
+//
+// Per-address rows that a 1.18+ (or unknown) agent does list are matched
+// and checked like any other, never called extra.
+func nodePortRows(version string, agent []cilium.Service) nodePortListing {
+	if maj, min, ok := majorMinor(version); ok {
+		if maj > 1 || (maj == 1 && min >= 18) {
+			return listingSurrogateOnly
+		}
+		return listingPerAddress
+	}
+	for i := range agent {
+		a := withAddress(agent[i])
+		if !strings.EqualFold(a.Type, TypeNodePort) {
+			continue
+		}
+		if addr, ok := parseAddr(a.IP); ok && !addr.IsUnspecified() {
+			return listingPerAddress
+		}
+	}
+	return listingUnknown
+}
+
+// majorMinor reads "1.18.8", "v1.18", "1.18.0-rc.1"; false when there is
+// no major.minor to read.
+func majorMinor(version string) (int, int, bool) {
+	v := strings.TrimPrefix(strings.TrimSpace(version), "v")
+	majS, rest, ok := strings.Cut(v, ".")
+	if !ok {
+		return 0, 0, false
+	}
+	minS := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		minS = rest[:i]
+	}
+	maj, err1 := strconv.Atoi(majS)
+	min, err2 := strconv.Atoi(minS)
+	if err1 != nil || err2 != nil || maj < 0 || min < 0 {
+		return 0, 0, false
+	}
+	return maj, min, true
+}
+
 // expectFor lists the frontends node's agent should have, in a stable order.
-func (ix *Index) expectFor(node Node, opts Options) []*expected {
+// With listing other than listingPerAddress the NodePort frontends on the
+// node's addresses are optional: checked when the agent lists them, never
+// missing.
+func (ix *Index) expectFor(node Node, opts Options, listing nodePortListing) []*expected {
 	var out []*expected
 	seen := map[string]bool{}
 	nodeAddrs := map[bool][]netip.Addr{} // by is-IPv6
@@ -210,7 +305,7 @@ func (ix *Index) expectFor(node Node, opts Options) []*expected {
 						surrogate = netip.IPv6Unspecified()
 					}
 					for _, addr := range nodeAddrs[v6] {
-						add(addr, uint16(p.NodePort), TypeNodePort, external, false)
+						add(addr, uint16(p.NodePort), TypeNodePort, external, listing != listingPerAddress)
 					}
 					add(surrogate, uint16(p.NodePort), TypeNodePort, external, false)
 				}

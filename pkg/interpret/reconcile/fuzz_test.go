@@ -22,7 +22,7 @@ func FuzzReconcile(f *testing.F) {
 		ix := NewIndex([]Service{s}, []EndpointSlice{sl})
 		agent := []cilium.Service{{IP: feIP, Port: fePort, Frontend: feIP, Protocol: feProto, Type: feType, Internal: internal,
 			Backends: []cilium.Backend{{Address: backend, State: state}}}}
-		for _, opts := range []Options{{}, {Namespace: "other"}, {IgnoreProtocol: true}} {
+		for _, opts := range []Options{{}, {Namespace: "other"}, {IgnoreProtocol: true}, {AgentVersion: "1.16.19"}, {AgentVersion: "1.18.8"}} {
 			r := ix.Reconcile(Node{Name: "n", Addresses: []string{nodeAddr}}, agent, opts)
 			fronts := map[string]bool{}
 			for _, fc := range r.Frontends {

@@ -137,6 +137,131 @@ func TestNodePortOnEveryAddressAndSurrogate(t *testing.T) {
 	wantCodes(t, r)
 }
 
+// nodePortWeb is web as a NodePort Service on 30080, with one ready
+// endpoint on node-a.
+func nodePortWeb() *Index {
+	s := web()
+	s.Type = "NodePort"
+	s.Ports[0].NodePort = 30080
+	return NewIndex([]Service{s}, []EndpointSlice{webSlice(ready("10.0.1.5", "node-a"))})
+}
+
+// Cilium 1.18+ answers GET /service from pkg/loadbalancer's frontends
+// table, which holds a NodePort only as 0.0.0.0:PORT: `service list` has no
+// NODE-IP:PORT rows (seen on real 1.18.8 and 1.20.2 agents), and the IDs
+// have gaps where the BPF-only per-address frontends took theirs.
+func TestNodePortSurrogateOnlyFrom118(t *testing.T) {
+	ix := nodePortWeb()
+	b := "10.0.1.5:8080 active"
+	surrogateOnly := []cilium.Service{
+		fe("1", "10.96.0.10", 80, "TCP", "ClusterIP", b),
+		fe("3", "0.0.0.0", 30080, "TCP", "NodePort", b),
+	}
+	for _, v := range []string{"1.18.8", "1.19.3", "1.20.2", "v1.18.0-rc.1", "1.18", "2.0.0"} {
+		r := ix.Reconcile(nodeA, surrogateOnly, Options{AgentVersion: v})
+		wantCodes(t, r)
+		if r.Counts != (report.Counts{Expected: 2, Found: 2, OK: 2}) {
+			t.Errorf("%s: counts = %+v", v, r.Counts)
+		}
+	}
+	// Without the surrogate the NodePort is missing, once.
+	r := ix.Reconcile(nodeA, surrogateOnly[:1], Options{AgentVersion: "1.18.8"})
+	wantCodes(t, r, "missing-frontend 0.0.0.0:30080")
+
+	// A per-address row a 1.18+ agent does list is checked like any other,
+	// and is neither extra nor stale.
+	withRow := append(append([]cilium.Service{}, surrogateOnly...), fe("4", "192.168.1.10", 30080, "TCP", "NodePort", b))
+	r = ix.Reconcile(nodeA, withRow, Options{AgentVersion: "1.20.2"})
+	wantCodes(t, r)
+	if r.Counts != (report.Counts{Expected: 3, Found: 3, OK: 3}) {
+		t.Errorf("counts = %+v", r.Counts)
+	}
+	withRow[2] = fe("4", "192.168.1.10", 30080, "TCP", "NodePort", b, "10.0.9.9:8080 active")
+	r = ix.Reconcile(nodeA, withRow, Options{AgentVersion: "1.20.2"})
+	wantCodes(t, r, "extra-backend 192.168.1.10:30080 10.0.9.9:8080")
+}
+
+// Up to 1.17 the legacy service manager lists one NodePort row per node
+// address besides the surrogate: a missing one is a missing frontend.
+func TestNodePortPerAddressUpTo117(t *testing.T) {
+	ix := nodePortWeb()
+	b := "10.0.1.5:8080 active"
+	node := Node{Name: "node-a", Addresses: []string{"192.168.1.10", "172.16.0.10"}}
+	legacy := []cilium.Service{
+		fe("1", "10.96.0.10", 80, "", "ClusterIP", b),
+		fe("2", "0.0.0.0", 30080, "", "NodePort", b),
+		fe("3", "192.168.1.10", 30080, "", "NodePort", b),
+		fe("4", "172.16.0.10", 30080, "", "NodePort", b),
+	}
+	for _, v := range []string{"1.10.0", "1.14.19", "1.16.19", "1.17.14", "v1.17.0"} {
+		r := ix.Reconcile(node, legacy, Options{AgentVersion: v})
+		wantCodes(t, r)
+		// One NODE-IP row gone.
+		r = ix.Reconcile(node, legacy[:3], Options{AgentVersion: v})
+		wantCodes(t, r, "missing-frontend 172.16.0.10:30080")
+		// Every NODE-IP row gone: the release says they must be there.
+		r = ix.Reconcile(node, legacy[:2], Options{AgentVersion: v})
+		wantCodes(t, r, "missing-frontend 172.16.0.10:30080", "missing-frontend 192.168.1.10:30080")
+		if r.Counts != (report.Counts{Expected: 4, Found: 2, OK: 2, Missing: 2}) {
+			t.Errorf("%s: counts = %+v", v, r.Counts)
+		}
+	}
+}
+
+// An agent of unknown release: either form passes, and a listed
+// NODE-IP:PORT row (which only a legacy listing has) makes every node
+// address expected.
+func TestNodePortUnknownReleaseAcceptsEitherForm(t *testing.T) {
+	ix := nodePortWeb()
+	b := "10.0.1.5:8080 active"
+	node := Node{Name: "node-a", Addresses: []string{"192.168.1.10", "172.16.0.10"}}
+	cip := fe("1", "10.96.0.10", 80, "TCP", "ClusterIP", b)
+	wildcard := fe("2", "0.0.0.0", 30080, "TCP", "NodePort", b)
+	for _, v := range []string{"", "latest", "sha256", "x.y"} {
+		r := ix.Reconcile(node, []cilium.Service{cip, wildcard}, Options{AgentVersion: v})
+		wantCodes(t, r)
+		r = ix.Reconcile(node, []cilium.Service{cip, wildcard, fe("3", "192.168.1.10", 30080, "TCP", "NodePort", b), fe("4", "172.16.0.10", 30080, "TCP", "NodePort", b)}, Options{AgentVersion: v})
+		wantCodes(t, r)
+		r = ix.Reconcile(node, []cilium.Service{cip, wildcard, fe("3", "192.168.1.10", 30080, "TCP", "NodePort", b)}, Options{AgentVersion: v})
+		wantCodes(t, r, "missing-frontend 172.16.0.10:30080")
+		r = ix.Reconcile(node, []cilium.Service{cip}, Options{AgentVersion: v})
+		wantCodes(t, r, "missing-frontend 0.0.0.0:30080")
+	}
+}
+
+// Dual stack on 1.18+: the 0.0.0.0 and :: surrogates, nothing per address.
+func TestNodePortDualStackSurrogatesFrom118(t *testing.T) {
+	ix, node, b4, b6 := dualStackNodePort()
+	agent := []cilium.Service{
+		fe("1", "10.96.0.10", 80, "TCP", "ClusterIP", b4),
+		fe("2", "fd00:96::10", 80, "TCP", "ClusterIP", b6),
+		fe("3", "0.0.0.0", 30080, "TCP", "NodePort", b4),
+		fe("5", "::", 30080, "TCP", "NodePort", b6),
+	}
+	r := ix.Reconcile(node, agent, Options{AgentVersion: "1.18.8"})
+	wantCodes(t, r)
+	r = ix.Reconcile(node, agent[:3], Options{AgentVersion: "1.18.8"})
+	wantCodes(t, r, "missing-frontend [::]:30080")
+	r = ix.Reconcile(node, agent, Options{AgentVersion: "1.17.14"})
+	wantCodes(t, r, "missing-frontend 192.168.1.10:30080", "missing-frontend [fd00:1::10]:30080")
+}
+
+func TestMajorMinor(t *testing.T) {
+	for in, want := range map[string][2]int{
+		"1.18.8": {1, 18}, "v1.16.19": {1, 16}, "1.18.0-rc.1": {1, 18}, "1.20": {1, 20}, " v1.9.3 ": {1, 9}, "1.18-dev": {1, 18},
+	} {
+		maj, min, ok := majorMinor(in)
+		if !ok || maj != want[0] || min != want[1] {
+			t.Errorf("majorMinor(%q) = %d, %d, %v; want %v", in, maj, min, ok, want)
+		}
+	}
+	for _, in := range []string{"", "latest", "1", "v", "1.x", "-1.18", "1.-2", ".18"} {
+		if _, _, ok := majorMinor(in); ok {
+			t.Errorf("majorMinor(%q) ok", in)
+		}
+	}
+}
+
 func TestLoadBalancerAndExternalIPs(t *testing.T) {
 	s := web()
 	s.Type = "LoadBalancer"
@@ -163,16 +288,7 @@ func TestLoadBalancerAndExternalIPs(t *testing.T) {
 }
 
 func TestIPv6DualStack(t *testing.T) {
-	s := web()
-	s.Type = "NodePort"
-	s.ClusterIPs = []string{"10.96.0.10", "fd00:96::10"}
-	s.IPFamilies = []string{"IPv4", "IPv6"}
-	s.Ports[0].NodePort = 30080
-	v6 := webSlice(ready("fd00:10:1::5", "node-a"))
-	v6.AddressType = "IPv6"
-	ix := NewIndex([]Service{s}, []EndpointSlice{webSlice(ready("10.0.1.5", "node-a")), v6})
-	node := Node{Name: "node-a", Addresses: []string{"192.168.1.10", "fd00:1::10"}}
-	b4, b6 := "10.0.1.5:8080 active", "[fd00:10:1::5]:8080 active"
+	ix, node, b4, b6 := dualStackNodePort()
 	agent := []cilium.Service{
 		fe("1", "10.96.0.10", 80, "TCP", "ClusterIP", b4),
 		fe("2", "fd00:96::10", 80, "TCP", "ClusterIP", b6),
@@ -393,9 +509,9 @@ func BenchmarkReconcile(b *testing.B) {
 		}
 		slices = append(slices, sl)
 		agent = append(agent,
-			fe("", ip, 80, "TCP", "ClusterIP", bes...),
-			fe("", "0.0.0.0", uint16(30000+i), "TCP", "NodePort", bes...),
-			fe("", "192.168.1.10", uint16(30000+i), "TCP", "NodePort", bes...))
+			fe(strconv.Itoa(3*i+1), ip, 80, "TCP", "ClusterIP", bes...),
+			fe(strconv.Itoa(3*i+2), "0.0.0.0", uint16(30000+i), "TCP", "NodePort", bes...),
+			fe(strconv.Itoa(3*i+3), "192.168.1.10", uint16(30000+i), "TCP", "NodePort", bes...))
 	}
 	ix := NewIndex(svcs, slices)
 	b.ReportAllocs()
@@ -406,4 +522,20 @@ func BenchmarkReconcile(b *testing.B) {
 			b.Fatalf("unexpected problems: %v", r.Problems[:1])
 		}
 	}
+}
+
+// dualStackNodePort: a dual-stack NodePort Service (30080) with one ready
+// endpoint per family on node-a, node-a with an address per family, and
+// the backend cells of the two endpoints.
+func dualStackNodePort() (ix *Index, node Node, b4, b6 string) {
+	s := web()
+	s.Type = "NodePort"
+	s.ClusterIPs = []string{"10.96.0.10", "fd00:96::10"}
+	s.IPFamilies = []string{"IPv4", "IPv6"}
+	s.Ports[0].NodePort = 30080
+	v6 := webSlice(ready("fd00:10:1::5", "node-a"))
+	v6.AddressType = "IPv6"
+	ix = NewIndex([]Service{s}, []EndpointSlice{webSlice(ready("10.0.1.5", "node-a")), v6})
+	node = Node{Name: "node-a", Addresses: []string{"192.168.1.10", "fd00:1::10"}}
+	return ix, node, "10.0.1.5:8080 active", "[fd00:10:1::5]:8080 active"
 }

@@ -6,9 +6,10 @@
 // The expectations follow Cilium's own translation of a Service into
 // load-balancer frontends (pkg/k8s/service.go ParseService in 1.10–1.17, the
 // pkg/loadbalancer reflector from 1.18): one ClusterIP frontend per cluster IP
-// and port; for NodePort and LoadBalancer Services one NodePort frontend per
-// node address plus the 0.0.0.0 (or ::) surrogate, per IP family of the
-// Service; one frontend per LoadBalancer ingress IP and per externalIP.
+// and port; for NodePort and LoadBalancer Services the 0.0.0.0 (or ::)
+// surrogate per IP family of the Service and, up to 1.17 only, one NodePort
+// frontend per node address (see nodePortRows for why 1.18+ lists only the
+// surrogate); one frontend per LoadBalancer ingress IP and per externalIP.
 package reconcile
 
 // Service is what reconcile needs from a core/v1 Service.
@@ -41,8 +42,10 @@ type Service struct {
 // LBIngress is one status.loadBalancer.ingress entry.
 type LBIngress struct {
 	IP string
-	// IPMode is "VIP" (also when empty) or "Proxy". Cilium 1.16+ skips
-	// Proxy-mode IPs, older releases program them: either is accepted.
+	// IPMode is "VIP" (also when empty) or "Proxy". Cilium 1.17+ skips
+	// Proxy-mode IPs (pkg/k8s/service.go in 1.17, the pkg/loadbalancer
+	// reflector from 1.18: "KEP-1860, skip non-VIP"), older releases
+	// program them: either is accepted.
 	IPMode string
 }
 
@@ -85,7 +88,9 @@ type Endpoint struct {
 type Node struct {
 	Name string
 	// Addresses the agent should expose NodePorts on: the node's InternalIPs
-	// and, when known, the addresses of the agent's KPR devices.
+	// and, when known, the addresses of the agent's KPR devices. Agents up
+	// to 1.17 list one NodePort row per address; 1.18+ agents serve them
+	// too but list only the 0.0.0.0 / :: row (Options.AgentVersion).
 	Addresses []string
 }
 
@@ -105,4 +110,10 @@ type Options struct {
 	// Cilium's service key had no protocol: TCP and UDP on one port were a
 	// single frontend whose JSON shows whichever protocol was written last.
 	IgnoreProtocol bool
+	// AgentVersion is the Cilium release of the agent whose table is
+	// checked ("1.18.8", "v1.16.19", "1.18.0-rc.1"), "" when unknown. It
+	// decides which NodePort rows `service list` shows (nodePortRows):
+	// up to 1.17 one per node address plus the surrogate, from 1.18 the
+	// surrogate only; unknown accepts either form.
+	AgentVersion string
 }

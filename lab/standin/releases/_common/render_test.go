@@ -301,6 +301,44 @@ func TestRendersStandinDocs(t *testing.T) {
 	}
 }
 
+// The stand-in's service list, printed by this release's code, has the
+// NodePort rows the release's agent lists: up to 1.17 one per node address
+// besides 0.0.0.0; from 1.18 only 0.0.0.0 (GET /service then lists
+// pkg/loadbalancer's frontends table, which holds a NodePort with the zero
+// address only; real 1.18.8 and 1.20.2 agents list no NODE-IP:PORT row).
+func TestStandinNodePortRows(t *testing.T) {
+	minor, err := strconv.Atoi(strings.Split(strings.TrimPrefix(ciliumTag, "v"), ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := read(t, filepath.Join("..", "..", "testdata", "docs", "v"+strings.TrimPrefix(ciliumTag, "v"), "service-list.json"))
+	out, stderr, code := render(t, doc, "service-list", "text")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	var wildcard, perAddress []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != "NodePort" {
+			continue
+		}
+		if strings.HasPrefix(f[1], "0.0.0.0:") || strings.HasPrefix(f[1], "[::]:") {
+			wildcard = append(wildcard, f[1])
+		} else {
+			perAddress = append(perAddress, f[1])
+		}
+	}
+	if len(wildcard) == 0 {
+		t.Fatalf("no 0.0.0.0 NodePort row:\n%s", out)
+	}
+	switch {
+	case minor >= 18 && len(perAddress) > 0:
+		t.Errorf("%s lists NodePorts only on 0.0.0.0 / ::, the stand-in printed %v:\n%s", ciliumTag, perAddress, out)
+	case minor <= 17 && len(perAddress) == 0:
+		t.Errorf("%s lists a NodePort on each node address too, the stand-in printed none:\n%s", ciliumTag, out)
+	}
+}
+
 func droppedKeys(in, out any, path string, dropped map[string]bool) {
 	switch x := in.(type) {
 	case map[string]any:
