@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates the "Commands" section of README.md from real runs against
-# the local lab (make lab-up first). Every example output in the README is
-# what kpr printed here, not typed by hand. Usage: make readme-outputs
+# Regenerates the example outputs in docs/commands/<command>.md (one file per
+# command) from real runs against the local lab (make lab-up first), and the
+# short `kubectl kpr status` excerpt in README.md from the status run. Every
+# example output in the docs is what kpr printed here, not typed by hand.
+# In each file only the text between its markers is replaced:
+#   docs/commands/*.md  <!-- BEGIN LAB-OUTPUTS ... -->   ... <!-- END LAB-OUTPUTS -->
+#   README.md           <!-- BEGIN STATUS-EXCERPT ... --> ... <!-- END STATUS-EXCERPT -->
+# Usage: make readme-outputs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KUBECONFIG=${KUBECONFIG:-$PWD/.lab/kubeconfig}
@@ -51,58 +56,103 @@ YAML
 	sleep 3 # the stand-ins pick up API changes every 2 s
 }
 
-out="$tmp/section.md"
-example() { # example "title" "description" command...
-	local title=$1 desc=$2; shift 2
+# Each example is appended to $tmp/sections/<doc>.md, <doc> being the file
+# docs/commands/<doc>.md it belongs in (several examples may share one).
+mkdir -p "$tmp/sections"
+heading() { # heading "title" "description" "command line"
+	printf '## %s\n\n' "$1"
+	[ -z "$2" ] || printf '%s\n\n' "$2"
+	printf '```console\n$ %s\n' "$3"
+}
+example() { # example DOC "title" "description" command...
+	local doc=$1 title=$2 desc=$3; shift 3
 	{
-		printf '### %s\n\n%s\n\n```console\n$ %s\n' "$title" "$desc" "$*"
+		heading "$title" "$desc" "$*"
 		"$@" 2>&1 | sed 's/[[:space:]]*$//' || true
 		printf '```\n\n'
-	} >>"$out"
+	} >>"$tmp/sections/$doc.md"
 }
 pipe_example() { # like example, for a shell pipeline given as one string
-	local title=$1 desc=$2 pipeline=$3
+	local doc=$1 title=$2 desc=$3 pipeline=$4
 	{
-		printf '### %s\n\n%s\n\n```console\n$ %s\n' "$title" "$desc" "$pipeline"
+		heading "$title" "$desc" "$pipeline"
 		bash -o pipefail -c "$pipeline" 2>&1 || true
 		printf '```\n\n'
-	} >>"$out"
+	} >>"$tmp/sections/$doc.md"
 }
 
-example "kubectl kpr verify --deploy-backends" "The whole acceptance test in one command: status on every node, classes by \`servicesBy\`, one backend pinned to a node of each class with a NodePort Service each, the agents' service tables, then rules and ClusterIP / NodePort (node IP, 127.0.0.1, 0.0.0.0, every other node) probes from a sample of each class, each check judged by the node's class. Exit 1 here: node-stale has stale kube-proxy rules, node-both runs kube-proxy next to full KPR, and the agent on node-kpr-off (KPR False although cilium-config says true) lacks every NodePort frontend. node-bare's missing datapath and node-partial's partial KPR are warnings (\`--strict\` makes a missing datapath a failure)." \
+example verify "kubectl kpr verify --deploy-backends" "The whole acceptance test in one command: status on every node, classes by \`servicesBy\`, one backend pinned to a node of each class with a NodePort Service each, the agents' service tables, then rules and ClusterIP / NodePort (node IP, 127.0.0.1, 0.0.0.0, every other node) probes from a sample of each class, each check judged by the node's class. Exit 1 here: node-stale has stale kube-proxy rules, node-both runs kube-proxy next to full KPR, and the agent on node-kpr-off (KPR False although cilium-config says true) lacks every NodePort frontend. node-bare's missing datapath and node-partial's partial KPR are warnings (\`--strict\` makes a missing datapath a failure)." \
 	kubectl kpr verify --deploy-backends --seed 1
-example "kubectl kpr status" "Who implements Services on each node of the lab: one node per verdict (Cilium KPR in four releases, kube-proxy in iptables and nftables mode, both, partial, nothing), plus an agent that is not ready, an agent whose KPR is off although cilium-config asks for it, and a NotReady node." \
+example status "kubectl kpr status" "Who implements Services on each node of the lab: one node per verdict (Cilium KPR in four releases, kube-proxy in iptables and nftables mode, both, partial, nothing), plus an agent that is not ready, an agent whose KPR is off although cilium-config asks for it, and a NotReady node." \
 	kubectl kpr status
-example "kubectl kpr status -o wide" "Adds kernel, OS image, CNI chaining, KPR devices and taints." \
+example status "kubectl kpr status -o wide" "Adds kernel, OS image, CNI chaining, KPR devices and taints." \
 	kubectl kpr status -o wide
-pipe_example "kubectl kpr status -o json" "Machine-readable, with a stable schema (the whole document has the Cilium and kube-proxy headers too)." \
+pipe_example status "kubectl kpr status -o json" "Machine-readable, with a stable schema (the whole document has the Cilium and kube-proxy headers too)." \
 	"kubectl kpr status -o json | jq '.nodes[] | select(.name == \"node-cilium\" or .name == \"node-bare\")'"
 break_demo_service
-example "kubectl kpr services" "Reconciles each agent's \`cilium-dbg service list\` with Services and EndpointSlices. Here the lab's Cilium stand-in was told to misreport kpr-demo/web's backend." \
+example services "kubectl kpr services" "Reconciles each agent's \`cilium-dbg service list\` with Services and EndpointSlices. Here the lab's Cilium stand-in was told to misreport kpr-demo/web's backend." \
 	kubectl kpr services -A
 "$KUBECTL" delete namespace kpr-demo --wait=true >/dev/null
 # The kube-proxies drop kpr-demo/web's rules on their next sync: without
 # this wait inspect would (rightly) call them stale on a slow node.
 sleep 5
-example "kubectl kpr inspect" "Reads each node's real rules from a short-lived privileged host-network pod (iptables both backends and families, nft, ipvs, kube-proxy's /proxyMode)." \
+example inspect "kubectl kpr inspect" "Reads each node's real rules from a short-lived privileged host-network pod (iptables both backends and families, nft, ipvs, kube-proxy's /proxyMode)." \
 	kubectl kpr inspect --all-nodes
-example "kubectl kpr probe" "Probes ClusterIP and NodePorts from each node's own network, as the seed does by hand with curl." \
+example probe "kubectl kpr probe" "Probes ClusterIP and NodePorts from each node's own network, as the seed does by hand with curl." \
 	kubectl kpr probe nm-nginx -n kube-system --all-nodes
-example "kubectl kpr diff" "The seed's comparison in one screen: a Cilium node and a Contiv-only node side by side. \`--exit-code\` returns 1 when they differ in service handling." \
+example diff "kubectl kpr diff" "The seed's comparison in one screen: a Cilium node and a Contiv-only node side by side. \`--exit-code\` returns 1 when they differ in service handling." \
 	kubectl kpr diff node-cilium node-bare
-example "kubectl kpr analyze" "Offline, from pasted outputs or a sysdump: here a messy ticket paste (prompts, kubectl's 'Defaulted container' line, CRLF)." \
+example analyze "kubectl kpr analyze" "Offline, from pasted outputs or a sysdump: here a messy ticket paste (prompts, kubectl's 'Defaulted container' line, CRLF)." \
 	kubectl kpr analyze pkg/interpret/paste/testdata/ticket-crlf.txt
-example "kubectl kpr cleanup" "Deletes every debug pod kpr left anywhere (normally there are none: kpr deletes its pods on exit, on Ctrl-C and via activeDeadlineSeconds)." \
+example cleanup "kubectl kpr cleanup" "Deletes every debug pod kpr left anywhere (normally there are none: kpr deletes its pods on exit, on Ctrl-C and via activeDeadlineSeconds)." \
 	kubectl kpr cleanup
-example "kubectl kpr version" "" kubectl kpr version
+example version "kubectl kpr version" "" kubectl kpr version
 
-python3 - "$out" <<'PY'
-import re, sys
-section = open(sys.argv[1]).read()
-readme = open("README.md").read()
-begin = "<!-- BEGIN README-OUTPUTS (regenerated from the lab by `make readme-outputs`) -->"
-end = "<!-- END README-OUTPUTS -->"
-i, j = readme.index(begin) + len(begin), readme.index(end)
-open("README.md", "w").write(readme[:i] + "\n\n" + section + readme[j:])
+python3 - "$tmp/sections" <<'PY'
+import os, re, sys
+sections = sys.argv[1]
+begin = re.compile(r"<!-- BEGIN LAB-OUTPUTS\b[^\n]*?-->")
+end = "<!-- END LAB-OUTPUTS -->"
+
+def splice(path, text, begin_re, end_marker, new):
+    m = begin_re.search(text)
+    if not m or end_marker not in text[m.end():]:
+        sys.exit(f"readme-outputs: {path} lacks its markers ({begin_re.pattern} ... {end_marker}); nothing written")
+    j = text.index(end_marker, m.end())
+    return text[:m.end()] + new + text[j:]
+
+# Every doc with the markers gets a section and every section a doc;
+# nothing is written unless all of them fit.
+docs = sorted(f[:-3] for f in os.listdir("docs/commands")
+              if f.endswith(".md") and begin.search(open(f"docs/commands/{f}").read()))
+made = sorted(f[:-3] for f in os.listdir(sections) if f.endswith(".md"))
+if docs != made:
+    sys.exit(f"readme-outputs: examples made for {made} but docs/commands has markers in {docs}; nothing written")
+out = {}
+for name in made:
+    path = f"docs/commands/{name}.md"
+    section = open(os.path.join(sections, name + ".md")).read()
+    out[path] = splice(path, open(path).read(), begin, end, "\n\n" + section)
+
+# README.md's excerpt: the first `kubectl kpr status` run without its
+# cluster header (everything up to the first blank line), i.e. the node
+# table and the warnings.
+status = open(os.path.join(sections, "status.md")).read()
+opening = "```console\n$ kubectl kpr status\n"
+k = status.find(opening)
+if k < 0:
+    sys.exit("readme-outputs: no `kubectl kpr status` example for docs/commands/status.md; nothing written")
+run = status[k + len(opening):status.index("```\n", k + len(opening))]
+_, blank, table = run.partition("\n\n")
+if not blank or not table.startswith("NODE "):
+    sys.exit("readme-outputs: the `kubectl kpr status` output has no node table after its header; nothing written")
+out["README.md"] = splice("README.md", open("README.md").read(),
+                          re.compile(r"<!-- BEGIN STATUS-EXCERPT\b[^\n]*?-->"), "<!-- END STATUS-EXCERPT -->",
+                          "\n\n" + opening + table + "```\n")
+
+for path, text in out.items():
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    print(f"readme-outputs: {path} updated")
 PY
-echo "readme-outputs: README.md updated"
