@@ -152,7 +152,7 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 			}
 			if st.Status != nil {
 				ev.AgentRead = true
-				row.KubeProxyReplacement = st.Status.KubeProxyReplacement
+				row.KubeProxyReplacement = report.KPRFrom(st.Status.KubeProxyReplacement)
 				row.CNIChaining = st.Status.CNIChaining
 				row.AgentVersion = st.Status.Version
 				if st.Status.Version != "" {

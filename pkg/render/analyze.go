@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 )
 
@@ -117,7 +115,7 @@ func statusFacts(s *report.AnalyzeCiliumStatus, p Palette) []string {
 	return facts
 }
 
-func serviceListFacts(svcs []cilium.Service, p Palette) []string {
+func serviceListFacts(svcs []report.AgentService, p Palette) []string {
 	byType := map[string]int{}
 	notActive, noBackends := 0, 0
 	for _, s := range svcs {
@@ -154,7 +152,7 @@ func serviceListFacts(svcs []cilium.Service, p Palette) []string {
 }
 
 // NetfilterFacts summarises node rules in a few words (also for inspect).
-func NetfilterFacts(s *netfilter.Summary, p Palette) []string {
+func NetfilterFacts(s *report.Rules, p Palette) []string {
 	var facts []string
 	c := s.Counts
 	if n := len(s.KubeServiceChains); n > 0 || c.KubeServices.Rules > 0 {
@@ -219,7 +217,7 @@ func kubeProxyRulesCell(a report.AnalyzeAgent, p Palette) string {
 	return "none"
 }
 
-func ciliumChainsCell(s *netfilter.Summary) string {
+func ciliumChainsCell(s *report.Rules) string {
 	if s == nil {
 		return "-"
 	}
@@ -307,6 +305,19 @@ func (s *jsonStream) array(n int, isNil bool, item func(i int) any) {
 	s.raw("]")
 }
 
+// begin opens the top-level object with the document's apiVersion and
+// kind, as the encoder writes the embedded TypeMeta, and the indent of the
+// next member.
+func (s *jsonStream) begin(doc report.Document) {
+	doc.SetTypeMeta()
+	tm := doc.GetTypeMeta()
+	s.raw("{\n  \"apiVersion\": ")
+	s.value(tm.APIVersion)
+	s.raw(",\n  \"kind\": ")
+	s.value(tm.Kind)
+	s.raw(",\n  ")
+}
+
 func (s *jsonStream) end() error {
 	s.raw("\n}\n")
 	if s.err != nil {
@@ -316,11 +327,13 @@ func (s *jsonStream) end() error {
 }
 
 // AnalyzeJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
-// but one input at a time: a sysdump's report (tens of MB of service
-// tables) is then never held in memory whole, twice (marshal, then indent).
+// apiVersion and kind set and first, but one input at a time: a sysdump's
+// report (tens of MB of service tables) is then never held in memory
+// whole, twice (marshal, then indent).
 func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
 	s := newJSONStream(w)
-	s.raw("{\n  \"inputs\": ")
+	s.begin(rep)
+	s.raw("\"inputs\": ")
 	s.array(len(rep.Inputs), rep.Inputs == nil, func(i int) any { return &rep.Inputs[i] })
 	if rep.Agents != nil {
 		s.raw(",\n  \"agents\": ")
@@ -330,12 +343,14 @@ func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
 }
 
 // ServicesJSON writes rep exactly as Structured(w, FormatJSON, rep) would,
-// one node row at a time: at 1000 nodes the report is ~90 MB of JSON,
+// apiVersion and kind set and first, one node row at a time: at 1000
+// nodes the report is ~90 MB of JSON,
 // which Structured would hold twice (marshal, then indent) on top of the
 // rows themselves (BENCHMARKS.md, services at N = 1000).
 func ServicesJSON(w io.Writer, rep *report.Services) error {
 	s := newJSONStream(w)
-	s.raw("{\n  \"namespace\": ")
+	s.begin(rep)
+	s.raw("\"namespace\": ")
 	s.value(rep.Namespace)
 	s.raw(",\n  \"ciliumNamespace\": ")
 	s.value(rep.CiliumNamespace)

@@ -5,28 +5,26 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
 
 func analyzeReport() *report.Analyze {
-	nf := &netfilter.Summary{
+	nf := &report.Rules{
 		KubeServiceChains: []string{"KUBE-SVC-XPGD46QRK7WJZT7O"},
 		CiliumChains:      []string{"CILIUM_INPUT"},
-		Counts:            netfilter.Counts{KubeServices: netfilter.ChainRules{Chains: 1, Rules: 2}},
+		Counts:            report.RuleCounts{KubeServices: report.ChainRules{Chains: 1, Rules: 2}},
 		KubeProxyModes:    []string{"iptables"},
-		Dumps:             []netfilter.DumpInfo{{Format: "iptables-save", Family: "ipv4", Backend: "nf_tables"}},
-		Other:             []netfilter.OtherMarker{{Implementation: "contiv", Chains: []string{"CONTIV-NODEPORT"}}},
+		Dumps:             []report.RulesDump{{Format: "iptables-save", Family: "ipv4", Backend: "nf_tables"}},
+		Other:             []report.OtherMarker{{Implementation: "contiv", Chains: []string{"CONTIV-NODEPORT"}}},
 	}
 	st := &report.AnalyzeCiliumStatus{Version: "1.16.5", CNIChaining: "generic-veth",
-		KubeProxyReplacement: &cilium.KPR{Mode: "True", ReplacesKubeProxy: "full", Devices: []cilium.Device{{Name: "eth0", Addresses: []string{"10.0.0.1"}}}}}
+		KubeProxyReplacement: &report.KPR{Mode: "True", ReplacesKubeProxy: "full", Devices: []report.KPRDevice{{Name: "eth0", Addresses: []string{"10.0.0.1"}}}}}
 	return &report.Analyze{
 		Inputs: []report.AnalyzeInput{
 			{Source: "dump\x1b[31m.zip!x/cmd/cilium-dbg-status.md", Agent: "cilium-a", Kind: "cilium-status", CiliumStatus: st, ServicesBy: verdict.Cilium},
 			{Source: "rules.txt", Kind: "iptables-save", Netfilter: nf, ServicesBy: verdict.KubeProxyIPTables, Lines: "3-40", Superseded: 1},
-			{Source: "svc.txt", Kind: "cilium-service-list", Services: []cilium.Service{{Type: "NodePort", Backends: []cilium.Backend{{State: "terminating"}}}, {Type: "ClusterIP"}}},
+			{Source: "svc.txt", Kind: "cilium-service-list", Services: []report.AgentService{{Type: "NodePort", Backends: []report.AgentBackend{{State: "terminating"}}}, {Type: "ClusterIP"}}},
 			{Source: "junk.txt", Kind: "unknown", Reason: "no cilium status recognised"},
 		},
 		Agents: []report.AnalyzeAgent{{Name: "cilium-a", ServicesBy: verdict.Both, CiliumStatus: st, Netfilter: nf, KubeProxyRules: true, KubeProxyModes: []string{"iptables"}, Frontends: -1,

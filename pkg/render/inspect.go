@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 )
 
@@ -146,7 +145,7 @@ func inspectWide(w io.Writer, n report.InspectNode, p Palette) {
 	}
 }
 
-func containsChain(svcs []netfilter.ServiceChain, chain string) bool {
+func containsChain(svcs []report.ServiceChain, chain string) bool {
 	for _, s := range svcs {
 		if s.Chain == chain {
 			return true

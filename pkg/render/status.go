@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
@@ -156,16 +155,16 @@ func statusNotes(w io.Writer, rep *report.Status, p Palette) error {
 
 func replacementTone(r string) Tone {
 	switch r {
-	case cilium.ReplacesFull:
+	case report.ReplacesFull:
 		return ToneGood
-	case cilium.ReplacesPartial:
+	case report.ReplacesPartial:
 		return ToneWarn
 	}
 	return ToneBad
 }
 
 // DevicesString renders a KPR device list the way Cilium prints it.
-func DevicesString(k *cilium.KPR) string {
+func DevicesString(k *report.KPR) string {
 	if k == nil || len(k.Devices) == 0 {
 		return ""
 	}
@@ -180,7 +179,7 @@ func DevicesString(k *cilium.KPR) string {
 	return strings.Join(parts, ", ")
 }
 
-func devicesCell(k *cilium.KPR) string { return Safe(orDash(DevicesString(k))) }
+func devicesCell(k *report.KPR) string { return Safe(orDash(DevicesString(k))) }
 
 // configLine prints the decisive keys first, in a stable order.
 func configLine(cfg map[string]string) string {

@@ -304,7 +304,7 @@ func (a *analyzer) cilium(d Document, in *report.AnalyzeInput, kind paste.Kind, 
 		if svcs == nil {
 			svcs = []cilium.Service{}
 		}
-		in.Services = svcs
+		in.Services = report.AgentServicesFrom(svcs)
 		g := a.group(d)
 		g.frontends = len(svcs)
 		g.inputs = appendOnce(g.inputs, d.Source)
@@ -316,7 +316,7 @@ func (a *analyzer) netfilterInput(d Document, in *report.AnalyzeInput, s *netfil
 		in.Reason = in.Kind + ": " + err.Error()
 		return
 	}
-	in.Netfilter = s
+	in.Netfilter = report.RulesFrom(s)
 	in.Fragment = s.Fragment
 	in.ServicesBy = rulesVerdict(s)
 	g := a.group(d)
@@ -340,7 +340,7 @@ func rulesVerdict(s *netfilter.Summary) verdict.ServicesBy {
 
 func statusOf(st *cilium.Status) *report.AnalyzeCiliumStatus {
 	return &report.AnalyzeCiliumStatus{
-		Version: st.Version, KubeProxyReplacement: st.KubeProxyReplacement, CNIChaining: st.CNIChaining,
+		Version: st.Version, KubeProxyReplacement: report.KPRFrom(st.KubeProxyReplacement), CNIChaining: st.CNIChaining,
 		CiliumState: st.CiliumState, KubernetesState: st.KubernetesState, Format: st.Format,
 	}
 }
@@ -390,7 +390,7 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 			ag.CiliumStatus = statusOf(g.status)
 		}
 		if nf != nil {
-			ag.Netfilter = nf
+			ag.Netfilter = report.RulesFrom(nf)
 			ag.KubeProxyRules = nf.HasKubeProxyRules()
 			ag.KubeProxyModes = nf.KubeProxyModes
 			if len(nf.KubeProxyModes) > 0 {

@@ -1,13 +1,10 @@
 package report
 
-import (
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
-)
+import "github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 
 // Analyze is `kubectl kpr analyze -o json`.
 type Analyze struct {
+	TypeMeta
 	Inputs []AnalyzeInput `json:"inputs"`
 	// Agents holds one verdict per Cilium agent whose status was read
 	// (each agent of a sysdump; a paste that holds a status is one agent).
@@ -41,8 +38,8 @@ type AnalyzeInput struct {
 
 	CiliumStatus *AnalyzeCiliumStatus `json:"ciliumStatus,omitempty"`
 	// Services is set (possibly empty) for cilium-service-list.
-	Services  []cilium.Service   `json:"services,omitzero"`
-	Netfilter *netfilter.Summary `json:"netfilter,omitempty"`
+	Services  []AgentService `json:"services,omitzero"`
+	Netfilter *Rules         `json:"netfilter,omitempty"`
 	// ServicesBy is what this output alone says about the node:
 	// a status gives the agent's side, rules give kube-proxy's.
 	ServicesBy verdict.ServicesBy `json:"servicesBy,omitempty"`
@@ -51,11 +48,11 @@ type AnalyzeInput struct {
 // AnalyzeCiliumStatus is the part of `cilium status` that decides
 // Service handling.
 type AnalyzeCiliumStatus struct {
-	Version              string      `json:"version"`
-	KubeProxyReplacement *cilium.KPR `json:"kubeProxyReplacement"`
-	CNIChaining          string      `json:"cniChaining"`
-	CiliumState          string      `json:"ciliumState,omitempty"`
-	KubernetesState      string      `json:"kubernetesState,omitempty"`
+	Version              string `json:"version"`
+	KubeProxyReplacement *KPR   `json:"kubeProxyReplacement"`
+	CNIChaining          string `json:"cniChaining"`
+	CiliumState          string `json:"ciliumState,omitempty"`
+	KubernetesState      string `json:"kubernetesState,omitempty"`
 	// Format is "json" or "text".
 	Format string `json:"format,omitempty"`
 }
@@ -71,10 +68,10 @@ type AnalyzeAgent struct {
 	Frontends int `json:"frontends"`
 	// KubeProxyRules: kube-proxy's rules are on the node. A dump cannot
 	// tell whether a kube-proxy still syncs them or they are stale.
-	KubeProxyRules bool               `json:"kubeProxyRules"`
-	KubeProxyModes []string           `json:"kubeProxyModes"`
-	Netfilter      *netfilter.Summary `json:"netfilter"`
-	Warnings       []verdict.Warning  `json:"warnings"`
+	KubeProxyRules bool              `json:"kubeProxyRules"`
+	KubeProxyModes []string          `json:"kubeProxyModes"`
+	Netfilter      *Rules            `json:"netfilter"`
+	Warnings       []verdict.Warning `json:"warnings"`
 	// Inputs are the files the verdict was built from.
 	Inputs []string `json:"inputs"`
 }

@@ -2,6 +2,7 @@ package report
 
 // Cleanup is `kubectl kpr cleanup -o json`.
 type Cleanup struct {
+	TypeMeta
 	DryRun  bool         `json:"dryRun"`
 	Deleted []CleanedPod `json:"deleted"`
 	// Namespaces are verify namespaces (kpr-verify-*) of killed runs.

@@ -2,6 +2,7 @@ package report
 
 // Diff is `kubectl kpr diff -o json`.
 type Diff struct {
+	TypeMeta
 	Nodes []string `json:"nodes"`
 	// Verdicts are one line per node, in Nodes' order.
 	Verdicts []string  `json:"verdicts"`

@@ -1,9 +1,8 @@
 package report
 
-import "github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
-
 // Inspect is `kubectl kpr inspect -o json`.
 type Inspect struct {
+	TypeMeta
 	Nodes []InspectNode `json:"nodes"`
 	// Errors are nodes that could not be read (their debug pod did not
 	// start, the dump failed); the other nodes are still reported.
@@ -20,8 +19,8 @@ type InspectNode struct {
 	RulesSource string `json:"rulesSource"`
 	// Sources maps each dump (iptables-nft, ip6tables-legacy, nft, ...) to
 	// where its tool came from, or "missing"/"skipped".
-	Sources   map[string]string  `json:"sources,omitempty"`
-	Netfilter *netfilter.Summary `json:"netfilter"`
+	Sources   map[string]string `json:"sources,omitempty"`
+	Netfilter *Rules            `json:"netfilter"`
 	// KubeIPVS0 reports the kube-ipvs0 dummy device (kube-proxy ipvs mode).
 	KubeIPVS0 bool `json:"kubeIPVS0"`
 	// KubeProxyMode is kube-proxy's answer on 127.0.0.1:10249/proxyMode

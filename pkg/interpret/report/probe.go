@@ -2,6 +2,7 @@ package report
 
 // Probe is `kubectl kpr probe -o json`.
 type Probe struct {
+	TypeMeta
 	// Mode is "tcp" (connect) or "http" (GET, status code recorded).
 	Mode    string        `json:"mode"`
 	Results []ProbeResult `json:"results"`

@@ -2,6 +2,7 @@ package report
 
 // Services is `kubectl kpr services -o json`.
 type Services struct {
+	TypeMeta
 	// Namespace is the namespace checked; "" means all namespaces.
 	Namespace string `json:"namespace"`
 	// CiliumNamespace is where the agents were found.

@@ -1,12 +1,10 @@
 package report
 
-import (
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
-)
+import "github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 
 // Status is `kubectl kpr status -o json`.
 type Status struct {
+	TypeMeta
 	Cilium    CiliumInstall    `json:"cilium"`
 	KubeProxy KubeProxyInstall `json:"kubeProxy"`
 	Nodes     []NodeStatus     `json:"nodes"`
@@ -63,10 +61,10 @@ type NodeStatus struct {
 	Taints        []string  `json:"taints"`
 	CiliumAgent   *AgentRef `json:"ciliumAgent"`
 	// KubeProxyReplacement is the agent's KPR section, nil without agent output.
-	KubeProxyReplacement *cilium.KPR `json:"kubeProxyReplacement"`
-	CNIChaining          string      `json:"cniChaining,omitempty"`
-	AgentVersion         string      `json:"agentVersion,omitempty"`
-	KubeProxyPod         *string     `json:"kubeProxyPod"`
+	KubeProxyReplacement *KPR    `json:"kubeProxyReplacement"`
+	CNIChaining          string  `json:"cniChaining,omitempty"`
+	AgentVersion         string  `json:"agentVersion,omitempty"`
+	KubeProxyPod         *string `json:"kubeProxyPod"`
 	// KubeProxyMode is the mode of the kube-proxy pod on this node.
 	KubeProxyMode string             `json:"kubeProxyMode,omitempty"`
 	ServicesBy    verdict.ServicesBy `json:"servicesBy"`

@@ -5,6 +5,7 @@ package report
 // every class) and its verdict. Render's terminal, JUnit, Markdown and HTML
 // writers are pure over this struct.
 type Verify struct {
+	TypeMeta
 	Cluster VerifyCluster `json:"cluster"`
 	Options VerifyOptions `json:"options"`
 	// StartedAt is RFC 3339 (UTC); DurationMs the whole run's wall time.
