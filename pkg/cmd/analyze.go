@@ -1,10 +1,9 @@
 package cmd
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -53,15 +52,7 @@ The exit code is 1 when nothing in the inputs was recognised.`,
   pbpaste | kubectl kpr analyze -
   kubectl kpr analyze node-a-iptables.txt node-b-nft.json status.txt`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run()
-		},
+		RunE: runCommand(o),
 	}
 	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: wide, json or yaml")
 	registerOutputCompletion(c, "wide", "json", "yaml")
@@ -69,7 +60,7 @@ The exit code is 1 when nothing in the inputs was recognised.`,
 }
 
 // Complete records the inputs.
-func (o *AnalyzeOptions) Complete(args []string) error {
+func (o *AnalyzeOptions) Complete(_ *cobra.Command, args []string) error {
 	o.Inputs = args
 	return nil
 }
@@ -95,19 +86,7 @@ func (o *AnalyzeOptions) Validate() error {
 }
 
 // Run reads the inputs, prints the result and sets the exit code.
-// analyzeSoftMemoryLimit is the Go heap soft limit while analyzing.
-const analyzeSoftMemoryLimit = 64 << 20
-
-func (o *AnalyzeOptions) Run() error {
-	// Big inputs are streamed: the live heap stays small, but with the
-	// default GOGC the garbage of a 100 MB sysdump lets the heap double
-	// before each collection. A soft limit makes the GC collect sooner
-	// (no slower here: 1.1 s and 88 MiB RSS instead of 1.3 s and 115 MiB
-	// on the bench's 100 MB folder); a larger real need still gets memory.
-	// GOMEMLIMIT set by the user wins.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(analyzeSoftMemoryLimit)
-	}
+func (o *AnalyzeOptions) Run(context.Context) error {
 	rep, st := offline.Analyze(o.Inputs, offline.Options{Stdin: o.root.Streams.In})
 	if err := o.print(rep); err != nil {
 		return err

@@ -42,18 +42,7 @@ themselves when the Job's deadline passes). It also deletes the namespaces of ki
 		Example: `  kubectl kpr cleanup
   kubectl kpr cleanup --dry-run`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatJSON, render.FormatYAML)
-			if err != nil {
-				return err
-			}
-			o.format = f
-			_, cs, err := o.root.Clientset()
-			if err != nil {
-				return err
-			}
-			return o.run(cmd.Context(), cs)
-		},
+		RunE: runCommand(o),
 	}
 	c.Flags().BoolVar(&o.DryRun, "dry-run", false, "Only list the pods that would be deleted")
 	c.Flags().StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
@@ -61,10 +50,29 @@ themselves when the Job's deadline passes). It also deletes the namespaces of ki
 	return c
 }
 
-func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error {
-	if ctx == nil {
-		ctx = context.Background()
+// Complete has nothing to fill in: cleanup takes no arguments.
+func (o *CleanupOptions) Complete(*cobra.Command, []string) error { return nil }
+
+// Validate checks flag values.
+func (o *CleanupOptions) Validate() error {
+	f, err := render.ParseFormat(o.Output, render.FormatTable, render.FormatJSON, render.FormatYAML)
+	if err != nil {
+		return err
 	}
+	o.format = f
+	return nil
+}
+
+// Run deletes what kpr left and says what it deleted.
+func (o *CleanupOptions) Run(ctx context.Context) error {
+	_, cs, err := o.root.Clientset()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs)
+}
+
+func (o *CleanupOptions) run(ctx context.Context, cs kubernetes.Interface) error {
 	// Controllers first: a live DaemonSet would replace the pods deleted next.
 	ctrls, ctrlErr := debugpod.CleanupControllers(ctx, cs, o.DryRun)
 	left, err := debugpod.CleanupAll(ctx, cs, o.DryRun)

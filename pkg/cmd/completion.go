@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -49,22 +50,42 @@ func newCompletionCmd(o *RootOptions) *cobra.Command {
 		DisableFlagsInUseLine: true,
 		ValidArgs:             []string{"bash", "zsh", "fish", "powershell", "kubectl"},
 		Args:                  cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			root, out := cmd.Root(), o.Streams.Out
-			switch args[0] {
-			case "bash":
-				return root.GenBashCompletionV2(out, true)
-			case "zsh":
-				return root.GenZshCompletion(out)
-			case "fish":
-				return root.GenFishCompletion(out, true)
-			case "powershell":
-				return root.GenPowerShellCompletionWithDesc(out)
-			case "kubectl":
-				_, err := fmt.Fprint(out, kubectlCompletionShim)
-				return err
-			}
-			return fmt.Errorf("unsupported shell %q: use bash, zsh, fish, powershell or kubectl", args[0])
-		},
+		RunE:                  runCommand(&CompletionOptions{root: o}),
 	}
+}
+
+// CompletionOptions are `kubectl kpr completion`'s arguments.
+type CompletionOptions struct {
+	root  *RootOptions
+	shell string
+	// command is kpr's root command, whose completion is generated.
+	command *cobra.Command
+}
+
+// Complete records the shell and the command tree.
+func (o *CompletionOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.shell, o.command = args[0], cmd.Root()
+	return nil
+}
+
+// Validate has nothing to check: cobra checked the shell's name.
+func (o *CompletionOptions) Validate() error { return nil }
+
+// Run prints the script.
+func (o *CompletionOptions) Run(context.Context) error {
+	root, out := o.command, o.root.Streams.Out
+	switch o.shell {
+	case "bash":
+		return root.GenBashCompletionV2(out, true)
+	case "zsh":
+		return root.GenZshCompletion(out)
+	case "fish":
+		return root.GenFishCompletion(out, true)
+	case "powershell":
+		return root.GenPowerShellCompletionWithDesc(out)
+	case "kubectl":
+		_, err := fmt.Fprint(out, kubectlCompletionShim)
+		return err
+	}
+	return fmt.Errorf("unsupported shell %q: use bash, zsh, fish, powershell or kubectl", o.shell)
 }

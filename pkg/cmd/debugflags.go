@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
@@ -72,16 +71,22 @@ func (f *DebugPodFlags) Validate() error {
 	return nil
 }
 
-// Manager returns the debug-pod manager for one run.
-func (f *DebugPodFlags) Manager(cs kubernetes.Interface, ex collect.Executor) *debugpod.Manager {
-	return debugpod.NewManager(cs, ex, debugpod.Options{
+// Runner returns the node-check runner of one run: its debug pods as the
+// flags say.
+func (f *DebugPodFlags) Runner(cs kubernetes.Interface, ex collect.Executor) nodecheck.Runner {
+	return nodecheck.Runner{Pods: debugpod.NewManager(cs, ex, f.Options()), Concurrency: f.Concurrency}
+}
+
+// Options are the debug pods' settings the flags select.
+func (f *DebugPodFlags) Options() debugpod.Options {
+	return debugpod.Options{
 		Namespace:        f.Namespace,
 		Image:            f.Image,
 		ImagePullSecrets: f.ImagePullSecrets,
 		Timeout:          f.Timeout,
 		Keep:             f.Keep,
 		Mode:             debugpod.Mode(f.Mode),
-	})
+	}
 }
 
 // addQuietFlag registers --quiet/-q: no progress line on stderr.
@@ -122,34 +127,20 @@ func noteTo(root *RootOptions, p *render.Progress) func(string) {
 	}
 }
 
-// interruptible returns a context cancelled by SIGINT or SIGTERM. After
-// the first signal the default handling is restored, so a second Ctrl-C
-// kills kpr at once (the pods then end by activeDeadlineSeconds).
-func interruptible(parent context.Context) (context.Context, func()) {
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	return ctx, stop
-}
-
 // finishPods deletes the run's pods (with a fresh context: the run's may
 // be cancelled), says what --keep left, and turns an interrupt into an
 // error.
-func finishPods(ctx context.Context, root *RootOptions, m *debugpod.Manager) error {
+func finishPods(ctx context.Context, root *RootOptions, r nodecheck.Runner) error {
 	interrupted := ctx.Err() != nil
 	if interrupted {
 		fmt.Fprintln(root.Streams.ErrOut, "interrupted: deleting kpr's debug pods")
 	}
-	for _, err := range m.Cleanup() {
+	cleanupErrs, kept := r.Finish()
+	for _, err := range cleanupErrs {
 		fmt.Fprintf(root.Streams.ErrOut, "warning: %v\n", err)
 	}
-	if kept := m.Kept(); len(kept) > 0 {
-		fmt.Fprintf(root.Streams.ErrOut, "kept debug pods (--keep): %s; remove them with `kubectl kpr cleanup`\n", strings.Join(kept, ", "))
+	if len(kept) > 0 {
+		fmt.Fprintln(root.Streams.ErrOut, nodecheck.KeptNotice(kept))
 	}
 	if interrupted {
 		return &ExitError{Code: 130, Err: fmt.Errorf("interrupted; debug pods deleted")}

@@ -3,24 +3,14 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/findings"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
-
-// maxDiffServices bounds the Services diff probes when none are named.
-const maxDiffServices = 10
 
 // DiffOptions are `kubectl kpr diff`'s flags.
 type DiffOptions struct {
@@ -57,13 +47,7 @@ cluster. --no-probe creates only the two inspect pods' work (no probes).`,
   kubectl kpr diff node-a node-b --service kube-system/nm-nginx --http
   kubectl kpr diff node-a node-b -o json | jq '.rows[] | select(.differs)'`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.A, o.B = args[0], args[1]
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := c.Flags()
 	f.BoolVar(&o.ExitCode, "exit-code", false, "Exit with status 1 when the nodes differ in anything that decides Service handling")
@@ -74,6 +58,12 @@ cluster. --no-probe creates only the two inspect pods' work (no probes).`,
 	o.Pods.AddFlags(f)
 	registerOutputCompletion(c, "json", "yaml")
 	return c
+}
+
+// Complete records the two nodes.
+func (o *DiffOptions) Complete(_ *cobra.Command, args []string) error {
+	o.A, o.B = args[0], args[1]
+	return nil
 }
 
 // Validate checks flag values.
@@ -101,103 +91,34 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	return o.run(ctx, cs, ex)
 }
 
-func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {
-	ctx, stop := interruptible(parent)
-	defer stop()
-	nodes, _, err := chooseNodes(ctx, cs, []string{o.A, o.B}, false, "NODE-A NODE-B")
+func (o *DiffOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	nodes, _, err := collect.ChooseNodes(ctx, cs, []string{o.A, o.B}, false, "NODE-A NODE-B")
 	if err != nil {
 		return err
 	}
-	warn := func(format string, a ...any) { fmt.Fprintf(o.root.Streams.ErrOut, "warning: "+format+"\n", a...) }
-
-	statusByNode := map[string]*report.NodeStatus{}
-	kpr := map[string]string{}
-	// --timeout bounds the agent execs too: a hanging agent must not hold
-	// diff longer than the user allowed.
-	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: []string{o.A, o.B}, Timeout: o.Pods.Timeout})
-	if err != nil {
-		warn("status facts not read: %v", err)
-	} else {
-		for i := range st.Nodes {
-			n := &st.Nodes[i]
-			statusByNode[n.Name] = n
-			for _, e := range n.Errors {
-				// Why a node's status facts are "unknown".
-				warn("%s: %s", n.Name, e)
-			}
-			if n.KubeProxyReplacement != nil {
-				kpr[n.Name] = n.KubeProxyReplacement.ReplacesKubeProxy
-			}
-		}
-	}
-	facts := readClusterFacts(ctx, cs)
-	for _, w := range facts.warnings {
-		warn("%s", w)
-	}
-	var svcs []corev1.Service
-	if !o.NoProbe {
-		svcs, err = o.diffServices(ctx, cs)
-		if err != nil {
+	// -n matters only when no Service is named.
+	var ns string
+	var explicit bool
+	if len(o.Services) == 0 && !o.NoProbe {
+		if ns, explicit, err = o.root.Namespace(); err != nil {
 			return err
 		}
-		if len(svcs) == 0 {
-			warn("no NodePort Services found to probe; comparing status and rules only")
-		}
 	}
-
-	m := o.Pods.Manager(cs, ex)
-	names := nodeNames(nodes)
-	dumps := make([]*debugpod.Dump, 2)
-	probes := make([][]probe.Result, 2)
-	probed := make([]bool, 2)
-	po := o.ProbeFlags.Options()
-	prog := o.Pods.nodeProgress(o.root, m, "diff", len(names))
-
-	errs := m.ForNodes(ctx, names, 2, func(ctx context.Context, i int, p *debugpod.Pod) error {
-		d, err := debugpod.ReadHost(ctx, p)
-		if err != nil {
-			return err
-		}
-		dumps[i] = &d
-		if len(svcs) == 0 {
-			return nil
-		}
-		// Each node probes the same Services, and the other node's NodePort.
-		other := probeNodes(nodes[1-i : 2-i])
-		targets, _ := probe.Plan(probeNodes(nodes[i : i+1])[0], other, svcs, 1)
-		rs, err := probe.Run(ctx, p, targets, po)
-		if err != nil {
-			return fmt.Errorf("probes: %w", err)
-		}
-		probes[i], probed[i] = rs, true
-		return nil
+	runner := o.Pods.Runner(cs, ex)
+	runner.Concurrency = 2
+	prog := o.Pods.nodeProgress(o.root, runner.Pods, "diff", len(nodes))
+	d, err := nodecheck.Diff(ctx, cs, ex, runner, [2]collect.NodeInfo{nodes[0], nodes[1]}, nodecheck.DiffOptions{
+		Services: o.Services, Namespace: ns, NamespaceExplicit: explicit, NoProbe: o.NoProbe,
+		Probe: o.ProbeFlags.Options(), StatusTimeout: o.Pods.Timeout,
+		Warn: func(kind, msg string) { prog.End(); fmt.Fprintf(o.root.Streams.ErrOut, "%s: %s\n", kind, msg) },
 	})
 	prog.End()
-	if err := finishPods(ctx, o.root, m); err != nil {
+	if ferr := finishPods(ctx, o.root, runner); ferr != nil {
+		return ferr
+	}
+	if err != nil {
 		return err
 	}
-	facts2 := make([]findings.NodeFacts, 2)
-	var nodeErrs []report.NodeError
-	for i, name := range names {
-		nf := findings.NodeFacts{Name: name, Status: statusByNode[name], Probed: probed[i]}
-		if dumps[i] != nil {
-			level, from := facts.ciliumKPR, kprFromConfig
-			if v := kpr[name]; v != "" {
-				level, from = v, kprFromAgent
-			}
-			in := inspectNode(name, *dumps[i], facts, level, from, false)
-			nf.Inspect = &in
-		}
-		for _, r := range probes[i] {
-			nf.Probes = append(nf.Probes, probeResult(name, r))
-		}
-		if errs[i] != nil {
-			nodeErrs = append(nodeErrs, nodeError(name, errs[i]))
-		}
-		facts2[i] = nf
-	}
-	d := findings.Compare(facts2[0], facts2[1])
-	d.Errors = nodeErrs
 	if o.format.IsStructured() {
 		if err := render.Structured(o.root.Streams.Out, o.format, d); err != nil {
 			return err
@@ -207,55 +128,13 @@ func (o *DiffOptions) run(parent context.Context, cs kubernetes.Interface, ex co
 		if err := render.Diff(o.root.Streams.Out, d, p); err != nil {
 			return err
 		}
-		printNodeErrors(o.root.Streams.ErrOut, nodeErrs)
+		printNodeErrors(o.root.Streams.ErrOut, d.Errors)
 	}
-	if len(nodeErrs) > 0 {
-		return partialFailure(nodeErrs, 2, o.format.IsStructured())
+	if len(d.Errors) > 0 {
+		return partialFailure(d.Errors, 2, o.format.IsStructured())
 	}
 	if o.ExitCode && d.Differs {
 		return &ExitError{Code: 1}
 	}
 	return nil
-}
-
-// diffServices picks the Services to probe: --service, else -n's NodePort
-// Services, else the cluster's first maxDiffServices NodePort Services.
-func (o *DiffOptions) diffServices(ctx context.Context, cs kubernetes.Interface) ([]corev1.Service, error) {
-	if len(o.Services) > 0 {
-		var out []corev1.Service
-		for _, s := range o.Services {
-			ns, name, _ := strings.Cut(s, "/")
-			got, err := probeServices(ctx, cs, ns, name)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, got...)
-		}
-		return out, nil
-	}
-	ns, explicit, err := o.root.Namespace()
-	if err != nil {
-		return nil, err
-	}
-	if !explicit {
-		ns = metav1.NamespaceAll
-	}
-	list, err := listServices(ctx, cs, ns)
-	if err != nil {
-		return nil, err
-	}
-	var out []corev1.Service
-	for _, s := range list {
-		if hasNodePort(s) {
-			out = append(out, s)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name
-	})
-	if len(out) > maxDiffServices {
-		fmt.Fprintf(o.root.Streams.ErrOut, "note: probing the first %d of %d NodePort Services; pick others with --service or -n\n", maxDiffServices, len(out))
-		out = out[:maxDiffServices]
-	}
-	return out, nil
 }

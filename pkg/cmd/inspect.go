@@ -8,8 +8,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
 
@@ -50,13 +50,7 @@ answer on 127.0.0.1:10249/proxyMode, and findings:
   kubectl kpr inspect node-1 --raw
   kubectl kpr inspect node-1 -o json | jq '.nodes[].findings'
   kubectl kpr inspect node-1 --image registry.local/netshoot:v0.13 --debug-namespace kpr`,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Nodes = args
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := c.Flags()
 	f.BoolVar(&o.AllNodes, "all-nodes", false, "Inspect every node")
@@ -65,6 +59,12 @@ answer on 127.0.0.1:10249/proxyMode, and findings:
 	o.Pods.AddFlags(f)
 	registerOutputCompletion(c, "wide", "json", "yaml")
 	return c
+}
+
+// Complete records the nodes.
+func (o *InspectOptions) Complete(_ *cobra.Command, args []string) error {
+	o.Nodes = args
+	return nil
 }
 
 // Validate checks flag values.
@@ -90,22 +90,20 @@ func (o *InspectOptions) Run(ctx context.Context) error {
 	return o.run(ctx, cs, ex)
 }
 
-func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex collect.Executor) error {
-	ctx, stop := interruptible(parent)
-	defer stop()
-	nodes, _, err := chooseNodes(ctx, cs, o.Nodes, o.AllNodes, "kubectl kpr inspect NODE...")
+func (o *InspectOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+	nodes, _, err := collect.ChooseNodes(ctx, cs, o.Nodes, o.AllNodes, "kubectl kpr inspect NODE...")
 	if err != nil {
 		return err
 	}
-	facts := readClusterFacts(ctx, cs)
-	for _, w := range facts.warnings {
+	facts := collect.ReadClusterFacts(ctx, cs)
+	for _, w := range facts.Warnings {
 		fmt.Fprintf(o.root.Streams.ErrOut, "warning: %s\n", w)
 	}
-	m := o.Pods.Manager(cs, ex)
-	prog := o.Pods.nodeProgress(o.root, m, "inspect", len(nodes))
-	rep, errs := inspectNodes(ctx, m, nodeNames(nodes), o.Pods.Concurrency, facts, nil, o.Raw)
+	runner := o.Pods.Runner(cs, ex)
+	prog := o.Pods.nodeProgress(o.root, runner.Pods, "inspect", len(nodes))
+	rep := nodecheck.Inspect(ctx, runner, collect.NodeNames(nodes), facts, nil, o.Raw)
 	prog.End()
-	if err := finishPods(ctx, o.root, m); err != nil {
+	if err := finishPods(ctx, o.root, runner); err != nil {
 		return err
 	}
 	// A table without rows says nothing when every node failed.
@@ -115,43 +113,9 @@ func (o *InspectOptions) run(parent context.Context, cs kubernetes.Interface, ex
 		}
 	}
 	if !o.format.IsStructured() {
-		printNodeErrors(o.root.Streams.ErrOut, errs)
+		printNodeErrors(o.root.Streams.ErrOut, rep.Errors)
 	}
-	return partialFailure(errs, len(nodes), o.format.IsStructured())
-}
-
-// inspectNodes reads every node's rules through a debug pod. kpr gives a
-// node's agent-reported KPR level when known (diff has it from status);
-// otherwise cilium-config's is used.
-func inspectNodes(ctx context.Context, m *debugpod.Manager, nodes []string, concurrency int, facts clusterFacts, kpr map[string]string, raw bool) (*report.Inspect, []report.NodeError) {
-	dumps := make([]*debugpod.Dump, len(nodes))
-	errs := m.ForNodes(ctx, nodes, concurrency, func(ctx context.Context, i int, p *debugpod.Pod) error {
-		d, err := debugpod.ReadHost(ctx, p)
-		if err != nil {
-			return err
-		}
-		dumps[i] = &d
-		return nil
-	})
-	rep := &report.Inspect{Nodes: []report.InspectNode{}}
-	var nodeErrs []report.NodeError
-	for i, name := range nodes {
-		if errs[i] != nil || dumps[i] == nil {
-			err := errs[i]
-			if err == nil {
-				err = fmt.Errorf("no dump read")
-			}
-			nodeErrs = append(nodeErrs, nodeError(name, err))
-			continue
-		}
-		level, from := facts.ciliumKPR, kprFromConfig
-		if v, ok := kpr[name]; ok && v != "" {
-			level, from = v, kprFromAgent
-		}
-		rep.Nodes = append(rep.Nodes, inspectNode(name, *dumps[i], facts, level, from, raw))
-	}
-	rep.Errors = nodeErrs
-	return rep, nodeErrs
+	return partialFailure(rep.Errors, len(nodes), o.format.IsStructured())
 }
 
 func (o *InspectOptions) print(rep *report.Inspect) error {

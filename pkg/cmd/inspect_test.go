@@ -25,6 +25,7 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 )
 
 // The lab's scenario in miniature: node-iptables runs kube-proxy,
@@ -332,16 +333,17 @@ func TestProbeMatrixAndJSON(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	svcs, err := probeServices(context.Background(), cs, "ns1", "svc1")
+	svcs, err := collect.ProbeServices(context.Background(), cs, "ns1", "svc1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	from, all, err := chooseNodes(context.Background(), cs, o.From, false, "--from")
+	from, all, err := collect.ChooseNodes(context.Background(), cs, o.From, false, "--from")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := o.Pods.Manager(cs, ex)
-	rep := runProbes(context.Background(), m, from, all, svcs, 1, 2, probe.Options{Timeout: o.ProbeTimeout})
+	runner := o.Pods.Runner(cs, ex)
+	runner.Concurrency = 2
+	rep := nodecheck.Probe(context.Background(), runner, from, all, svcs, 1, probe.Options{Timeout: o.ProbeTimeout})
 	got := map[string]string{}
 	for _, r := range rep.Results {
 		got[r.From+" "+r.Kind+" "+r.Target] = r.Outcome
@@ -498,14 +500,14 @@ func TestDiffNoProbeCreatesOnlyInspectWork(t *testing.T) {
 
 func TestProbeServicesNamespacedName(t *testing.T) {
 	cs, _ := scenario(t)
-	got, err := probeServices(context.Background(), cs, "default", "ns1/svc1")
+	got, err := collect.ProbeServices(context.Background(), cs, "default", "ns1/svc1")
 	if err != nil || len(got) != 1 || got[0].Namespace != "ns1" {
 		t.Errorf("NAMESPACE/NAME: %v %v", got, err)
 	}
-	if _, err := probeServices(context.Background(), cs, "ns1", "svc2"); err == nil || !strings.Contains(err.Error(), "did you mean svc1") {
+	if _, err := collect.ProbeServices(context.Background(), cs, "ns1", "svc2"); err == nil || !strings.Contains(err.Error(), "did you mean svc1") {
 		t.Errorf("unknown Service: %v", err)
 	}
-	if _, err := probeServices(context.Background(), cs, "kube-system", ""); err == nil || !strings.Contains(err.Error(), "no NodePort Services in namespace kube-system") {
+	if _, err := collect.ProbeServices(context.Background(), cs, "kube-system", ""); err == nil || !strings.Contains(err.Error(), "no NodePort Services in namespace kube-system") {
 		t.Errorf("namespace without NodePort Services: %v", err)
 	}
 }

@@ -2,8 +2,6 @@ package cmd
 
 import (
 	"context"
-	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
@@ -58,15 +56,7 @@ makes it 1 when there are problems or unreadable agents.`,
   kubectl kpr services -A -o json | jq '.nodes[].problems[]'
   kubectl kpr services -A --exit-code >/dev/null || echo "Cilium and the cluster disagree"`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := c.Flags()
 	f.BoolVarP(&o.AllNamespaces, "all-namespaces", "A", false, "Check Services in all namespaces (stale frontends are only reported for namespaces in scope)")
@@ -78,7 +68,7 @@ makes it 1 when there are problems or unreadable agents.`,
 }
 
 // Complete resolves the namespace: -A, else -n, else the context's.
-func (o *ServicesOptions) Complete() error {
+func (o *ServicesOptions) Complete(*cobra.Command, []string) error {
 	if o.AllNamespaces {
 		o.namespace = ""
 		return nil
@@ -107,22 +97,12 @@ func (o *ServicesOptions) Validate() error {
 
 // Run collects, reconciles and prints.
 func (o *ServicesOptions) Run(ctx context.Context) error {
-	// Every agent's table is ~0.5 MB of JSON at 300 Services; with the
-	// default GC pacing the heap ran to 2× the live rows (290 MB at 1000
-	// nodes). A soft limit makes the GC work harder instead: 185 MB, same
-	// wall (BENCHMARKS.md). GOMEMLIMIT set by the user wins.
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(servicesSoftMemoryLimit)
-	}
 	cs, ex, err := o.root.ClusterAccess()
 	if err != nil {
 		return err
 	}
 	return o.run(ctx, cs, ex)
 }
-
-// servicesSoftMemoryLimit is the Go heap soft limit of `services`.
-const servicesSoftMemoryLimit = 128 << 20
 
 // run is Run with the cluster access injected (fake clientset and executor
 // in unit tests).

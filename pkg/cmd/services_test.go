@@ -259,7 +259,7 @@ func runServices(t *testing.T, objs []runtime.Object, ex collect.Executor, args 
 		}
 	}
 	r := svcRun{listed: listed, cs: cs}
-	if r.err = o.Complete(); r.err != nil {
+	if r.err = o.Complete(nil, nil); r.err != nil {
 		return r
 	}
 	if r.err = o.Validate(); r.err != nil {
@@ -648,7 +648,7 @@ func TestServicesColors(t *testing.T) {
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
 	o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "always"},
 		AllNamespaces: true, AgentFlags: AgentFlags{Nodes: []string{"kind-worker"}, Concurrency: 2, Timeout: 5 * time.Second}}
-	if err := o.Complete(); err != nil {
+	if err := o.Complete(nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := o.Validate(); err != nil {
@@ -677,7 +677,7 @@ func BenchmarkServices500Nodes(b *testing.B) {
 		streams, _, out, _ := genericiooptions.NewTestIOStreams()
 		o := &ServicesOptions{root: &RootOptions{ConfigFlags: genericclioptions.NewConfigFlags(false), Streams: streams, Color: "never"},
 			AllNamespaces: true, Output: "json", AgentFlags: AgentFlags{Concurrency: 16, Timeout: 5 * time.Second}}
-		if err := o.Complete(); err != nil {
+		if err := o.Complete(nil, nil); err != nil {
 			b.Fatal(err)
 		}
 		if err := o.Validate(); err != nil {

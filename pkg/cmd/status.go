@@ -41,12 +41,7 @@ and gives every node a verdict:
   kubectl kpr status -o json | jq '.nodes[] | {name, servicesBy}'
   kubectl kpr status --cilium-namespace cilium --timeout 10s`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runCommand(o),
 	}
 	f := c.Flags()
 	o.AgentFlags.AddFlags(f)
@@ -54,6 +49,9 @@ and gives every node a verdict:
 	registerOutputCompletion(c, "wide", "json", "yaml")
 	return c
 }
+
+// Complete has nothing to fill in: status takes no arguments.
+func (o *StatusOptions) Complete(*cobra.Command, []string) error { return nil }
 
 // Validate checks flag values.
 func (o *StatusOptions) Validate() error {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // agentCommands lists the ways to ask a Cilium agent for one thing, in the
@@ -69,7 +71,7 @@ func runAgentCommand[T any](ctx context.Context, ex Executor, a AgentPod, prefer
 		}
 		msg := fmt.Sprintf("%s: %v", source, perr)
 		if res.ExitCode != 0 {
-			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, firstLine(strings.TrimSpace(string(res.Stderr))))
+			msg += fmt.Sprintf(" (exit %d: %s)", res.ExitCode, textutil.FirstLine(strings.TrimSpace(string(res.Stderr))))
 		}
 		errs = append(errs, msg)
 	}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // Labels and names by which Cilium and kube-proxy are found.
@@ -491,10 +492,10 @@ func explainAPIError(err error, verb, resource, namespace string) error {
 		if namespace != "" {
 			scope = "in namespace " + namespace
 		}
-		return fmt.Errorf("forbidden: kpr needs permission `%s %s` %s (see deploy/rbac.yaml): %v", verb, resource, scope, firstLine(err.Error()))
+		return fmt.Errorf("forbidden: kpr needs permission `%s %s` %s (see deploy/rbac.yaml): %v", verb, resource, scope, textutil.FirstLine(err.Error()))
 	}
 	if apierrors.IsUnauthorized(err) {
-		return fmt.Errorf("unauthorized: the API server rejected the credentials of the current kubeconfig context: %v", firstLine(err.Error()))
+		return fmt.Errorf("unauthorized: the API server rejected the credentials of the current kubeconfig context: %v", textutil.FirstLine(err.Error()))
 	}
 	return err
 }

@@ -25,6 +25,8 @@ import (
 	// apimachinery copy is a different type, and with it the WebSocket->SPDY
 	// fallback never fired (exec failed where kubectl exec works).
 	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // Executor runs a command in a container and returns its output. The fake
@@ -139,7 +141,7 @@ func ExplainExecError(err error, namespace, pod string) error {
 		return nil
 	}
 	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), "forbidden") {
-		return fmt.Errorf("forbidden: missing permission `create pods/exec` in namespace %s (exec into %s): %v", namespace, pod, firstLine(err.Error()))
+		return fmt.Errorf("forbidden: missing permission `create pods/exec` in namespace %s (exec into %s): %v", namespace, pod, textutil.FirstLine(err.Error()))
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("timed out waiting for exec into %s/%s (raise --timeout if the agent is just slow)", namespace, pod)
@@ -161,11 +163,4 @@ func IsCommandNotFound(res ExecResult, err error) bool {
 	}
 	// 126/127 are the shell's "cannot execute" / "not found".
 	return err == nil && (res.ExitCode == 127 || res.ExitCode == 126) && len(res.Stdout) == 0
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

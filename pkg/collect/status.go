@@ -12,6 +12,7 @@ import (
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
 
@@ -219,11 +220,7 @@ func SelectNodes(nodes []NodeInfo, names []string) ([]NodeInfo, error) {
 	for _, name := range names {
 		n, ok := byName[name]
 		if !ok {
-			msg := fmt.Sprintf("node %q not found", name)
-			if c := Closest(name, all, 3); len(c) > 0 {
-				msg += "; did you mean " + strings.Join(c, ", ") + "?"
-			}
-			unknown = append(unknown, msg)
+			unknown = append(unknown, fmt.Sprintf("node %q not found", name)+textutil.DidYouMean(name, all))
 			continue
 		}
 		out = append(out, n)

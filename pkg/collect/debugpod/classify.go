@@ -7,6 +7,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // Reason is a stable name for why a debug pod did not start.
@@ -190,9 +192,5 @@ func suffix(s string) string {
 	return ": " + firstLine(s)
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
+// firstLine: the package's short name for the shared helper.
+var firstLine = textutil.FirstLine

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // Outcomes of one probe.
@@ -213,7 +214,7 @@ func Parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d, no output", res.ExitCode)
 		}
-		return out, fmt.Errorf("the probe script did not run: %s", firstLine(msg))
+		return out, fmt.Errorf("the probe script did not run: %s", textutil.FirstLine(msg))
 	}
 	return out, nil
 }
@@ -272,11 +273,4 @@ func connectFailure(r raw) string {
 
 func ms(s float64) float64 {
 	return float64(int64(s*1000*100+0.5)) / 100
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -114,7 +114,7 @@ func ProbeExpectation(class, check string, pol Policy, strict bool) Expectation 
 // off, nothing serves there) answered, while node-bare's (no agent, not in
 // the ipcache) stayed refused. A debug pod runs in the host network
 // namespace, so bpf-lb-sock-hostns-only does not change this.
-func SocketLBServesRemoteNodePorts(k *cilium.KPR) bool {
+func SocketLBServesRemoteNodePorts(k *report.KPR) bool {
 	return k != nil && k.ReplacesKubeProxy != cilium.ReplacesNone &&
 		k.SocketLB != nil && *k.SocketLB && k.NodePort != nil && *k.NodePort
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
@@ -124,9 +123,9 @@ func TestAgrees(t *testing.T) {
 func staleInspect() *report.InspectNode {
 	return &report.InspectNode{
 		Name: "node-stale", KubeProxyMode: "none", RulesSource: "chroot /host",
-		Netfilter: &netfilter.Summary{
+		Netfilter: &report.Rules{
 			KubeServiceChains: []string{"KUBE-SVC-A", "KUBE-SVC-B", "KUBE-SVC-C"},
-			Counts:            netfilter.Counts{KubeSEP: netfilter.ChainRules{Chains: 3}, KubeNodePorts: netfilter.ChainRules{Chains: 1, Rules: 4}},
+			Counts:            report.RuleCounts{KubeSEP: report.ChainRules{Chains: 3}, KubeNodePorts: report.ChainRules{Chains: 1, Rules: 4}},
 		},
 		Findings: []report.Finding{{Code: "stale-kube-proxy-rules", Severity: "warning"}},
 	}
@@ -150,7 +149,7 @@ func find(t *testing.T, cs []report.VerifyCheck, id string) report.VerifyCheck {
 func TestEvaluateStaleCiliumNodeFails(t *testing.T) {
 	st := &report.NodeStatus{Name: "node-stale", ServicesBy: verdict.Cilium,
 		CiliumAgent:          &report.AgentRef{Pod: "cilium-x", Namespace: "kube-system", Ready: true},
-		KubeProxyReplacement: &cilium.KPR{Mode: "True", ReplacesKubeProxy: "full", Devices: []cilium.Device{{Name: "eth0"}}}}
+		KubeProxyReplacement: &report.KPR{Mode: "True", ReplacesKubeProxy: "full", Devices: []report.KPRDevice{{Name: "eth0"}}}}
 	n := Node{Name: "node-stale", Class: "cilium", Status: st, Inspect: staleInspect(),
 		Probes: []Probe{
 			{Check: report.CheckClusterIP, Service: "ns/a:http", Target: "10.96.0.10:80", Outcome: "ok", LatencyMs: 0.5, Attempts: 1},
@@ -188,7 +187,7 @@ func TestEvaluateStaleCiliumNodeFails(t *testing.T) {
 func TestEvaluateNoneNodeWarnsOrFailsWithStrict(t *testing.T) {
 	st := &report.NodeStatus{Name: "node-bare", ServicesBy: verdict.None,
 		Warnings: []verdict.Warning{{Code: verdict.CodeNoServiceDatapath, Message: "nothing"}}}
-	n := Node{Name: "node-bare", Class: "none", Status: st, Inspect: &report.InspectNode{KubeProxyMode: "none", Netfilter: &netfilter.Summary{}},
+	n := Node{Name: "node-bare", Class: "none", Status: st, Inspect: &report.InspectNode{KubeProxyMode: "none", Netfilter: &report.Rules{}},
 		Probes: []Probe{{Check: report.CheckClusterIP, Service: "ns/a:http", Target: "10.96.0.10:80", Outcome: "timeout", Attempts: 1}}}
 	for _, strict := range []bool{false, true} {
 		want := report.ResultWarn
@@ -217,7 +216,7 @@ func TestEvaluateUnreachableNodeAndKubeProxy(t *testing.T) {
 		t.Errorf("node-checked: %+v", c)
 	}
 	kp := Node{Name: "node-i", Class: "kube-proxy-iptables", Status: &report.NodeStatus{Name: "node-i"},
-		Inspect: &report.InspectNode{KubeProxyMode: "iptables", Netfilter: &netfilter.Summary{KubeServiceChains: []string{"KUBE-SVC-A"}}}}
+		Inspect: &report.InspectNode{KubeProxyMode: "iptables", Netfilter: &report.Rules{KubeServiceChains: []string{"KUBE-SVC-A"}}}}
 	if c := find(t, Evaluate(kp, false, Reproducer{}), "node-i/kube-proxy-rules"); c.Result != report.ResultPass {
 		t.Errorf("kube-proxy-rules: %+v", c)
 	}
@@ -296,7 +295,7 @@ func TestEvaluateAgentWithoutKPR(t *testing.T) {
 	} {
 		st := &report.NodeStatus{Name: "n", ServicesBy: verdict.ServicesBy(c.class), KubeProxyPod: c.kubeProxy,
 			CiliumAgent:          &report.AgentRef{Pod: "cilium-y", Namespace: "kube-system", Ready: true, Source: "cilium status -o json"},
-			KubeProxyReplacement: &cilium.KPR{Mode: "False", ReplacesKubeProxy: "none"}}
+			KubeProxyReplacement: &report.KPR{Mode: "False", ReplacesKubeProxy: "none"}}
 		n := Node{Name: "n", Class: c.class, Status: st,
 			Frontends: []Frontends{{Service: "ns/a:http", Agent: "kube-system/cilium-y", Expected: 1, Found: 1}}}
 		cs := Evaluate(n, false, Reproducer{})
@@ -330,16 +329,16 @@ func TestRemoteFromSocketLBNode(t *testing.T) {
 	}
 	on, off := true, false
 	for _, c := range []struct {
-		k    *cilium.KPR
+		k    *report.KPR
 		want bool
 	}{
 		{nil, false},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &on}, true},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesPartial, SocketLB: &on, NodePort: &on}, true},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &off, NodePort: &on}, false},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &off}, false},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesNone, SocketLB: &on, NodePort: &on}, false},
-		{&cilium.KPR{ReplacesKubeProxy: cilium.ReplacesFull}, false},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &on}, true},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesPartial, SocketLB: &on, NodePort: &on}, true},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &off, NodePort: &on}, false},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesFull, SocketLB: &on, NodePort: &off}, false},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesNone, SocketLB: &on, NodePort: &on}, false},
+		{&report.KPR{ReplacesKubeProxy: cilium.ReplacesFull}, false},
 	} {
 		if got := SocketLBServesRemoteNodePorts(c.k); got != c.want {
 			t.Errorf("SocketLBServesRemoteNodePorts(%+v) = %v, want %v", c.k, got, c.want)

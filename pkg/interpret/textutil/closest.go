@@ -1,4 +1,4 @@
-package collect
+package textutil
 
 import (
 	"sort"
@@ -54,4 +54,14 @@ func levenshtein(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(rb)]
+}
+
+// DidYouMean is "; did you mean a, b?" for the up to three candidates
+// closest to name, or "" when none is close: the tail of every
+// "no such ..." error.
+func DidYouMean(name string, candidates []string) string {
+	if c := Closest(name, candidates, 3); len(c) > 0 {
+		return "; did you mean " + strings.Join(c, ", ") + "?"
+	}
+	return ""
 }

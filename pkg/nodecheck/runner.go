@@ -1,0 +1,160 @@
+// Package nodecheck is the engine of the node-check commands (inspect,
+// probe, diff, and verify's per-node phase): one runner puts a debug pod
+// (or one DaemonSet's pod) on each node, reads the node's rules, runs the
+// node's probes, and leaves the clean-up to its caller. The commands in
+// pkg/cmd only add their flags and their output; the API reads live in
+// pkg/collect, the judging in pkg/interpret, the printing in pkg/render.
+package nodecheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/inspect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+)
+
+// Runner runs work on nodes through one run's debug pods.
+type Runner struct {
+	Pods        *debugpod.Manager
+	Concurrency int
+}
+
+// Work is what runs on each node: its rules dump (ReadRules), then Probe
+// (when set) in the same pod, with the dump when it was read.
+type Work struct {
+	ReadRules bool
+	Probe     func(ctx context.Context, i int, pod probe.Runner, dump *hostdump.Dump) error
+}
+
+// Run does w on every node, Concurrency at a time, and returns each node's
+// dump (nil when not read) and error, in nodes' order. A node's failure
+// never stops the others.
+func (r Runner) Run(ctx context.Context, nodes []string, w Work) ([]*hostdump.Dump, []error) {
+	dumps := make([]*hostdump.Dump, len(nodes))
+	errs := r.Pods.ForNodes(ctx, nodes, r.Concurrency, func(ctx context.Context, i int, p *debugpod.Pod) error {
+		if w.ReadRules {
+			d, err := debugpod.ReadHost(ctx, p)
+			if err != nil {
+				return err
+			}
+			dumps[i] = &d
+		}
+		if w.Probe != nil {
+			return w.Probe(ctx, i, p, dumps[i])
+		}
+		return nil
+	})
+	for i := range nodes {
+		if errs[i] == nil && w.ReadRules && dumps[i] == nil {
+			errs[i] = errors.New("no dump read")
+		}
+	}
+	return dumps, errs
+}
+
+// Finish deletes the run's pods (those --keep does not keep) and says
+// which were kept; the caller tells the user.
+func (r Runner) Finish() (cleanupErrs []error, kept []string) {
+	return r.Pods.Cleanup(), r.Pods.Kept()
+}
+
+// KeptNotice tells the user which debug pods --keep left, and how to
+// remove them.
+func KeptNotice(kept []string) string {
+	return fmt.Sprintf("kept debug pods (--keep): %s; remove them with `kubectl kpr cleanup`", strings.Join(kept, ", "))
+}
+
+// NodeError words a node's failure for reports.
+func NodeError(node string, err error) report.NodeError {
+	ne := report.NodeError{Node: node, Message: err.Error()}
+	var se *debugpod.StartError
+	if errors.As(err, &se) {
+		ne.Reason = string(se.Reason)
+	}
+	return ne
+}
+
+// Inspect reads every node's rules and interprets them. agentKPR holds
+// the KPR level each node's agent reported, when read (diff and verify
+// read it); other nodes take cilium-config's.
+func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.ClusterFacts, agentKPR map[string]string, raw bool) *report.Inspect {
+	dumps, errs := r.Run(ctx, nodes, Work{ReadRules: true})
+	rep := &report.Inspect{Nodes: []report.InspectNode{}}
+	for i, name := range nodes {
+		if errs[i] != nil {
+			rep.Errors = append(rep.Errors, NodeError(name, errs[i]))
+			continue
+		}
+		rep.Nodes = append(rep.Nodes, inspect.Node(name, *dumps[i], facts, facts.LevelFor(agentKPR[name]), raw))
+	}
+	return rep
+}
+
+// Probe probes the Services from each node of `from`; remote other nodes'
+// NodePorts are probed too.
+func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []corev1.Service, remote int, po probe.Options) *report.Probe {
+	rep := &report.Probe{Mode: "tcp", Results: []report.ProbeResult{}}
+	if po.HTTP {
+		rep.Mode = "http"
+	}
+	everyNode := ProbeNodes(all)
+	plans := make([][]probe.Target, len(from))
+	for i, n := range ProbeNodes(from) {
+		var skipped []string
+		plans[i], skipped = probe.Plan(n, everyNode, svcs, remote)
+		if i == 0 {
+			rep.Skipped = skipped
+		}
+	}
+	results := make([][]probe.Result, len(from))
+	_, errs := r.Run(ctx, collect.NodeNames(from), Work{Probe: func(ctx context.Context, i int, pod probe.Runner, _ *hostdump.Dump) error {
+		rs, err := probe.Run(ctx, pod, plans[i], po)
+		results[i] = rs
+		return err
+	}})
+	for i, n := range from {
+		if errs[i] != nil {
+			rep.Errors = append(rep.Errors, NodeError(n.Name, errs[i]))
+			continue
+		}
+		for _, res := range results[i] {
+			rep.Results = append(rep.Results, ProbeResult(n.Name, res))
+		}
+	}
+	return rep
+}
+
+// ProbeNodes turns nodes into probe targets' hosts.
+func ProbeNodes(ns []collect.NodeInfo) []probe.Node {
+	out := make([]probe.Node, 0, len(ns))
+	for _, n := range ns {
+		pn := probe.Node{Name: n.Name}
+		if n.InternalIP != "" {
+			pn.InternalIPs = []string{n.InternalIP}
+		}
+		out = append(out, pn)
+	}
+	return out
+}
+
+// ProbeResult is one probe's row in reports.
+func ProbeResult(from string, r probe.Result) report.ProbeResult {
+	return report.ProbeResult{
+		From: from, Target: r.Address(), Kind: string(r.Kind), Service: r.Service + ":" + r.Port, Via: r.Via,
+		Outcome: r.Outcome, LatencyMs: r.LatencyMs, HTTPStatus: r.HTTPStatus, Detail: r.Detail,
+	}
+}
+
+// inspectNode interprets one node's dump without its raw text.
+func inspectNode(name string, d hostdump.Dump, facts inspect.ClusterFacts, agentKPR string) report.InspectNode {
+	return inspect.Node(name, d, facts, facts.LevelFor(agentKPR), false)
+}
