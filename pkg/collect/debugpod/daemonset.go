@@ -310,32 +310,25 @@ func daemonSetCreateError(err error, resource, ns string) error {
 }
 
 // waitDaemonSetPods watches the run's pods (one LIST and one WATCH for all
-// nodes) and hands each node's pod to ready once it runs, or settles the
-// node with finish when its pod cannot start. It gives up on the rest when
-// --timeout passes with no node's pod starting, and returns those nodes
-// with their last pod (nil if the controller made none).
+// nodes, with client-go's watch tools: podWatch, and wait.go for what it
+// keeps of kpr's own) and hands each node's pod to ready once it runs, or
+// settles the node with finish when its pod cannot start. It gives up on
+// the rest when --timeout passes with no node's pod starting, and returns
+// those nodes with their last pod (nil if the controller made none).
 func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready chan<- *Pod, finish func(string, error)) map[string]*corev1.Pod {
 	pending := map[string]*corev1.Pod{}
 	for _, n := range nodes {
 		pending[n] = nil
 	}
-	pods := m.Client.CoreV1().Pods(m.Opts.Namespace)
-	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, RunIDLabel: m.Opts.RunID}).String()
-	idle := time.NewTimer(m.Opts.Timeout)
-	defer idle.Stop()
-	// retryLater waits a second before the next LIST or WATCH; false when
-	// the run ended or the wait's bound passed meanwhile.
-	retryLater := func() bool {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-idle.C:
-			return false
-		case <-time.After(time.Second):
-			return true
-		}
+	if len(pending) == 0 {
+		return nil
 	}
-	// Started is counted for the progress line while pods come up.
+	sel := labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue, RunIDLabel: m.Opts.RunID}).String()
+	w := newPodWatch(ctx, m.Client, m.Opts.Namespace, metav1.ListOptions{LabelSelector: sel}, m.daemonSetWaitError)
+	defer w.stop()
+	// The wait's bound: --timeout without any node's pod settling.
+	idle := time.AfterFunc(m.Opts.Timeout, w.stop)
+	defer idle.Stop()
 	see := func(p *corev1.Pod) {
 		node := TargetNode(p)
 		if _, waiting := pending[node]; !waiting {
@@ -350,12 +343,6 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 			return
 		}
 		delete(pending, node)
-		if !idle.Stop() {
-			select {
-			case <-idle.C:
-			default:
-			}
-		}
 		idle.Reset(m.Opts.Timeout)
 		if err != nil {
 			var se *StartError
@@ -367,81 +354,35 @@ func (m *Manager) waitDaemonSetPods(ctx context.Context, nodes []string, ready c
 		}
 		ready <- &Pod{Name: p.Name, Namespace: p.Namespace, Node: node, m: m}
 	}
-	rv, relist := "", true
-	for len(pending) > 0 {
-		if relist {
-			list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: sel})
-			if err != nil {
-				if ctx.Err() != nil {
-					return pending
-				}
-				if apierrors.IsForbidden(err) {
-					m.failPending(pending, finish, &StartError{Reason: ReasonForbidden, Namespace: m.Opts.Namespace,
-						Detail: "missing permission `list pods` in namespace " + m.Opts.Namespace, Hint: firstLine(err.Error())})
-					return nil
-				}
-				if !transient.Is(err) {
-					m.failPending(pending, finish, fmt.Errorf("listing the daemonset's pods: %w", err))
-					return nil
-				}
-				if !retryLater() {
-					return pending
-				}
-				continue
-			}
-			for i := range list.Items {
-				see(&list.Items[i])
-			}
-			rv, relist = list.ResourceVersion, false
-			continue
+	_, _ = w.until(nil, func(ev watch.Event) (bool, error) {
+		if p, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Deleted {
+			see(p)
 		}
-		w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: sel, ResourceVersion: rv, AllowWatchBookmarks: true})
-		if err != nil {
-			if ctx.Err() != nil {
-				return pending
-			}
-			relist = true
-			if !retryLater() {
-				return pending
-			}
-			continue
-		}
-		rewatch := false
-		for !rewatch && len(pending) > 0 {
-			select {
-			case <-ctx.Done():
-				w.Stop()
-				return pending
-			case <-idle.C:
-				w.Stop()
-				return pending
-			case ev, ok := <-w.ResultChan():
-				if !ok {
-					rewatch = true
-					continue
-				}
-				switch ev.Type {
-				case watch.Error:
-					relist, rewatch = true, true
-				case watch.Bookmark:
-					if p, ok := ev.Object.(*corev1.Pod); ok {
-						rv = p.ResourceVersion
-					}
-				case watch.Added, watch.Modified:
-					if p, ok := ev.Object.(*corev1.Pod); ok {
-						rv = p.ResourceVersion
-						see(p)
-					}
-				case watch.Deleted:
-					if p, ok := ev.Object.(*corev1.Pod); ok {
-						rv = p.ResourceVersion
-					}
-				}
-			}
-		}
-		w.Stop()
+		return len(pending) == 0, nil
+	})
+	if len(pending) == 0 {
+		return nil
 	}
-	return nil
+	if err := w.failed(); err != nil && ctx.Err() == nil {
+		m.failPending(pending, finish, err)
+		return nil
+	}
+	return pending
+}
+
+// daemonSetWaitError judges an API error of waitDaemonSetPods
+// (podWatch.onError): a LIST refused for good fails the pending nodes;
+// anything else the tools retry (a WATCH again, or a re-LIST, after a
+// pause), bounded by --timeout.
+func (m *Manager) daemonSetWaitError(call string, err error) error {
+	if call != "list" || transient.Is(err) || apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
+		return nil
+	}
+	if apierrors.IsForbidden(err) {
+		return &StartError{Reason: ReasonForbidden, Namespace: m.Opts.Namespace,
+			Detail: "missing permission `list pods` in namespace " + m.Opts.Namespace, Hint: firstLine(err.Error())}
+	}
+	return fmt.Errorf("listing the daemonset's pods: %w", err)
 }
 
 func (m *Manager) failPending(pending map[string]*corev1.Pod, finish func(string, error), err error) {

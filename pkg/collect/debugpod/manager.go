@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 )
@@ -223,93 +224,110 @@ func NodeState(node *corev1.Node) error {
 	return nil
 }
 
+// wait waits until pod's container runs, with client-go's watch tools
+// (podWatch; wait.go lists what it keeps of kpr's own and the tests).
 func (m *Manager) wait(parent context.Context, pod *corev1.Pod) error {
-	ctx, cancel := context.WithTimeout(parent, m.Opts.Timeout)
-	defer cancel()
-	last := pod
 	if done, err := PodState(pod); done {
 		return err
 	}
-	interval := m.NodeCheckInterval
-	if interval <= 0 {
-		interval = 2 * time.Second
+	ctx, cancel := context.WithTimeout(parent, m.Opts.Timeout)
+	defer cancel()
+	w := newPodWatch(ctx, m.Client, pod.Namespace, metav1.ListOptions{
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", pod.Name).String(),
+	}, func(call string, err error) error { return podWaitError(pod, call, err) })
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); m.watchNode(w, pod) }()
+	defer func() { w.stop(); wg.Wait() }()
+
+	last := pod
+	decided, err := w.until(func(store cache.Store) (bool, error) {
+		obj, ok, _ := store.GetByKey(pod.Namespace + "/" + pod.Name)
+		if !ok {
+			// Gone, or a LIST served by a cache that has not seen the
+			// create yet: the API server itself says which.
+			got, err := m.Client.CoreV1().Pods(pod.Namespace).Get(w.ctx, pod.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+				return true, deletedError(pod)
+			case err != nil && w.ctx.Err() == nil:
+				return true, fmt.Errorf("reading debug pod %s: %w", describe(pod), err)
+			case err != nil:
+				return false, nil // the wait is ending: waitEnded says why
+			}
+			obj = got
+		}
+		last = obj.(*corev1.Pod)
+		return PodState(last)
+	}, func(ev watch.Event) (bool, error) {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok || p.Name != pod.Name {
+			return false, nil
+		}
+		if ev.Type == watch.Deleted {
+			return true, deletedError(pod)
+		}
+		last = p
+		return PodState(p)
+	})
+	if decided {
+		return err
 	}
-	ticker := time.NewTicker(interval)
-	defer ticker.Stop()
-	pods := m.Client.CoreV1().Pods(pod.Namespace)
-	rv := pod.ResourceVersion
+	if err := w.failed(); err != nil && parent.Err() == nil {
+		return err
+	}
+	return m.waitEnded(parent, last)
+}
+
+// podWaitError judges an API error of pod's wait (podWatch.onError): what
+// the tools recover from (an expired watch) goes on, anything else ends
+// the wait at once.
+func podWaitError(pod *corev1.Pod, call string, err error) error {
+	if apierrors.IsGone(err) || apierrors.IsResourceExpired(err) {
+		return nil
+	}
+	forbidden := func(verb string) error {
+		return &StartError{Reason: ReasonForbidden, Node: pod.Spec.NodeName, Namespace: pod.Namespace, Pod: pod.Name,
+			Detail: "missing permission `" + verb + " pods` in namespace " + pod.Namespace, Hint: firstLine(err.Error())}
+	}
+	switch {
+	case call == "event":
+		return fmt.Errorf("watching debug pod %s: %v", describe(pod), err)
+	case call == "list" && apierrors.IsForbidden(err):
+		return forbidden("list")
+	case call == "list":
+		return fmt.Errorf("reading debug pod %s: %w", describe(pod), err)
+	case apierrors.IsForbidden(err):
+		return forbidden("watch")
+	}
+	return fmt.Errorf("watching debug pod %s: %w", describe(pod), err)
+}
+
+// watchNode re-reads pod's node every NodeCheckInterval while w waits: a
+// node deleted or NotReady meanwhile would never start the pod.
+func (m *Manager) watchNode(w *podWatch, pod *corev1.Pod) {
+	t := time.NewTicker(m.nodeCheckInterval())
+	defer t.Stop()
 	for {
-		w, err := pods.Watch(ctx, metav1.ListOptions{
-			FieldSelector:   fields.OneTermEqualSelector("metadata.name", pod.Name).String(),
-			ResourceVersion: rv,
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return m.waitEnded(parent, last)
-			}
-			if apierrors.IsForbidden(err) {
-				return &StartError{Reason: ReasonForbidden, Node: pod.Spec.NodeName, Namespace: pod.Namespace, Pod: pod.Name,
-					Detail: "missing permission `watch pods` in namespace " + pod.Namespace, Hint: firstLine(err.Error())}
-			}
-			return fmt.Errorf("watching debug pod %s: %w", describe(pod), err)
-		}
-		rewatch := false
-		for !rewatch {
-			select {
-			case <-ctx.Done():
-				w.Stop()
-				return m.waitEnded(parent, last)
-			case <-ticker.C:
-				if err := m.checkNode(ctx, pod.Spec.NodeName); err != nil {
-					w.Stop()
-					return withPod(err, pod)
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-t.C:
+			if err := m.checkNode(w.ctx, pod.Spec.NodeName); err != nil {
+				if w.ctx.Err() == nil {
+					w.fail(withPod(err, pod))
 				}
-			case ev, ok := <-w.ResultChan():
-				if !ok {
-					// The server closes watches now and then; resume from a fresh read.
-					got, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
-					if err != nil {
-						if apierrors.IsNotFound(err) {
-							return deletedError(pod)
-						}
-						if ctx.Err() != nil {
-							return m.waitEnded(parent, last)
-						}
-						return fmt.Errorf("reading debug pod %s: %w", describe(pod), err)
-					}
-					last, rv = got, got.ResourceVersion
-					if done, err := PodState(got); done {
-						return err
-					}
-					rewatch = true
-					continue
-				}
-				switch ev.Type {
-				case watch.Deleted:
-					w.Stop()
-					return deletedError(pod)
-				case watch.Error:
-					w.Stop()
-					if st := apierrors.FromObject(ev.Object); apierrors.IsGone(st) || apierrors.IsResourceExpired(st) {
-						rv = ""
-						rewatch = true
-						continue
-					}
-					return fmt.Errorf("watching debug pod %s: %v", describe(pod), apierrors.FromObject(ev.Object))
-				case watch.Added, watch.Modified:
-					p, ok := ev.Object.(*corev1.Pod)
-					if !ok {
-						continue
-					}
-					last, rv = p, p.ResourceVersion
-					if done, err := PodState(p); done {
-						w.Stop()
-						return err
-					}
-				}
+				return
 			}
 		}
 	}
+}
+
+func (m *Manager) nodeCheckInterval() time.Duration {
+	if m.NodeCheckInterval <= 0 {
+		return 2 * time.Second
+	}
+	return m.NodeCheckInterval
 }
 
 // waitEnded explains why waiting stopped: the run was interrupted, or the
