@@ -101,7 +101,7 @@ func (o *InspectOptions) run(ctx context.Context, cs kubernetes.Interface, ex co
 	}
 	runner := o.Pods.Runner(cs, ex)
 	prog := o.Pods.nodeProgress(o.root, runner.Pods, "inspect", len(nodes))
-	rep := nodecheck.Inspect(ctx, runner, collect.NodeNames(nodes), facts, nil, o.Raw)
+	rep := nodecheck.Inspect(ctx, runner, collect.NodeNames(nodes), facts, o.Raw)
 	prog.End()
 	if err := finishPods(ctx, o.root, runner); err != nil {
 		return err

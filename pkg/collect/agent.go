@@ -60,10 +60,7 @@ func runAgentCommand[T any](ctx context.Context, ex Executor, a AgentPod, prefer
 			continue
 		}
 		if err != nil {
-			if !strings.Contains(err.Error(), "missing permission") && !strings.Contains(err.Error(), "timed out") {
-				err = ExplainExecError(err, a.Namespace, a.Name)
-			}
-			return zero, source, err
+			return zero, source, ExplainExecError(err, a.Namespace, a.Name)
 		}
 		v, perr := parse(res)
 		if perr == nil {

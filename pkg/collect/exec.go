@@ -134,17 +134,35 @@ func (e *RemoteExecutor) Exec(ctx context.Context, namespace, pod, container str
 	return res, nil
 }
 
+// ExecError is an exec failure already worded for the operator: a missing
+// permission or a timeout.
+type ExecError struct {
+	Forbidden bool
+	TimedOut  bool
+	msg       string
+	err       error
+}
+
+func (e *ExecError) Error() string { return e.msg }
+func (e *ExecError) Unwrap() error { return e.err }
+
 // ExplainExecError turns transport and RBAC failures into a sentence an
-// operator can act on.
+// operator can act on (an *ExecError); an error it already explained, or
+// any other, comes back as it is.
 func ExplainExecError(err error, namespace, pod string) error {
-	if err == nil {
-		return nil
+	var explained *ExecError
+	if err == nil || errors.As(err, &explained) {
+		return err
 	}
+	// The "forbidden" text: the SPDY and WebSocket upgrades report a 403
+	// as a plain error, not as an API status.
 	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), "forbidden") {
-		return fmt.Errorf("forbidden: missing permission `create pods/exec` in namespace %s (exec into %s): %v", namespace, pod, textutil.FirstLine(err.Error()))
+		return &ExecError{Forbidden: true, err: err,
+			msg: fmt.Sprintf("forbidden: missing permission `create pods/exec` in namespace %s (exec into %s): %v", namespace, pod, textutil.FirstLine(err.Error()))}
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("timed out waiting for exec into %s/%s (raise --timeout if the agent is just slow)", namespace, pod)
+		return &ExecError{TimedOut: true, err: err,
+			msg: fmt.Sprintf("timed out waiting for exec into %s/%s (raise --timeout if the agent is just slow)", namespace, pod)}
 	}
 	return err
 }

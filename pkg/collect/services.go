@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/reconcile"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // ServicesOptions configure CollectServices.
@@ -260,19 +261,19 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 		}
 		nodeOpts := ropts
 		nodeOpts.AgentVersion = agentVersion(t.node.Name, t.agent, opts.AgentVersions, ci.Install.Version)
-		nodeOpts.IgnoreProtocol = ciliumBefore(nodeOpts.AgentVersion, 1, 17)
+		nodeOpts.IgnoreProtocol = textutil.VersionBefore(nodeOpts.AgentVersion, 1, 17)
 		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, nodeOpts)
 		row.Counts, row.Frontends = res.Counts, res.Frontends
 		if res.Problems != nil {
 			row.Problems = res.Problems
 		}
 	})
-	rep.Summary = Summarize(rep.Nodes)
+	rep.Summary = SummarizeServices(rep.Nodes)
 	return rep, nil
 }
 
-// Summarize totals the node rows.
-func Summarize(rows []report.NodeServices) report.ServicesSummary {
+// SummarizeServices totals the node rows.
+func SummarizeServices(rows []report.NodeServices) report.ServicesSummary {
 	s := report.ServicesSummary{Nodes: len(rows)}
 	for _, r := range rows {
 		if len(r.Errors) > 0 && r.CiliumAgent != nil {
@@ -317,15 +318,6 @@ func agentVersion(node string, a *AgentPod, reported map[string]string, install 
 		}
 	}
 	return install
-}
-
-// ciliumBefore reports whether version is known and older than maj.min.
-func ciliumBefore(version string, maj, min int) bool {
-	var a, b int
-	if _, err := fmt.Sscanf(version, "%d.%d", &a, &b); err != nil {
-		return false
-	}
-	return a < maj || (a == maj && b < min)
 }
 
 // nodePortAddresses are the addresses NodePorts are expected on: the

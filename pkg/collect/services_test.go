@@ -208,14 +208,6 @@ func TestAgentVersion(t *testing.T) {
 	}
 }
 
-func TestCiliumBefore(t *testing.T) {
-	for v, want := range map[string]bool{"1.16.5": true, "1.17.0": false, "1.20.2": false, "": false, "latest": false, "0.9": true} {
-		if got := ciliumBefore(v, 1, 17); got != want {
-			t.Errorf("%q: got %v", v, got)
-		}
-	}
-}
-
 // One agent without the CLI (broken image, or older than the others) must
 // not make kpr skip that binary on every other agent: it is tried last
 // there, not dropped.

@@ -168,7 +168,7 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")
 		}
 		row.ServicesBy = verdict.Decide(ev)
-		row.Warnings = append(row.Warnings, verdict.Check(ev)...)
+		row.Warnings = append(row.Warnings, verdict.Disagreements(ev)...)
 		rep.Nodes[i] = row
 	}
 	rep.Warnings = clusterWarnings(rep)
@@ -185,12 +185,10 @@ func slowExecThreshold(timeout time.Duration) time.Duration {
 	return t
 }
 
+// preferCiliumBinary: agents before 1.15 have no cilium-dbg.
 func preferCiliumBinary(version string) bool {
-	var maj, min int
-	if _, err := fmt.Sscanf(version, "%d.%d", &maj, &min); err != nil {
-		return false
-	}
-	return maj == 1 && min < 15
+	maj, _, ok := textutil.MajorMinor(version)
+	return ok && maj == 1 && textutil.VersionBefore(version, 1, 15)
 }
 
 func isWindows(n NodeInfo) bool { return strings.EqualFold(n.OS, "windows") }

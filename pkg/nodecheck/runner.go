@@ -83,10 +83,10 @@ func NodeError(node string, err error) report.NodeError {
 	return ne
 }
 
-// Inspect reads every node's rules and interprets them. agentKPR holds
-// the KPR level each node's agent reported, when read (diff and verify
-// read it); other nodes take cilium-config's.
-func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.ClusterFacts, agentKPR map[string]string, raw bool) *report.Inspect {
+// Inspect reads every node's rules and interprets them, with
+// cilium-config's KPR level (inspect reads no agent; diff and verify do,
+// and give inspect.Node the agent's own).
+func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.ClusterFacts, raw bool) *report.Inspect {
 	dumps, errs := r.Run(ctx, nodes, Work{ReadRules: true})
 	rep := &report.Inspect{Nodes: []report.InspectNode{}}
 	for i, name := range nodes {
@@ -94,7 +94,7 @@ func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.Cluste
 			rep.Errors = append(rep.Errors, NodeError(name, errs[i]))
 			continue
 		}
-		rep.Nodes = append(rep.Nodes, inspect.Node(name, *dumps[i], facts, facts.LevelFor(agentKPR[name]), raw))
+		rep.Nodes = append(rep.Nodes, inspect.Node(name, *dumps[i], facts, facts.LevelFor(""), raw))
 	}
 	return rep
 }

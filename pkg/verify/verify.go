@@ -167,7 +167,7 @@ func Run(ctx context.Context, deps Deps, opts Options) (*report.Verify, error) {
 	if cleanupErr != nil {
 		r.res.Errors = append(r.res.Errors, report.NodeError{Node: "-", Reason: "cleanup", Message: cleanupErr.Error()})
 	}
-	r.res.Summary, r.res.Classes = acceptance.Summarize(r.res.Checks, r.res.Classes)
+	r.res.Summary, r.res.Classes = acceptance.Tally(r.res.Checks, r.res.Classes)
 	r.res.DurationMs = float64(time.Since(r.started).Milliseconds())
 	sort.SliceStable(r.res.Checks, func(i, j int) bool { return r.res.Checks[i].Node < r.res.Checks[j].Node })
 	return r.res, nil
@@ -378,7 +378,7 @@ func (r *run) execute(ctx context.Context) error {
 		if f, ok := frontends[n]; ok {
 			in.Frontends, in.OtherProblems, in.AgentTableErr = f.Targets, f.Other, f.Err
 		}
-		r.res.Checks = append(r.res.Checks, acceptance.Evaluate(in, o.Strict, rep)...)
+		r.res.Checks = append(r.res.Checks, acceptance.JudgeNode(in, o.Strict, rep)...)
 	}
 	return nil
 }

@@ -403,7 +403,7 @@ func (a *analyzer) agents() []report.AnalyzeAgent {
 			// kube-proxy may well serve this node; we cannot see it.
 			ag.ServicesBy = verdict.Unknown
 		}
-		for _, w := range verdict.Check(e) {
+		for _, w := range verdict.Disagreements(e) {
 			if w.Code == verdict.CodeKubeProxyWithKPR {
 				w.Message = fmt.Sprintf("kube-proxy's %s rules are on this node although Cilium reports full KPR: either kube-proxy still runs here (both program Services) or its rules are stale (nothing removes them when kube-proxy is uninstalled); check for a kube-proxy pod, then clean up", e.KubeProxyMode)
 			}

@@ -34,17 +34,6 @@ type Node struct {
 	InternalIPs []string
 }
 
-// NodeFrom reads a Node's InternalIP addresses.
-func NodeFrom(n *corev1.Node) Node {
-	out := Node{Name: n.Name}
-	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP && a.Address != "" {
-			out.InternalIPs = append(out.InternalIPs, a.Address)
-		}
-	}
-	return out
-}
-
 // Target is one address:port to probe.
 type Target struct {
 	Kind Kind
@@ -64,15 +53,6 @@ func (t Target) Address() string {
 
 // URL is what curl is given.
 func (t Target) URL() string { return "http://" + t.Address() + "/" }
-
-// Label is the target as a matrix column: "nm-nginx:80 nodeport-local".
-func (t Target) Label() string {
-	l := fmt.Sprintf("%s %s", t.Service, t.Kind)
-	if t.Via != "" {
-		l += " via " + t.Via
-	}
-	return l
-}
 
 // Plan lists the targets to probe from node `from` for the given Services.
 // nodeport-remote uses the first `remote` other nodes (by name) that have

@@ -74,8 +74,8 @@ func (p Probe) Expect(class string, strict bool) Expectation {
 	return ProbeExpectation(class, p.Check, p.Policy, strict)
 }
 
-// Evaluate turns one node's facts into its checks.
-func Evaluate(n Node, strict bool, r Reproducer) []report.VerifyCheck {
+// JudgeNode turns one node's facts into its checks.
+func JudgeNode(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 	var out []report.VerifyCheck
 	add := func(c report.VerifyCheck) {
 		c.Node, c.Class = n.Name, n.Class
@@ -365,9 +365,9 @@ func agentEvidence(st *report.NodeStatus) string {
 	return strings.Join(parts, "; ")
 }
 
-// Summarize totals the checks into the summary and the per-class counts
+// Tally totals the checks into the summary and the per-class counts
 // (classes keep their order).
-func Summarize(checks []report.VerifyCheck, classes []report.VerifyClass) (report.VerifySummary, []report.VerifyClass) {
+func Tally(checks []report.VerifyCheck, classes []report.VerifyClass) (report.VerifySummary, []report.VerifyClass) {
 	s := report.VerifySummary{Checks: len(checks)}
 	idx := map[string]int{}
 	for i := range classes {

@@ -158,7 +158,7 @@ func TestEvaluateStaleCiliumNodeFails(t *testing.T) {
 		},
 		Frontends: []Frontends{{Service: "ns/a:http", Agent: "kube-system/cilium-x", Expected: 3, Found: 2, Problems: []string{"missing-frontend 0.0.0.0:30080/TCP"}}},
 	}
-	cs := Evaluate(n, false, Reproducer{DebugImage: "img:1"})
+	cs := JudgeNode(n, false, Reproducer{DebugImage: "img:1"})
 	rules := find(t, cs, "node-stale/no-kube-proxy-rules")
 	if rules.Result != report.ResultFail || !strings.Contains(rules.Reason, "stale") || !strings.Contains(rules.Reason, "3 KUBE-SVC/SVL chains") || !strings.Contains(rules.Reason, "4 KUBE-NODEPORTS rules") {
 		t.Errorf("stale rules check: %+v", rules)
@@ -194,7 +194,7 @@ func TestEvaluateNoneNodeWarnsOrFailsWithStrict(t *testing.T) {
 		if strict {
 			want = report.ResultFail
 		}
-		cs := Evaluate(n, strict, Reproducer{})
+		cs := JudgeNode(n, strict, Reproducer{})
 		c := find(t, cs, "node-bare/clusterip/ns/a:http")
 		if c.Result != want || !strings.Contains(c.Reason, "no Service datapath on this node") {
 			t.Errorf("strict=%v clusterip: %+v", strict, c)
@@ -211,21 +211,21 @@ func TestEvaluateNoneNodeWarnsOrFailsWithStrict(t *testing.T) {
 
 func TestEvaluateUnreachableNodeAndKubeProxy(t *testing.T) {
 	n := Node{Name: "node-x", Class: "kube-proxy-iptables", Status: &report.NodeStatus{Name: "node-x"}, Err: "node is NotReady"}
-	cs := Evaluate(n, false, Reproducer{})
+	cs := JudgeNode(n, false, Reproducer{})
 	if c := find(t, cs, "node-x/node-checked"); c.Result != report.ResultFail || !strings.Contains(c.Reason, "NotReady") {
 		t.Errorf("node-checked: %+v", c)
 	}
 	kp := Node{Name: "node-i", Class: "kube-proxy-iptables", Status: &report.NodeStatus{Name: "node-i"},
 		Inspect: &report.InspectNode{KubeProxyMode: "iptables", Netfilter: &report.Rules{KubeServiceChains: []string{"KUBE-SVC-A"}}}}
-	if c := find(t, Evaluate(kp, false, Reproducer{}), "node-i/kube-proxy-rules"); c.Result != report.ResultPass {
+	if c := find(t, JudgeNode(kp, false, Reproducer{}), "node-i/kube-proxy-rules"); c.Result != report.ResultPass {
 		t.Errorf("kube-proxy-rules: %+v", c)
 	}
 	kp.Inspect.KubeProxyMode = "none"
-	if c := find(t, Evaluate(kp, false, Reproducer{}), "node-i/kube-proxy-rules"); c.Result != report.ResultFail || !strings.Contains(c.Reason, "stale") {
+	if c := find(t, JudgeNode(kp, false, Reproducer{}), "node-i/kube-proxy-rules"); c.Result != report.ResultFail || !strings.Contains(c.Reason, "stale") {
 		t.Errorf("kube-proxy-rules without kube-proxy: %+v", c)
 	}
 	both := Node{Name: "node-b", Class: "both", Status: &report.NodeStatus{Name: "node-b"}, Inspect: kp.Inspect}
-	if c := find(t, Evaluate(both, false, Reproducer{}), "node-b/single-datapath"); c.Result != report.ResultFail {
+	if c := find(t, JudgeNode(both, false, Reproducer{}), "node-b/single-datapath"); c.Result != report.ResultFail {
 		t.Errorf("single-datapath: %+v", c)
 	}
 }
@@ -240,14 +240,14 @@ func TestSummarizeAndClasses(t *testing.T) {
 		t.Fatalf("class order %s", got)
 	}
 	checks := []report.VerifyCheck{{Class: "cilium", Result: "pass"}, {Class: "cilium", Result: "fail"}, {Class: "none", Result: "warn"}, {Class: "none", Result: "skip"}}
-	s, cl := Summarize(checks, classes)
+	s, cl := Tally(checks, classes)
 	if s.Result != report.ResultFail || s.Pass != 1 || s.Fail != 1 || s.Warn != 1 || s.Skip != 1 || s.Checks != 4 {
 		t.Errorf("summary %+v", s)
 	}
 	if cl[0].Pass != 1 || cl[0].Fail != 1 || cl[2].Warn != 1 {
 		t.Errorf("classes %+v", cl)
 	}
-	if s, _ := Summarize(checks[2:], classes); s.Result != report.ResultPass {
+	if s, _ := Tally(checks[2:], classes); s.Result != report.ResultPass {
 		t.Errorf("warnings alone must pass: %+v", s)
 	}
 }
@@ -298,7 +298,7 @@ func TestEvaluateAgentWithoutKPR(t *testing.T) {
 			KubeProxyReplacement: &report.KPR{Mode: "False", ReplacesKubeProxy: "none"}}
 		n := Node{Name: "n", Class: c.class, Status: st,
 			Frontends: []Frontends{{Service: "ns/a:http", Agent: "kube-system/cilium-y", Expected: 1, Found: 1}}}
-		cs := Evaluate(n, false, Reproducer{})
+		cs := JudgeNode(n, false, Reproducer{})
 		k := find(t, cs, "n/agent-kpr")
 		if k.Result != report.ResultWarn || !strings.Contains(k.Reason, c.want) {
 			t.Errorf("%s: agent-kpr %+v, want a warning with %q", c.name, k, c.want)
@@ -350,7 +350,7 @@ func TestRemoteFromSocketLBNode(t *testing.T) {
 func TestRemoteFromSocketLBNodeReason(t *testing.T) {
 	n := Node{Name: "node-cilium", Class: "cilium", Probes: []Probe{{Check: report.CheckNodePortRemote, Service: "ns/s:http",
 		Target: "172.30.0.19:30080", Via: "node-kpr-off", ViaClass: "none", ClientSocketLB: true, Outcome: "ok", LatencyMs: 3}}}
-	for _, c := range Evaluate(n, true, Reproducer{}) {
+	for _, c := range JudgeNode(n, true, Reproducer{}) {
 		if c.Name != report.CheckNodePortRemote {
 			continue
 		}

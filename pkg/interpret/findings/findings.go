@@ -80,8 +80,8 @@ type Result struct {
 	Stale    []report.StaleChain
 }
 
-// Evaluate derives the node's findings.
-func Evaluate(in Input) Result {
+// ForNode derives the node's findings.
+func ForNode(in Input) Result {
 	var res Result
 	add := func(code, severity, format string, a ...any) {
 		res.Findings = append(res.Findings, report.Finding{Code: code, Severity: severity, Message: fmt.Sprintf(format, a...)})

@@ -99,7 +99,7 @@ func TestScenarioNodes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := Evaluate(c.in)
+			res := ForNode(c.in)
 			for _, code := range c.want {
 				if has(res.Findings, code) == nil {
 					t.Errorf("missing %s; got %v", code, codes(res.Findings))
@@ -122,7 +122,7 @@ func TestScenarioNodes(t *testing.T) {
 func TestStaleMessageNamesTheDeletedService(t *testing.T) {
 	kp := load(t, "kube-proxy-iptables.txt")
 	cil := load(t, "cilium-kpr.txt")
-	res := Evaluate(Input{Rules: netfilter.Merge(cil, kp), ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: KPRFull, Services: []ServicePort{svc1}, ServicesKnown: true})
+	res := ForNode(Input{Rules: netfilter.Merge(cil, kp), ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: KPRFull, Services: []ServicePort{svc1}, ServicesKnown: true})
 	if len(res.Stale) != 1 || res.Stale[0].Chain != "KUBE-SVC-NOZ62LFLXQMHSLBW" || res.Stale[0].ServicePort != "default/gone" {
 		t.Fatalf("stale chains = %+v", res.Stale)
 	}
@@ -136,7 +136,7 @@ func TestStaleMessageNamesTheDeletedService(t *testing.T) {
 
 func TestOrphanChainsWithLiveKubeProxy(t *testing.T) {
 	kp := load(t, "kube-proxy-iptables.txt")
-	res := Evaluate(Input{Rules: kp, ProxyModeChecked: true, ProxyMode: "iptables", KubeProxyPod: "kp", Services: []ServicePort{svc1}, ServicesKnown: true})
+	res := ForNode(Input{Rules: kp, ProxyModeChecked: true, ProxyMode: "iptables", KubeProxyPod: "kp", Services: []ServicePort{svc1}, ServicesKnown: true})
 	f := has(res.Findings, StaleKubeProxyRules)
 	if f == nil || !strings.Contains(f.Message, "no longer exist") || !strings.Contains(f.Message, "stuck") {
 		t.Errorf("want orphan-chain finding, got %v", res.Findings)
@@ -144,7 +144,7 @@ func TestOrphanChainsWithLiveKubeProxy(t *testing.T) {
 }
 
 func TestNoDatapathMentionsContiv(t *testing.T) {
-	res := Evaluate(Input{Rules: load(t, "contiv-legacy.txt"), ProxyModeChecked: true})
+	res := ForNode(Input{Rules: load(t, "contiv-legacy.txt"), ProxyModeChecked: true})
 	f := has(res.Findings, NoServiceDatapath)
 	if f == nil || !strings.Contains(f.Message, "contiv (CONTIV-NODEPORT)") {
 		t.Errorf("got %v", res.Findings)
@@ -153,7 +153,7 @@ func TestNoDatapathMentionsContiv(t *testing.T) {
 
 func TestBothBackends(t *testing.T) {
 	both := netfilter.Merge(load(t, "cilium-kpr.txt"), load(t, "contiv-legacy.txt"))
-	res := Evaluate(Input{Rules: both, ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: KPRFull})
+	res := ForNode(Input{Rules: both, ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: KPRFull})
 	f := has(res.Findings, BothIPTablesBackends)
 	if f == nil || !strings.Contains(f.Message, "legacy, nf_tables") {
 		t.Errorf("got %v", res.Findings)
@@ -186,7 +186,7 @@ func TestKubeProxyAndKPRSaysWhereFullComesFrom(t *testing.T) {
 		in := base
 		in.CiliumKPRFrom = c.from
 		var msg string
-		for _, f := range Evaluate(in).Findings {
+		for _, f := range ForNode(in).Findings {
 			if f.Code == KubeProxyAndCiliumKPR {
 				msg = f.Message
 			}

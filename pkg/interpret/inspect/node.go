@@ -160,7 +160,7 @@ func Node(name string, d hostdump.Dump, f ClusterFacts, kpr KPRLevel, raw bool) 
 	if n.KubeProxyMode != ProxyModeNone && n.KubeProxyMode != ProxyModeUnknown {
 		in.ProxyMode = n.KubeProxyMode
 	}
-	res := findings.Evaluate(in)
+	res := findings.ForNode(in)
 	n.Findings = append(n.Findings, res.Findings...)
 	n.StaleServiceChains = res.Stale
 	if raw {

@@ -55,7 +55,7 @@ func TestCiliumLabChains(t *testing.T) {
 	// Full KPR, no kube-proxy: no finding at all (no stale rules, no
 	// kube-proxy, no missing datapath).
 	svc := findings.ServicePort{Namespace: "kube-system", Name: "nm-nginx", Protocol: "TCP"}
-	res := findings.Evaluate(findings.Input{
+	res := findings.ForNode(findings.Input{
 		Node: "node-cilium", Rules: s, ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: findings.KPRFull,
 		Services: []findings.ServicePort{svc}, ServicesKnown: true,
 	})
@@ -63,7 +63,7 @@ func TestCiliumLabChains(t *testing.T) {
 		t.Errorf("findings on a healthy Cilium KPR node: %+v", res)
 	}
 	// An agent without KPR: the same chains do not implement Services.
-	res = findings.Evaluate(findings.Input{Node: "node-kpr-off", Rules: s, ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: findings.KPRNone})
+	res = findings.ForNode(findings.Input{Node: "node-kpr-off", Rules: s, ProxyModeChecked: true, CiliumAgent: true, CiliumKPR: findings.KPRNone})
 	if len(res.Findings) != 1 || res.Findings[0].Code != findings.NoServiceDatapath {
 		t.Errorf("KPR off: %+v", res.Findings)
 	}

@@ -44,16 +44,6 @@ type nftTableAcc struct {
 	svcChains    set
 }
 
-func nftFamily(f string) string {
-	switch f {
-	case "ip":
-		return "ipv4"
-	case "ip6":
-		return "ipv6"
-	}
-	return ""
-}
-
 type nftAcc struct {
 	b      *builder
 	tables []*nftTableAcc

@@ -25,9 +25,6 @@ type item struct {
 	staleCode string
 }
 
-// HasProblems reports whether anything needs attention.
-func (r Result) HasProblems() bool { return len(r.Problems) > 0 }
-
 // Reconcile compares the agent's service table on node with what the
 // indexed cluster state expects there.
 //

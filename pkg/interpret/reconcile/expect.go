@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // Cilium's frontend types as `service list` prints them.
@@ -208,7 +209,7 @@ const (
 // Per-address rows that a 1.18+ (or unknown) agent does list are matched
 // and checked like any other, never called extra.
 func nodePortRows(version string, agent []cilium.Service) nodePortListing {
-	if maj, min, ok := majorMinor(version); ok {
+	if maj, min, ok := textutil.MajorMinor(version); ok {
 		if maj > 1 || (maj == 1 && min >= 18) {
 			return listingSurrogateOnly
 		}
@@ -224,26 +225,6 @@ func nodePortRows(version string, agent []cilium.Service) nodePortListing {
 		}
 	}
 	return listingUnknown
-}
-
-// majorMinor reads "1.18.8", "v1.18", "1.18.0-rc.1"; false when there is
-// no major.minor to read.
-func majorMinor(version string) (int, int, bool) {
-	v := strings.TrimPrefix(strings.TrimSpace(version), "v")
-	majS, rest, ok := strings.Cut(v, ".")
-	if !ok {
-		return 0, 0, false
-	}
-	minS := rest
-	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
-		minS = rest[:i]
-	}
-	maj, err1 := strconv.Atoi(majS)
-	min, err2 := strconv.Atoi(minS)
-	if err1 != nil || err2 != nil || maj < 0 || min < 0 {
-		return 0, 0, false
-	}
-	return maj, min, true
 }
 
 // expectFor lists the frontends node's agent should have, in a stable order.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // The agent-side inputs below are cilium.Service values as the parsers
@@ -250,13 +251,13 @@ func TestMajorMinor(t *testing.T) {
 	for in, want := range map[string][2]int{
 		"1.18.8": {1, 18}, "v1.16.19": {1, 16}, "1.18.0-rc.1": {1, 18}, "1.20": {1, 20}, " v1.9.3 ": {1, 9}, "1.18-dev": {1, 18},
 	} {
-		maj, min, ok := majorMinor(in)
+		maj, min, ok := textutil.MajorMinor(in)
 		if !ok || maj != want[0] || min != want[1] {
 			t.Errorf("majorMinor(%q) = %d, %d, %v; want %v", in, maj, min, ok, want)
 		}
 	}
 	for _, in := range []string{"", "latest", "1", "v", "1.x", "-1.18", "1.-2", ".18"} {
-		if _, _, ok := majorMinor(in); ok {
+		if _, _, ok := textutil.MajorMinor(in); ok {
 			t.Errorf("majorMinor(%q) ok", in)
 		}
 	}
@@ -518,7 +519,7 @@ func BenchmarkReconcile(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r := ix.Reconcile(nodeA, agent, Options{})
-		if r.HasProblems() {
+		if len(r.Problems) > 0 {
 			b.Fatalf("unexpected problems: %v", r.Problems[:1])
 		}
 	}

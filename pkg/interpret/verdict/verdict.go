@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
 
 // ServicesBy is the per-node verdict.
@@ -107,8 +109,8 @@ func Decide(e Evidence) ServicesBy {
 	}
 }
 
-// Check lists the disagreements between the node's sources.
-func Check(e Evidence) []Warning {
+// Disagreements lists the disagreements between the node's sources.
+func Disagreements(e Evidence) []Warning {
 	var ws []Warning
 	add := func(code, format string, a ...any) {
 		ws = append(ws, Warning{Code: code, Message: fmt.Sprintf(format, a...)})
@@ -159,29 +161,18 @@ func orDefault(s, d string) string {
 	return s
 }
 
+var versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
+
 // MinKPRKernel is the minimum kernel for Cilium's kube-proxy replacement by
 // agent version. Cilium 1.14's requirement was 4.19.57 (cilium/cilium#24258
 // cites it); the current system requirements page says 5.4 (or 4.18 on
 // RHEL 8.6, which backports what Cilium needs: see kernelOK). We draw the
 // line at 1.16; unknown versions get the newer bound.
 func MinKPRKernel(ciliumVersion string) string {
-	maj, min, ok := majorMinor(ciliumVersion)
-	if ok && (maj < 1 || (maj == 1 && min < 16)) {
+	if textutil.VersionBefore(ciliumVersion, 1, 16) {
 		return "4.19.57"
 	}
 	return "5.4"
-}
-
-var versionRE = regexp.MustCompile(`(\d+)\.(\d+)(?:\.(\d+))?`)
-
-func majorMinor(v string) (int, int, bool) {
-	m := versionRE.FindStringSubmatch(v)
-	if m == nil {
-		return 0, 0, false
-	}
-	a, _ := strconv.Atoi(m[1])
-	b, _ := strconv.Atoi(m[2])
-	return a, b, true
 }
 
 // KernelOlderThan compares the leading x.y.z of a kernel version string

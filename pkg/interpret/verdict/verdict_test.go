@@ -61,7 +61,7 @@ func TestCheck(t *testing.T) {
 		{"windows", Evidence{Windows: true}, nil, []string{CodeNoServiceDatapath}},
 	}
 	for _, c := range cases {
-		got := codes(Check(c.e))
+		got := codes(Disagreements(c.e))
 		for _, w := range c.want {
 			if !got[w] {
 				t.Errorf("%s: missing warning %s (got %v)", c.name, w, got)
