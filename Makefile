@@ -87,6 +87,12 @@ lab-preflight:
 
 # Regenerate the Cilium parser fixtures with each release's own code
 # (tools/fixturegen; needs the Go module proxy; not run in CI).
+# Seed deliberate logic changes into the engines and the judging code,
+# one at a time: each must make a unit test fail (hack/mutants.py).
+.PHONY: mutants
+mutants:
+	python3 hack/mutants.py
+
 .PHONY: fixtures
 fixtures:
 	$(MAKE) -C tools/fixturegen fixtures
@@ -114,7 +120,8 @@ bench-smoke:
 capture-cilium:
 	hack/capture-cilium.sh
 
-# Regenerate README.md's example outputs from real runs on the lab.
+# Regenerate the example outputs (docs/commands/*.md and README.md's
+# status excerpt) from real runs on the lab.
 .PHONY: readme-outputs
 readme-outputs:
 	hack/readme-outputs.sh

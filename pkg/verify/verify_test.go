@@ -413,3 +413,36 @@ func TestVerifyInterrupted(t *testing.T) {
 		t.Errorf("%d debug pods left after the interrupt", n)
 	}
 }
+
+// externalTrafficPolicy=Local: only the node with a ready endpoint answers
+// its NodePort; the others must not. The endpoints decide which is which.
+func TestVerifyExternalTrafficPolicyLocal(t *testing.T) {
+	l := fakelab.New(t)
+	s, err := l.CS.CoreV1().Services("kube-system").Get(context.Background(), "nm-nginx", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	if _, err := l.CS.CoreV1().Services("kube-system").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// kube-proxy drops node-iptables' NodePort from outside: no local
+	// endpoint there.
+	delete(l.Ex.Nodes["node-bare"].Probes, "172.30.0.12:30080")
+	res, _, err := runVerify(t, context.Background(), l, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := check(t, res, "node-cilium", report.CheckNodePortLocal, "172.30.0.11:30080"); c.Result != report.ResultPass || c.Expect != report.ExpectAnswer {
+		t.Errorf("node-cilium, with the endpoint: %s, expect %s (%s)", c.Result, c.Expect, c.Reason)
+	}
+	if c := check(t, res, "node-bare", report.CheckNodePortRemote, "172.30.0.12:30080"); c.Result != report.ResultPass || c.Expect != report.ExpectNoAnswer {
+		t.Errorf("node-iptables' NodePort from node-bare, without endpoint: %s, expect %s (%s)", c.Result, c.Expect, c.Reason)
+	}
+	if c := check(t, res, "node-bare", report.CheckNodePortRemote, "172.30.0.11:30080"); c.Result != report.ResultPass || c.Expect != report.ExpectAnswer {
+		t.Errorf("node-cilium's NodePort from node-bare, with the endpoint: %s, expect %s (%s)", c.Result, c.Expect, c.Reason)
+	}
+	if res.Targets[0].ExternalTrafficPolicy != "Local" {
+		t.Errorf("target %+v", res.Targets[0])
+	}
+}
