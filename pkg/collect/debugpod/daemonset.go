@@ -304,7 +304,7 @@ func daemonSetCreateError(err error, resource, ns string) error {
 	if apierrors.IsForbidden(err) && strings.Contains(err.Error(), "cannot create resource") {
 		return &StartError{Reason: ReasonForbidden, Namespace: ns,
 			Detail: fmt.Sprintf("missing permission `create %s` in namespace %s (daemonset mode)", resource, ns),
-			Hint:   "ask for it (README, RBAC) or pass --mode pods, which only creates pods"}
+			Hint:   "ask for it (docs/permissions.md) or pass --mode pods, which only creates pods"}
 	}
 	return fmt.Errorf("creating the %s of daemonset mode in namespace %s: %w (or pass --mode pods)", resource, ns, err)
 }

@@ -1,6 +1,6 @@
 // Package report holds the plain result structs every command prints:
 // collect fills them, interpret decides their verdicts, render prints them.
-// Field names and JSON tags are kpr's output schema (see README); keep them
+// Field names and JSON tags are kpr's output schema (examples in docs/commands/); keep them
 // stable. One file per command.
 //
 // Every top-level report is a Document: it embeds TypeMeta first, and
