@@ -33,31 +33,17 @@ API=https://127.0.0.1:6443
 ADVERTISE=10.255.255.1
 SERVICES="${KPR_BENCH_SERVICES:-300}"
 
-log() { printf '[scale-lab] %s\n' "$*" >&2; }
-die() {
-  printf '[scale-lab] error: %s\n' "$*" >&2
-  exit 1
-}
-need_root() { [ "$(id -u)" = 0 ] || die "the scale lab needs root (a network namespace): run it as root"; }
-in_ns() { ip netns exec "$NS" "$@"; }
-
-# start NAME CMD...: a process inside the namespace, in its own session.
-start() {
-  local name="$1"
-  shift
-  setsid ip netns exec "$NS" "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/run/$name.pid"
-}
-
-wait_for() { # what timeout-seconds command...
-  local what="$1" t="$2"
-  shift 2
-  local deadline=$((SECONDS + t))
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || die "timed out after ${t}s waiting for $what (logs: $DIR/logs)"
-    sleep 0.3
-  done
-}
+# The PKI, the control plane, daemons and namespaces, shared with the test
+# lab: lab/lib/controlplane.sh. Here every daemon runs inside $NS (start,
+# wait_for and in_ns run their commands there).
+# shellcheck source=../lab/lib/controlplane.sh
+. "$repo/lab/lib/controlplane.sh"
+CP_TAG=scale-lab CP_ELAPSED=false CP_DIR="$DIR" CP_BIN="$BIN" CP_NETNS="$NS" CP_API="$API"
+CP_CLUSTER=bench CP_CERT_DAYS=2 CP_READY_USER=bench-components
+CP_ETCD_CLIENT_PORT=2379 CP_ETCD_PEER_PORT=2380
+CP_APISERVER_BIND=0.0.0.0 CP_APISERVER_ADVERTISE="$ADVERTISE" CP_APISERVER_PORT=6443
+CP_SERVICE_CIDR=10.96.0.0/12 CP_NODEPORT_RANGE=""
+ROOT_WHY="the scale lab needs root (a network namespace): run it as root"
 
 build() {
   "$repo/lab/build/build.sh"
@@ -75,41 +61,17 @@ build() {
   done
 }
 
-pki() {
-  local d="$DIR/pki"
-  mkdir -p "$d"
-  (
-    cd "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
-      -keyout ca.key -out ca.crt -subj "/CN=kpr-bench-ca" 2>/dev/null
-    cert() { # name cn san
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
-      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    cert apiserver kube-apiserver "IP:127.0.0.1,IP:$ADVERTISE,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:localhost"
-    cert kwok kwok "IP:127.0.0.1"
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-    # The benchmark's clients (bench-admin, audited) and the lab's own
-    # components (not audited), both cluster admins.
-    : >tokens.csv
-    chmod 600 tokens.csv
-    for u in bench-admin bench-components; do
-      openssl rand -hex 24 >"token-$u"
-      printf '%s,%s,uid-%s,"system:masters"\n' "$(cat "token-$u")" "$u" "$u" >>tokens.csv
-    done
-  )
+# The PKI (lab/lib/controlplane.sh), the kubeconfigs and the audit policy.
+credentials() {
+  pki_ca kpr-bench-ca
+  pki_cert apiserver kube-apiserver "IP:127.0.0.1,IP:$ADVERTISE,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:localhost"
+  pki_cert kwok kwok "IP:127.0.0.1"
+  pki_sa
+  # The benchmark's clients (bench-admin, audited) and the lab's own
+  # components (not audited), both cluster admins.
+  tokens bench-admin=system:masters bench-components=system:masters
   for u in bench-admin bench-components; do
-    local f="$DIR/kubeconfig-$u"
-    "$BIN/kubectl" config --kubeconfig "$f" set-cluster bench --server "$API" --certificate-authority "$DIR/pki/ca.crt" --embed-certs >/dev/null
-    "$BIN/kubectl" config --kubeconfig "$f" set-credentials "$u" --token "$(cat "$DIR/pki/token-$u")" >/dev/null
-    "$BIN/kubectl" config --kubeconfig "$f" set-context bench --cluster bench --user "$u" >/dev/null
-    "$BIN/kubectl" config --kubeconfig "$f" use-context bench >/dev/null
-    chmod 600 "$f"
+    kubeconfig "$DIR/kubeconfig-$u" "bench:$u"
   done
   ln -sf kubeconfig-bench-admin "$DIR/kubeconfig"
   # One ResponseComplete line per request of the benchmark's clients: the
@@ -175,54 +137,28 @@ EOF
 
 up() {
   local n="$1"
-  need_root
+  require_root "$ROOT_WHY"
   down_quiet
   build
   mkdir -p "$DIR"/{logs,run,data}
-  pki
+  credentials
   kwok_config
   local version
   version="$("$DIR/bin/benchctl" fixtures -testdata "$repo/pkg/interpret/cilium/testdata" -out "$DIR/data" -services "$SERVICES" -apiserver "$ADVERTISE:6443")"
   log "agents answer with Cilium $version outputs (pkg/interpret/cilium/testdata/v$version)"
 
-  ip netns add "$NS"
+  netns_new "$NS"
   touch "$DIR/run/netns"
-  in_ns ip link set lo up
   in_ns ip addr add "$ADVERTISE/32" dev lo
 
-  start etcd "$BIN/etcd" --name bench --data-dir "$DIR/etcd" \
-    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
-    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-    --initial-cluster bench=http://127.0.0.1:2380 \
-    --unsafe-no-fsync --quota-backend-bytes 4294967296 --log-level warn
-  wait_for etcd 30 in_ns curl -sf http://127.0.0.1:2379/health
-
-  local p="$DIR/pki"
-  start kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers http://127.0.0.1:2379 \
-    --bind-address 0.0.0.0 --advertise-address "$ADVERTISE" --secure-port 6443 \
-    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
-    --client-ca-file "$p/ca.crt" --token-auth-file "$p/tokens.csv" \
-    --authorization-mode Node,RBAC \
-    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.96.0.0/12 \
-    --allow-privileged=true \
-    --kubelet-preferred-address-types InternalIP \
+  start_etcd bench --quota-backend-bytes 4294967296
+  start_apiserver \
     --max-requests-inflight 1000 --max-mutating-requests-inflight 500 \
     --audit-policy-file "$DIR/audit-policy.yaml" --audit-log-path "$DIR/audit.log" \
-    --audit-log-format json --audit-log-mode blocking \
-    --cert-dir "$p/apiserver-generated" --profiling=false
-  wait_for kube-apiserver 90 in_ns curl -sf --cacert "$p/ca.crt" \
-    -H "Authorization: Bearer $(cat "$p/token-bench-components")" "$API/readyz"
-
-  local kc="$DIR/kubeconfig-bench-components"
-  start kube-controller-manager "$BIN/kube-controller-manager" \
-    --kubeconfig "$kc" --controllers '*,-nodeipam' --use-service-account-credentials=false --leader-elect=false \
-    --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --service-cluster-ip-range 10.96.0.0/12 --node-monitor-grace-period 120s \
-    --kube-api-qps 500 --kube-api-burst 1000 --concurrent-daemonset-syncs 4 \
-    --bind-address 127.0.0.1 --secure-port 0
+    --audit-log-format json --audit-log-mode blocking
+  local kc="$DIR/kubeconfig-bench-components" p="$DIR/pki"
+  start_controller_manager "$kc" \
+    --kube-api-qps 500 --kube-api-burst 1000 --concurrent-daemonset-syncs 4
   cat >"$DIR/scheduler.yaml" <<EOF
 apiVersion: kubescheduler.config.k8s.io/v1
 kind: KubeSchedulerConfiguration
@@ -233,7 +169,7 @@ clientConnection:
 leaderElection:
   leaderElect: false
 EOF
-  start kube-scheduler "$BIN/kube-scheduler" --config "$DIR/scheduler.yaml" --bind-address 127.0.0.1 --secure-port 0
+  start_scheduler --config "$DIR/scheduler.yaml"
   start kwok env PATH="$DIR/bin/path:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     "$BIN/kwok" --kubeconfig "$kc" --manage-all-nodes \
     --server-address 127.0.0.1:10250 --node-ip 127.0.0.1 --node-port 10250 \
@@ -246,16 +182,17 @@ EOF
   log "scale lab up with $n nodes in $((SECONDS - t0)) s; kubeconfig $DIR/kubeconfig (use: $0 exec CMD)"
 }
 
-# pids of everything the scale lab started: the recorded ones and anything
-# else living in its network namespace (kwok's children).
-lab_pids() {
-  cat "$DIR"/run/*.pid 2>/dev/null || true
-  ip netns pids "$NS" 2>/dev/null || true
+# pids of everything the scale lab started: the recorded ones still running
+# something of its own and anything else living in its network namespace
+# (kwok's children).
+scale_lab_pids() {
+  recorded_pids "$DIR" "$BIN"
+  netns_pids "$NS"
 }
 
 down_quiet() {
   local pids
-  pids="$(lab_pids | sort -u)"
+  pids="$(scale_lab_pids | sort -u)"
   if [ -n "$pids" ]; then
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null || true
@@ -267,15 +204,15 @@ down_quiet() {
     # shellcheck disable=SC2086
     kill -9 $pids 2>/dev/null || true
   fi
-  if ip netns list 2>/dev/null | grep -w "$NS" >/dev/null; then
-    ip netns del "$NS"
+  if netns_exists "$NS"; then
+    netns_delete "$NS"
   fi
   rm -rf "$DIR"
 }
 
 is_clean() {
   local dirty=0
-  ip netns list 2>/dev/null | grep -w "$NS" >/dev/null && {
+  netns_exists "$NS" && {
     log "namespace $NS still exists"
     dirty=1
   }
@@ -296,7 +233,7 @@ up)
   up "$2"
   ;;
 down)
-  need_root
+  require_root "$ROOT_WHY"
   down_quiet
   is_clean || die "scale-lab down left things behind"
   log "scale lab down"

@@ -30,14 +30,18 @@ CILIUM_CACHE="${KPR_CILIUM_CACHE:-$HOME/.cache/kubectl-kpr/cilium}"
 export KPR_LAB_DIR="$LAB_DIR" KPR_LAB_CACHE="$CACHE" KPR_LAB_BIN="$BIN" KPR_CILIUM_DIR="$CILIUM_CACHE"
 API="https://$LAB_BRIDGE_IP:$LAB_APISERVER_PORT"
 
-log() { printf '[lab] %3ss %s\n' "$SECONDS" "$*" >&2; }
-die() {
-  printf '[lab] error: %s\n' "$*" >&2
-  exit 1
-}
+# The PKI, the control plane, daemons and namespaces, shared with the scale
+# lab (bench/scale-lab.sh): lab/lib/controlplane.sh, set up from config.env.
+# shellcheck source=lib/controlplane.sh
+. "$here/lib/controlplane.sh"
+CP_TAG=lab CP_ELAPSED=true CP_DIR="$LAB_DIR" CP_BIN="$BIN" CP_NETNS="" CP_API="$API"
+CP_CLUSTER=kpr-lab CP_CERT_DAYS=30 CP_READY_USER=kpr-admin
+CP_ETCD_CLIENT_PORT="$LAB_ETCD_CLIENT_PORT" CP_ETCD_PEER_PORT="$LAB_ETCD_PEER_PORT"
+CP_APISERVER_BIND="$LAB_BRIDGE_IP" CP_APISERVER_ADVERTISE="$LAB_BRIDGE_IP" CP_APISERVER_PORT="$LAB_APISERVER_PORT"
+CP_SERVICE_CIDR="$LAB_SERVICE_CIDR" CP_NODEPORT_RANGE="$LAB_NODEPORT_RANGE"
 
 need_root() {
-  [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, a bridge, nft rules): run 'sudo make ${1:-lab-up}'"
+  require_root "the lab needs root (network namespaces, a bridge, nft rules): run 'sudo make ${1:-lab-up}'"
 }
 
 netns_of() { echo "${LAB_NETNS_PREFIX}$1"; }
@@ -203,64 +207,14 @@ build() {
 
 # -------------------------------------------------------------------- pki
 
+# The CA, the API server's certificate, one per node, the service-account
+# key (lab/lib/controlplane.sh).
 pki() {
-  local d="$LAB_DIR/pki"
-  mkdir -p "$d"
-  (
-    cd "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
-      -keyout ca.key -out ca.crt -subj "/CN=kpr-lab-ca" 2>/dev/null
-    cert() { # name cn san
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$1.key" -out "$1.csr" -subj "/CN=$2" 2>/dev/null
-      printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    local kube_svc_ip="${LAB_SERVICE_CIDR%.*/*}.1"
-    cert apiserver kube-apiserver "IP:$LAB_BRIDGE_IP,IP:127.0.0.1,IP:$kube_svc_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
-    for n in $LAB_NODES; do cert "$n" "system:node:$n" "IP:$(ip_of "$n"),DNS:$n"; done
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  )
-}
-
-# tokens.csv: token,user,uid,"groups". The restricted users have no
-# bindings here; deploy/rbac.yaml's ClusterRoles are bound by tests.
-tokens() {
-  local f="$LAB_DIR/pki/tokens.csv"
-  : >"$f"
-  chmod 600 "$f"
-  for u in kpr-admin system:kube-proxy kpr-reader kpr-inspector nobody; do
-    local t
-    t="$(openssl rand -hex 24)"
-    printf '%s\n' "$t" >"$LAB_DIR/pki/token-${u//:/_}"
-    case "$u" in
-    kpr-admin) printf '%s,%s,uid-%s,"system:masters"\n' "$t" "$u" "$u" >>"$f" ;;
-    *) printf '%s,%s,uid-%s\n' "$t" "$u" "${u//:/_}" >>"$f" ;;
-    esac
-  done
-}
-
-# kubeconfig FILE CONTEXT:USER...: one file, written directly (a kubectl
-# config call per entry cost seconds under load). The first context is the
-# current one.
-kubeconfig() {
-  local f="$1" ca
-  shift
-  ca="$(base64 -w0 <"$LAB_DIR/pki/ca.crt")"
-  {
-    printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kpr-lab\n  cluster:\n    server: %s\n    certificate-authority-data: %s\n' "$API" "$ca"
-    printf 'contexts:\n'
-    for cu in "$@"; do printf -- '- name: %s\n  context:\n    cluster: kpr-lab\n    user: %s\n' "${cu%%:*}" "${cu#*:}"; done
-    printf 'current-context: %s\nusers:\n' "${1%%:*}"
-    for cu in "$@"; do
-      local u="${cu#*:}"
-      printf -- '- name: %s\n  user:\n    token: %s\n' "$u" "$(cat "$LAB_DIR/pki/token-${u//:/_}")"
-    done
-  } >"$f"
-  chmod 600 "$f"
+  pki_ca kpr-lab-ca
+  local kube_svc_ip="${LAB_SERVICE_CIDR%.*/*}.1"
+  pki_cert apiserver kube-apiserver "IP:$LAB_BRIDGE_IP,IP:127.0.0.1,IP:$kube_svc_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
+  for n in $LAB_NODES; do pki_cert "$n" "system:node:$n" "IP:$(ip_of "$n"),DNS:$n"; done
+  pki_sa
 }
 
 kubeconfigs() {
@@ -290,10 +244,9 @@ net_up() {
     local ns veth
     ns="$(netns_of "$n")"
     veth="$(veth_of "$n")"
-    ip netns add "$ns"
+    netns_new "$ns"
     ip link add "$veth" type veth peer name eth0 netns "$ns"
     ip link set "$veth" master "$LAB_BRIDGE" up
-    ip -n "$ns" link set lo up
     ip -n "$ns" addr add "$(ip_of "$n")/$LAB_PREFIX_LEN" dev eth0
     ip -n "$ns" link set eth0 up
     # No default route: only the lab subnet is reachable. The service CIDR
@@ -328,74 +281,16 @@ net_up() {
 
 # ---------------------------------------------------------------- processes
 
-# start NAME CMD...: a process in the host namespaces, in its own session.
-start() {
-  local name="$1"
-  shift
-  # 9>&-: daemons must not inherit the lab lock.
-  setsid "$@" >>"$LAB_DIR/logs/$name.log" 2>&1 </dev/null 9>&- &
-  echo $! >"$LAB_DIR/run/$name.pid"
-}
-
-wait_for() { # description timeout-seconds command...
-  local what="$1" t="$2"
-  shift 2
-  local deadline=$((SECONDS + t)) pidfile="$LAB_DIR/run/$what.pid"
-  until "$@" >/dev/null 2>&1; do
-    # A daemon that died (a port taken, a bad flag) will not come up: say
-    # why now instead of after the timeout.
-    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-      die "$what exited while starting: $(tail -n 3 "$LAB_DIR/logs/$what.log" 2>/dev/null | tr '\n' ' ')"
-    fi
-    [ $SECONDS -lt $deadline ] || die "timed out after ${t}s waiting for $what (logs: $LAB_DIR/logs)"
-    sleep 0.3
-  done
-}
-
-# The API server alone: restart-apiserver (the fault tests) starts it again
-# with the same flags, etcd keeping the state.
-apiserver() {
-  local p="$LAB_DIR/pki"
-  start kube-apiserver "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
-    --bind-address "$LAB_BRIDGE_IP" --advertise-address "$LAB_BRIDGE_IP" --secure-port "$LAB_APISERVER_PORT" \
-    --tls-cert-file "$p/apiserver.crt" --tls-private-key-file "$p/apiserver.key" \
-    --client-ca-file "$p/ca.crt" \
-    --token-auth-file "$p/tokens.csv" \
-    --authorization-mode Node,RBAC \
-    --service-account-key-file "$p/sa.pub" --service-account-signing-key-file "$p/sa.key" \
-    --service-account-issuer https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range "$LAB_SERVICE_CIDR" --service-node-port-range "$LAB_NODEPORT_RANGE" \
-    --allow-privileged=true \
-    --kubelet-preferred-address-types InternalIP \
-    --cert-dir "$p/apiserver-generated" \
-    --profiling=false
-  wait_for kube-apiserver 90 curl -sf --cacert "$p/ca.crt" \
-    -H "Authorization: Bearer $(cat "$p/token-kpr-admin")" "$API/readyz"
-}
-
+# The control plane (lab/lib/controlplane.sh), in the host namespaces
+# (CP_NETNS is empty) with config.env's ports; every daemon of the lab in
+# its own session (start, wait_for). The API server alone: restart-apiserver
+# (the fault tests) starts it again (start_apiserver) with the same flags,
+# etcd keeping the state.
 control_plane() {
-  start etcd "$BIN/etcd" --name lab --data-dir "$LAB_DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
-    --advertise-client-urls "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --initial-cluster "lab=http://127.0.0.1:$LAB_ETCD_PEER_PORT" \
-    --unsafe-no-fsync --log-level warn
-  wait_for etcd 30 curl -sf "http://127.0.0.1:$LAB_ETCD_CLIENT_PORT/health"
-
-  apiserver
-  local p="$LAB_DIR/pki"
-  start kube-controller-manager "$BIN/kube-controller-manager" \
-    --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" \
-    --controllers '*,-nodeipam' --use-service-account-credentials=false --leader-elect=false \
-    --service-account-private-key-file "$p/sa.key" --root-ca-file "$p/ca.crt" \
-    --service-cluster-ip-range "$LAB_SERVICE_CIDR" \
-    --node-monitor-grace-period 120s \
-    --bind-address 127.0.0.1 --secure-port 0
-  start kube-scheduler "$BIN/kube-scheduler" \
-    --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" --leader-elect=false \
-    --bind-address 127.0.0.1 --secure-port 0
+  start_etcd lab
+  start_apiserver
+  start_controller_manager "$LAB_DIR/internal/kubeconfig-admin"
+  start_scheduler --kubeconfig "$LAB_DIR/internal/kubeconfig-admin" --leader-elect=false
 }
 
 # Cilium's CRDs, from the newest release the real agents run (its CRDs
@@ -778,13 +673,9 @@ global_unchanged() {
 # cached binaries (the scale bench runs its own control plane from them,
 # with its files elsewhere) are not ours: never touch them.
 lab_pids() {
-  local f pid exe
-  for f in "$LAB_DIR"/run/*.pid; do
-    [ -e "$f" ] || continue
-    pid="$(cat "$f")"
-    # Only if that pid still runs one of ours (pids get reused).
-    { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -F -e "$LAB_DIR" -e "$BIN" -e "$here/" >/dev/null && echo "$pid"
-  done
+  local pid exe
+  # Only if that pid still runs one of ours (pids get reused).
+  recorded_pids "$LAB_DIR" "$BIN" "$here/"
   # One find over /proc rather than a readlink per process.
   while read -r exe; do
     pid="${exe#/proc/}"
@@ -801,8 +692,8 @@ down() {
   local ns pid
   # Killing a node's PID 1 ends everything in that PID namespace (kwok,
   # kube-proxy, stand-ins, exec'd commands).
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  for ns in $(netns_list "$LAB_NETNS_PREFIX"); do
+    for pid in $(netns_pids "$ns"); do kill -9 "$pid" 2>/dev/null || true; done
   done
   local pids alive
   pids="$(lab_pids | sort -u)"
@@ -816,13 +707,7 @@ down() {
     sleep 0.1
   done
   for pid in $pids; do kill -9 "$pid" 2>/dev/null || true; done
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
-    for _ in $(seq 1 30); do
-      [ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
-      sleep 0.1
-    done
-    ip netns del "$ns" 2>/dev/null || true
-  done
+  for ns in $(netns_list "$LAB_NETNS_PREFIX"); do netns_delete "$ns" 2>/dev/null || true; done
   ip link del "$LAB_BRIDGE" 2>/dev/null || true
   for n in $LAB_ALL_NODES; do ip link del "$(veth_of "$n")" 2>/dev/null || true; done
   # The real-agent nodes' cgroups (empty once their processes are gone; the
@@ -845,8 +730,8 @@ down() {
 # is_clean: nothing of the lab left. Prints what is left, exit 1 if any.
 is_clean() {
   local left=0
-  if grep -q "^${LAB_NETNS_PREFIX}" <<<"$(ip netns list 2>/dev/null)"; then
-    echo "network namespaces left: $(ip netns list | grep "^${LAB_NETNS_PREFIX}" | awk '{print $1}' | tr '\n' ' ')"
+  if [ -n "$(netns_list "$LAB_NETNS_PREFIX")" ]; then
+    echo "network namespaces left: $(netns_list "$LAB_NETNS_PREFIX" | tr '\n' ' ')"
     left=1
   fi
   if ip link show "$LAB_BRIDGE" >/dev/null 2>&1; then
@@ -885,8 +770,8 @@ is_clean() {
 rss() {
   local pids ns
   pids="$(lab_pids)"
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${LAB_NETNS_PREFIX}" || true); do
-    pids+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+  for ns in $(netns_list "$LAB_NETNS_PREFIX"); do
+    pids+=" $(netns_pids "$ns" | tr '\n' ' ')"
   done
   local rss=0 pss=0 pid kb
   for pid in $(tr ' ' '\n' <<<"$pids" | grep -E '^[0-9]+$' | sort -u); do
@@ -917,7 +802,9 @@ up() {
     printf 'node-ipvs\t%s\n' "$IPVS_MISSING" >"$LAB_DIR/skipped-nodes"
   fi
   pki
-  tokens
+  # tokens.csv: token,user,uid,"groups". The restricted users have no
+  # bindings here; deploy/rbac.yaml's ClusterRoles are bound by tests.
+  tokens kpr-admin=system:masters system:kube-proxy kpr-reader kpr-inspector nobody
   kubeconfigs
   kwok_execs
   net_up
@@ -982,7 +869,7 @@ restart-apiserver)
   need_root lab-restart-apiserver
   kill -9 "$(cat "$LAB_DIR/run/kube-apiserver.pid")" 2>/dev/null || true
   sleep "${2:-2}"
-  apiserver
+  start_apiserver
   log "kube-apiserver restarted"
   ;;
 rss) rss ;;
