@@ -187,8 +187,8 @@ func slowExecThreshold(timeout time.Duration) time.Duration {
 
 // preferCiliumBinary: agents before 1.15 have no cilium-dbg.
 func preferCiliumBinary(version string) bool {
-	maj, _, ok := textutil.MajorMinor(version)
-	return ok && maj == 1 && textutil.VersionBefore(version, 1, 15)
+	maj, min, ok := textutil.MajorMinor(version)
+	return ok && maj == 1 && min < 15
 }
 
 func isWindows(n NodeInfo) bool { return strings.EqualFold(n.OS, "windows") }
