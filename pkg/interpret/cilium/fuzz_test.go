@@ -26,6 +26,11 @@ func addFixtureSeeds(f *testing.F, pattern string) {
 
 func FuzzParseStatus(f *testing.F) {
 	addFixtureSeeds(f, "status-*")
+	// The 1.7–1.9 and redacted renderings (testdata/old-formats/).
+	old, _ := filepath.Glob(filepath.Join("testdata", "old-formats", "*-status-*"))
+	for _, p := range old {
+		f.Add(readFixture(f, p))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		st, err := ParseStatus(b)
 		if err != nil {
@@ -41,7 +46,7 @@ func FuzzParseStatus(f *testing.F) {
 			if k.Devices == nil {
 				t.Fatal("KPR with nil device list")
 			}
-			if k.ReplacesKubeProxy != Replacement(k.Mode) {
+			if k.ReplacesKubeProxy != ReplacementOf(k) {
 				t.Fatalf("replacement %q for mode %q", k.ReplacesKubeProxy, k.Mode)
 			}
 			for _, d := range k.Devices {

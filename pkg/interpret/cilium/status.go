@@ -338,52 +338,25 @@ func (s *statusText) finish() *Status {
 	return &st
 }
 
+// mergeDetails lays the details block's features over the KPR line's
+// (1.7 and 1.8 print features on the line, 1.9+ only in the block; no
+// release prints both). What the block does not say stays as it was.
 func mergeDetails(dst, src *KPR) {
-	dst.SocketLB = src.SocketLB
-	dst.SocketLBHostnsOnly = src.SocketLBHostnsOnly
-	dst.NodePort = src.NodePort
-	dst.NodePortMode = src.NodePortMode
-	dst.NodePortRange = src.NodePortRange
-	dst.HostPort = src.HostPort
-	dst.ExternalIPs = src.ExternalIPs
-	dst.XDPAcceleration = src.XDPAcceleration
-}
-
-// parseKPRLine reads the value of "KubeProxyReplacement:<pad><Mode><pad>[devices]".
-func parseKPRLine(val string) *KPR {
-	mode, rest := cutField(val)
-	kpr := &KPR{Mode: mode, Devices: []Device{}}
-	rest = strings.TrimSpace(rest)
-	if strings.HasPrefix(rest, "[") {
-		rest = rest[1:]
-		// A truncated paste may lose the closing bracket.
-		if i := strings.LastIndexByte(rest, ']'); i >= 0 {
-			rest = rest[:i]
+	for _, f := range []struct{ d, s **bool }{
+		{&dst.SocketLB, &src.SocketLB}, {&dst.SocketLBHostnsOnly, &src.SocketLBHostnsOnly},
+		{&dst.NodePort, &src.NodePort}, {&dst.HostPort, &src.HostPort}, {&dst.ExternalIPs, &src.ExternalIPs},
+	} {
+		if *f.s != nil {
+			*f.d = *f.s
 		}
-		kpr.Devices = parseDeviceList(rest)
 	}
-	return kpr
-}
-
-// parseDeviceList reads "dev ip ip (Direct Routing), dev2 ip" (no
-// brackets). Empty entries come from the stray ", " the formatter adds when
-// the legacy and new device lists differ in length; the extra spaces from
-// 1.15+'s empty-address padding vanish in strings.Fields.
-func parseDeviceList(s string) []Device {
-	devs := []Device{}
-	for _, entry := range strings.Split(s, ",") {
-		entry = strings.TrimSpace(entry)
-		direct := false
-		if e, ok := strings.CutSuffix(entry, "(Direct Routing)"); ok {
-			entry, direct = strings.TrimSpace(e), true
+	for _, f := range []struct{ d, s *string }{
+		{&dst.NodePortMode, &src.NodePortMode}, {&dst.NodePortRange, &src.NodePortRange}, {&dst.XDPAcceleration, &src.XDPAcceleration},
+	} {
+		if *f.s != "" {
+			*f.d = *f.s
 		}
-		fields := strings.Fields(entry)
-		if len(fields) == 0 {
-			continue
-		}
-		devs = append(devs, Device{Name: fields[0], Addresses: append([]string{}, fields[1:]...), DirectRouting: direct})
 	}
-	return devs
 }
 
 func firstField(s string) string {

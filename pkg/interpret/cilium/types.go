@@ -1,7 +1,7 @@
 // Package cilium reads what a Cilium agent prints: `cilium[-dbg] status`
 // (text and -o json) and `cilium[-dbg] service list` (text and -o json), in
-// the formats of Cilium 1.10 through 1.20. It is pure: bytes in, plain
-// structs out, no client-go.
+// the formats of Cilium 1.10 through 1.20, and the status of 1.7 to 1.9
+// (kprline.go). It is pure: bytes in, plain structs out, no client-go.
 //
 // Why hand-written structs rather than github.com/cilium/cilium/api/v1/models:
 // importing cilium drags its replace directives and a huge dependency tree

@@ -14,7 +14,11 @@ import (
 // (`table ip kube-proxy`, `table ip6 kube-proxy`) are summarised with their
 // service chains; chains of other tables (iptables-nft's `ip nat`,
 // `ip filter`, ...) are classified like iptables chains, so that an
-// nft listing of an iptables-nft host shows KUBE-SVC-* and CILIUM_* too.
+// nft listing of an iptables-nft host shows KUBE-SVC-* and CILIUM_* too,
+// counted as iptables-save's would be (xt-compat statements such as
+// `xt match nfacct` are just words of a rule). Text without its table
+// lines (chain blocks copied out of a listing, grepped lines) is read the
+// same way and flagged as a fragment.
 func ParseNFT(r io.Reader) (*Summary, error) {
 	br := bufio.NewReaderSize(r, 64*1024)
 	for {
@@ -47,11 +51,27 @@ type nftTableAcc struct {
 type nftAcc struct {
 	b      *builder
 	tables []*nftTableAcc
-	// fragment: lines came without their table (a grep); fragChains are
-	// the chains such lines named.
+	// fragment: lines came without their table (a grep, or chains copied
+	// out of a listing); fragChains are the chains such lines named.
 	fragment   bool
 	fragChains map[string]bool
+	// open is a chain block met without its table ("chain X {" at the
+	// top level); its lines wait until its "}" shows it was copied whole.
+	open *tablelessChain
 }
+
+// tablelessChain is a chain block outside any table: an excerpt of a
+// listing (its rules count as the chain's) or a grep that kept the
+// chain's header line (no "}" comes: its lines count one by one).
+type tablelessChain struct {
+	table *nftTableAcc
+	name  string
+	lines []string
+}
+
+// maxOpenLines bounds what a table-less chain block holds back: past it,
+// the block is taken as copied whole.
+const maxOpenLines = 1 << 14
 
 func newNFTAcc(format string) *nftAcc { return &nftAcc{b: newBuilder(format)} }
 
@@ -157,22 +177,120 @@ func (a *nftAcc) fragmentLine(line string) bool {
 	if len(names) == 0 {
 		return false
 	}
-	a.fragment = true
 	for _, n := range names {
-		if a.fragChains[n] {
-			continue
+		a.declareFragmentChain(a.tableFor(n), n)
+	}
+	a.fragment = true
+	return true
+}
+
+// tablelessLine reads a line outside any table: a chain block copied
+// without its table line, or lines a grep cut out. It returns false for a
+// line it does not use. Chain names tell the table: kube-proxy's
+// nftables chains go into "ip kube-proxy", all others (iptables-nft's
+// KUBE-*, CILIUM_*, ...) into "ip ?", read like iptables chains.
+func (a *nftAcc) tablelessLine(line string) bool {
+	f := strings.Fields(line)
+	switch {
+	case len(f) == 3 && f[0] == "chain" && f[2] == "{":
+		a.closeTableless(false)
+		name := unquote(f[1])
+		t := a.tableFor(name)
+		a.declareFragmentChain(t, name)
+		a.open = &tablelessChain{table: t, name: name}
+		return true
+	case line == "}":
+		a.closeTableless(true)
+		return true
+	case a.open != nil:
+		if !isChainDeclaration(line) {
+			o := a.open
+			o.lines = append(o.lines, line)
+			if len(o.lines) >= maxOpenLines {
+				// Still inside the block: what came so far are its rules,
+				// further lines wait again.
+				a.closeTableless(true)
+				a.open = &tablelessChain{table: o.table, name: o.name}
+			}
 		}
-		if a.fragChains == nil {
-			a.fragChains = map[string]bool{}
+		return true
+	}
+	return a.looseLine(line)
+}
+
+// closeTableless ends the open table-less chain block: closed by its "}",
+// its lines are its rules; otherwise (another header, a table, the end)
+// they were grepped lines and count one by one.
+func (a *nftAcc) closeTableless(closed bool) {
+	o := a.open
+	if o == nil {
+		return
+	}
+	a.open = nil
+	var words []string
+	for _, l := range o.lines {
+		if closed {
+			words = splitRule(l, words[:0])
+			a.rule(o.table, o.name, words)
+		} else {
+			a.looseLine(l)
 		}
-		a.fragChains[n] = true
-		t := a.table("ip", "?")
-		if isKubeProxyNFTChain(n) {
-			t = a.table("ip", "kube-proxy")
+	}
+}
+
+func (a *nftAcc) tableFor(chain string) *nftTableAcc {
+	if isKubeProxyNFTChain(chain) {
+		return a.table("ip", "kube-proxy")
+	}
+	return a.table("ip", "?")
+}
+
+// declareFragmentChain counts a chain a fragment shows, once.
+func (a *nftAcc) declareFragmentChain(t *nftTableAcc, name string) {
+	a.fragment = true
+	if a.fragChains[name] {
+		return
+	}
+	if a.fragChains == nil {
+		a.fragChains = map[string]bool{}
+	}
+	a.fragChains[name] = true
+	a.chain(t, name)
+}
+
+// looseLine reads a line without its chain: kube-proxy nftables-mode
+// lines as fragmentLine does, and rules that jump to an iptables-style
+// chain (`nft list ruleset | grep KUBE-SVC` on an iptables-nft node):
+// the rule counts, in no chain, and its target exists (nft refuses a
+// jump to a missing chain).
+func (a *nftAcc) looseLine(line string) bool {
+	if a.fragmentLine(line) {
+		return true
+	}
+	words := splitRule(line, nil)
+	var targets []string
+	for i := 0; i+1 < len(words); i++ {
+		if words[i] == "jump" || words[i] == "goto" {
+			if n := strings.TrimRight(words[i+1], ",}"); chainClass(n) != classNone {
+				targets = append(targets, n)
+			}
 		}
-		a.chain(t, n)
+	}
+	if len(targets) == 0 {
+		return false
+	}
+	t := a.table("ip", "?")
+	t.rules++
+	a.b.info.Rules++
+	for _, n := range targets {
+		a.declareFragmentChain(t, n)
 	}
 	return true
+}
+
+func chainClass(name string) int {
+	c, _ := classify(name)
+	return c
 }
 
 func isKubeProxyNFTChain(name string) bool {
@@ -219,9 +337,15 @@ func parseNFTText(r io.Reader) (*Summary, error) {
 		if line == "" || line[0] == '#' {
 			continue
 		}
+		if i := strings.Index(line, " # handle "); i >= 0 {
+			line = strings.TrimSpace(line[:i]) // nft -a
+		}
 		opens, closes := braces(line)
-		if depth == 0 && !strings.HasPrefix(line, "table ") && a.fragmentLine(line) {
-			continue // a line of `nft list ruleset | grep ...`: no block to track
+		if depth == 0 && !strings.HasPrefix(line, "table ") && a.tablelessLine(line) {
+			continue // chains copied without their table, or grepped lines
+		}
+		if depth == 0 {
+			a.closeTableless(false)
 		}
 		switch {
 		case depth == 0 && strings.HasPrefix(line, "table "):
@@ -259,6 +383,7 @@ func parseNFTText(r io.Reader) (*Summary, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("reading nft output: %w", err)
 	}
+	a.closeTableless(false)
 	if depth > 0 {
 		a.b.warnings = append(a.b.warnings, "the nft listing ends inside a block: it looks truncated")
 	}

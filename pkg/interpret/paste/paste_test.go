@@ -250,3 +250,72 @@ func TestSplitIndentedPaste(t *testing.T) {
 		t.Fatalf("sections = %+v", secs)
 	}
 }
+
+// The formats issue 20 lists as misread: nft listings of iptables-nft
+// chains without their table line (chain blocks, grepped lines) are nft
+// output; old `cilium status` texts are statuses. Every line of the
+// output stays in its section.
+func TestSplitMisreadFormats(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		kind Kind
+	}{
+		{"../netfilter/testdata/nft-iptables-nft-captured-kube-proxy.txt", NFTRuleset},
+		{"../netfilter/testdata/nft-fragment-nat-chains.txt", NFTRuleset},
+		{"../netfilter/testdata/nft-fragment-grep-kube-svc.txt", NFTRuleset},
+		{"../cilium/testdata/old-formats/1.7.0-status-kpr-probe.txt", CiliumStatus},
+		{"../cilium/testdata/old-formats/1.8.0-rc1-status-kpr-strict.txt", CiliumStatus},
+		{"../cilium/testdata/old-formats/1.8.0-status-kpr-strict.txt", CiliumStatus},
+		{"../cilium/testdata/old-formats/1.9.0-status-kpr-probe-verbose.txt", CiliumStatus},
+		{"../cilium/testdata/old-formats/1.18.8-status-kpr-true-dummy0-redacted.txt", CiliumStatus},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b, err := os.ReadFile(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secs := Split(b)
+			if len(secs) != 1 || secs[0].Kind != tc.kind {
+				t.Fatalf("sections %+v", secs)
+			}
+			if got, want := nonBlankLines(string(secs[0].Text)), nonBlankLines(string(b)); got != want {
+				t.Errorf("section holds %d lines, the output %d: lines were lost", got, want)
+			}
+		})
+	}
+}
+
+// A ticket that pastes an old status and a grep of nft's listing, each
+// after its command line, in markdown fences.
+func TestSplitOldStatusThenNFTGrep(t *testing.T) {
+	status, err := os.ReadFile("../cilium/testdata/old-formats/1.8.0-status-kpr-strict.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grep, err := os.ReadFile("../netfilter/testdata/nft-fragment-grep-kube-svc.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(b []byte) string { _, rest, _ := strings.Cut(string(b), "\n"); return rest }
+	in := "Our node still has kube-proxy rules:\n```\n$ kubectl -n kube-system exec cilium-x -- cilium status\n" + body(status) +
+		"```\n\n```\nroot@node-a:~# nft list ruleset | grep KUBE-SVC\n" + strings.SplitN(string(grep), "\n", 3)[2] + "```\n"
+	secs := Split([]byte(in))
+	if len(secs) != 2 || secs[0].Kind != CiliumStatus || secs[1].Kind != NFTRuleset {
+		t.Fatalf("sections %+v", secs)
+	}
+	if secs[1].Command != "nft list ruleset | grep KUBE-SVC" || !strings.HasPrefix(strings.TrimSpace(string(secs[1].Text)), "counter packets 0 bytes 0 jump KUBE-SVC-") || nonBlankLines(string(secs[1].Text)) != nonBlankLines(string(grep)) {
+		t.Errorf("nft section: command %q, text %q", secs[1].Command, secs[1].Text)
+	}
+}
+
+// nonBlankLines counts the lines of an output, its "# " comment lines
+// (fixture headers) left out.
+func nonBlankLines(s string) int {
+	n := 0
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" && !strings.HasPrefix(l, "# ") {
+			n++
+		}
+	}
+	return n
+}
