@@ -12,31 +12,13 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/kubectl-kpr/kubectl-kpr/internal/reporoot"
 )
 
 // readmeMaxBytes is the README's budget: 15 KB, counted as `wc -c` bytes.
 // The details belong in docs/ (CONTRIBUTING.md, "Documentation").
 const readmeMaxBytes = 15000
-
-// repoRoot walks up from the test's working directory to the directory
-// holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 // docFiles lists the checked Markdown files, relative to root:
 // README.md, CONTRIBUTING.md and docs/**/*.md.
@@ -72,7 +54,7 @@ func isMarkdown(path string) bool {
 }
 
 func TestRelativeLinksResolve(t *testing.T) {
-	root := repoRoot(t)
+	root := reporoot.Dir(t)
 	files := docFiles(t, root)
 	if len(files) < 2 {
 		t.Fatalf("found only %v: is docs/ missing?", files)
@@ -90,7 +72,7 @@ func TestRelativeLinksResolve(t *testing.T) {
 }
 
 func TestReadmeSize(t *testing.T) {
-	st, err := os.Stat(filepath.Join(repoRoot(t), "README.md"))
+	st, err := os.Stat(filepath.Join(reporoot.Dir(t), "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +86,7 @@ func TestReadmeSize(t *testing.T) {
 // a line of that file, so that it can never be typed by hand or go stale
 // on its own.
 func TestReadmeExcerptIsRealOutput(t *testing.T) {
-	root := repoRoot(t)
+	root := reporoot.Dir(t)
 	readme := readFile(t, filepath.Join(root, "README.md"))
 	begin := regexp.MustCompile(`<!-- BEGIN STATUS-EXCERPT\b[^\n]*?-->`).FindStringIndex(readme)
 	end := strings.Index(readme, "<!-- END STATUS-EXCERPT -->")

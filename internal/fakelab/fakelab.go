@@ -19,8 +19,10 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-kpr/kubectl-kpr/internal/reporoot"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
 )
 
 // The lab in miniature, as verify's engine meets it through a fake
@@ -41,25 +43,19 @@ const AgentCaptured = "pkg/interpret/cilium/testdata/v1.18.8/captured/kpr-true/"
 // ReadFile reads a fixture relative to the repository root.
 func ReadFile(t testing.TB, path string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root(t), path))
+	b, err := os.ReadFile(filepath.Join(reporoot.Dir(t), path))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-// Sec is one section of a debug pod's dump.
-type Sec struct {
-	name, source, stdout, stderr string
-	code                         int
-}
-
 // frame renders sections the way debugpod's dump script prints them.
-func Frame(boundary, hostAccess string, secs ...Sec) []byte {
+func Frame(boundary, hostAccess string, secs ...hostdump.Section) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s host %s\n", boundary, hostAccess)
 	for _, s := range secs {
-		fmt.Fprintf(&b, "%s begin %s %s\n%s\n%s stderr %s\n%s\n%s end %s %d\n", boundary, s.name, s.source, s.stdout, boundary, s.name, s.stderr, boundary, s.name, s.code)
+		fmt.Fprintf(&b, "%s begin %s %s\n%s\n%s stderr %s\n%s\n%s end %s %d\n", boundary, s.Name, s.Source, s.Stdout, boundary, s.Name, s.Stderr, boundary, s.Name, s.ExitCode)
 	}
 	return []byte(b.String())
 }
@@ -69,7 +65,7 @@ type Node struct {
 	IP       string
 	IPTables string
 	Legacy   string
-	Proxy    Sec
+	Proxy    hostdump.Section
 	// Probes: address → "rc code tConnect"; a missing address is refused.
 	Probes map[string]string
 	// firstProbes answer the first probe of an address instead (a
@@ -127,11 +123,11 @@ func (f *Exec) Exec(_ context.Context, ns, pod, container string, cmd []string) 
 		}
 		host := debugpod.SourceChroot
 		return collect.ExecResult{Stdout: Frame(boundary, host,
-			Sec{name: debugpod.SecIPTablesNFT, source: host, stdout: n.IPTables},
-			Sec{name: debugpod.SecIPTablesLegacy, source: host, stdout: n.Legacy},
-			Sec{name: debugpod.SecIP6TablesNFT, source: host},
-			Sec{name: debugpod.SecNFT, source: host},
-			Sec{name: debugpod.SecIPVS, source: debugpod.SourceSkipped, stderr: "ip_vs is not loaded"},
+			hostdump.Section{Name: debugpod.SecIPTablesNFT, Source: host, Stdout: n.IPTables},
+			hostdump.Section{Name: debugpod.SecIPTablesLegacy, Source: host, Stdout: n.Legacy},
+			hostdump.Section{Name: debugpod.SecIP6TablesNFT, Source: host},
+			hostdump.Section{Name: debugpod.SecNFT, Source: host},
+			hostdump.Section{Name: debugpod.SecIPVS, Source: debugpod.SourceSkipped, Stderr: "ip_vs is not loaded"},
 			n.Proxy,
 		)}, nil
 	case "kpr-probe":
@@ -233,7 +229,7 @@ func New(t testing.TB) *Lab {
 		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: p.Spec.Containers[0].Name, Ready: true, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}}
 		return false, nil, nil
 	})
-	refused := Sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, code: 7}
+	refused := hostdump.Section{Name: debugpod.SecProxyMode, Source: debugpod.SourceImage, ExitCode: 7}
 	kp := ReadFile(t, findings+"kube-proxy-iptables.txt")
 	ex := &Exec{
 		Status:      ReadFile(t, AgentCaptured+"status.json"),
@@ -241,7 +237,7 @@ func New(t testing.TB) *Lab {
 		Probed:      map[string]int{},
 		Nodes: map[string]*Node{
 			"node-cilium": {IP: "172.30.0.11", IPTables: ReadFile(t, findings+"cilium-kpr.txt"), Proxy: refused, Probes: AllAnswer("172.30.0.11")},
-			"node-iptables": {IP: "172.30.0.12", IPTables: kp, Proxy: Sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, stdout: "iptables"},
+			"node-iptables": {IP: "172.30.0.12", IPTables: kp, Proxy: hostdump.Section{Name: debugpod.SecProxyMode, Source: debugpod.SourceImage, Stdout: "iptables"},
 				Probes: AllAnswer("172.30.0.12")},
 			// Nothing serves Services here: the ClusterIP hangs, NodePorts
 			// are refused; the other nodes' NodePorts answer.
@@ -250,23 +246,4 @@ func New(t testing.TB) *Lab {
 		},
 	}
 	return &Lab{CS: cs, Ex: ex}
-}
-
-// root is the repository's root: the first parent with a go.mod.
-func root(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }

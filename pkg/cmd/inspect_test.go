@@ -22,9 +22,11 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-kpr/kubectl-kpr/internal/fakelab"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 )
 
@@ -42,26 +44,11 @@ func findingsFixture(t *testing.T, name string) string {
 	return string(b)
 }
 
-type sec struct {
-	name, source, stdout, stderr string
-	code                         int
-}
-
-// frame renders sections the way debugpod's dump script prints them.
-func frame(boundary, hostAccess string, secs ...sec) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s host %s\n", boundary, hostAccess)
-	for _, s := range secs {
-		fmt.Fprintf(&b, "%s begin %s %s\n%s\n%s stderr %s\n%s\n%s end %s %d\n", boundary, s.name, s.source, s.stdout, boundary, s.name, s.stderr, boundary, s.name, s.code)
-	}
-	return []byte(b.String())
-}
-
 type labNode struct {
 	ip       string
 	iptables string
 	legacy   string
-	proxy    sec
+	proxy    hostdump.Section
 	nft      string
 	ipvs     string
 	ipvs0    bool
@@ -97,20 +84,20 @@ func (d *debugExec) Exec(_ context.Context, ns, pod, container string, cmd []str
 	switch cmd[3] {
 	case "kpr-dump":
 		host := debugpod.SourceChroot
-		ipvs := sec{name: debugpod.SecIPVS, source: debugpod.SourceSkipped, stderr: "ip_vs is not loaded"}
+		ipvs := hostdump.Section{Name: debugpod.SecIPVS, Source: debugpod.SourceSkipped, Stderr: "ip_vs is not loaded"}
 		if n.ipvs != "" {
-			ipvs = sec{name: debugpod.SecIPVS, source: host, stdout: n.ipvs}
+			ipvs = hostdump.Section{Name: debugpod.SecIPVS, Source: host, Stdout: n.ipvs}
 		}
-		ipvs0 := sec{name: debugpod.SecKubeIPVS0, source: host, stderr: `Device "kube-ipvs0" does not exist.`, code: 1}
+		ipvs0 := hostdump.Section{Name: debugpod.SecKubeIPVS0, Source: host, Stderr: `Device "kube-ipvs0" does not exist.`, ExitCode: 1}
 		if n.ipvs0 {
-			ipvs0 = sec{name: debugpod.SecKubeIPVS0, source: host, stdout: "5: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n    link/ether 3e:1f:9c:10:2a:11 brd ff:ff:ff:ff:ff:ff\n    dummy"}
+			ipvs0 = hostdump.Section{Name: debugpod.SecKubeIPVS0, Source: host, Stdout: "5: kube-ipvs0: <BROADCAST,NOARP> mtu 1500 qdisc noop state DOWN\n    link/ether 3e:1f:9c:10:2a:11 brd ff:ff:ff:ff:ff:ff\n    dummy"}
 		}
-		return collect.ExecResult{Stdout: frame(boundary, host,
-			sec{name: debugpod.SecIPTablesNFT, source: host, stdout: n.iptables},
-			sec{name: debugpod.SecIPTablesLegacy, source: host, stdout: n.legacy},
-			sec{name: debugpod.SecIP6TablesNFT, source: host},
-			sec{name: debugpod.SecIP6TablesLegacy, source: host, stderr: "ip6tables-legacy-save: can't initialize ip6tables table `filter'", code: 1},
-			sec{name: debugpod.SecNFT, source: host, stdout: n.nft},
+		return collect.ExecResult{Stdout: fakelab.Frame(boundary, host,
+			hostdump.Section{Name: debugpod.SecIPTablesNFT, Source: host, Stdout: n.iptables},
+			hostdump.Section{Name: debugpod.SecIPTablesLegacy, Source: host, Stdout: n.legacy},
+			hostdump.Section{Name: debugpod.SecIP6TablesNFT, Source: host},
+			hostdump.Section{Name: debugpod.SecIP6TablesLegacy, Source: host, Stderr: "ip6tables-legacy-save: can't initialize ip6tables table `filter'", ExitCode: 1},
+			hostdump.Section{Name: debugpod.SecNFT, Source: host, Stdout: n.nft},
 			ipvs, ipvs0,
 			n.proxy,
 		)}, nil
@@ -134,7 +121,7 @@ func (d *debugExec) Exec(_ context.Context, ns, pod, container string, cmd []str
 	return collect.ExecResult{ExitCode: 2}, nil
 }
 
-var proxyRefused = sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, code: 7}
+var proxyRefused = hostdump.Section{Name: debugpod.SecProxyMode, Source: debugpod.SourceImage, ExitCode: 7}
 
 func scenario(t *testing.T) (*fake.Clientset, *debugExec) {
 	t.Helper()
@@ -170,7 +157,7 @@ func scenario(t *testing.T) (*fake.Clientset, *debugExec) {
 		return false, nil, nil
 	})
 	ex := &debugExec{nodes: map[string]labNode{
-		"node-iptables": {ip: "172.30.0.12", iptables: kp, proxy: sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, stdout: "iptables"},
+		"node-iptables": {ip: "172.30.0.12", iptables: kp, proxy: hostdump.Section{Name: debugpod.SecProxyMode, Source: debugpod.SourceImage, Stdout: "iptables"},
 			probes: map[string]string{"10.96.0.50:80": "0 200 0.0004", "172.30.0.12:30080": "0 200 0.0005", "127.0.0.1:30080": "0 200 0.0003", "0.0.0.0:30080": "0 200 0.0003"}},
 		"node-stale": {ip: "172.30.0.14", iptables: kp + cil, proxy: proxyRefused,
 			probes: map[string]string{"10.96.0.50:80": "0 200 0.0004", "172.30.0.14:30080": "0 200 0.0005", "127.0.0.1:30080": "0 200 0.0003", "0.0.0.0:30080": "0 200 0.0003"}},
@@ -525,7 +512,7 @@ func TestInspectOtherKubeProxyModes(t *testing.T) {
 	}
 	nft, ipvs := fixture("nft-kube-proxy.txt"), fixture("ipvsadm-kube-proxy.txt")
 	cil := findingsFixture(t, "cilium-kpr.txt")
-	ex.nodes["node-iptables"] = labNode{iptables: cil, nft: nft, proxy: sec{name: debugpod.SecProxyMode, source: debugpod.SourceImage, stdout: "nftables"}}
+	ex.nodes["node-iptables"] = labNode{iptables: cil, nft: nft, proxy: hostdump.Section{Name: debugpod.SecProxyMode, Source: debugpod.SourceImage, Stdout: "nftables"}}
 	ex.nodes["node-stale"] = labNode{iptables: cil, nft: nft, proxy: proxyRefused}
 	ex.nodes["node-bare"] = labNode{ipvs: ipvs, ipvs0: true, proxy: proxyRefused}
 	root, out, errOut := testRoot()
