@@ -515,3 +515,14 @@ func ResolveNode(inputs NodeConfigInputs, node nodeconfig.Node, release string) 
 	bc = bc.Fill(inputs.Namespace, node.Name)
 	return nodeconfig.ResolveWith(nodeconfig.Inputs{ConfigMaps: inputs.ConfigMaps, CNCs: inputs.CNCs, Node: node}, bc)
 }
+
+// AgentDaemonSetOf is what nodeconfig reads of a Cilium agent DaemonSet
+// (the conversion ReadNodeConfigInputs uses), for inputs read offline
+// (analyze's sysdump).
+func AgentDaemonSetOf(ds *appsv1.DaemonSet) AgentDaemonSet { return agentDaemonSet(ds) }
+
+// CNCFromUnstructured is ReadNodeConfigInputs's conversion of a
+// CiliumNodeConfig read at apiVersion, for inputs read offline.
+func CNCFromUnstructured(u *unstructured.Unstructured, apiVersion string) (nodeconfig.CNC, error) {
+	return cncFromUnstructured(u, apiVersion)
+}
