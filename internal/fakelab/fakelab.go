@@ -16,6 +16,8 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynfake "k8s.io/client-go/dynamic/fake"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -246,4 +248,13 @@ func New(t testing.TB) *Lab {
 		},
 	}
 	return &Lab{CS: cs, Ex: ex}
+}
+
+// Dynamic is a dynamic client that serves CiliumNodeConfigs at both API
+// versions (objs are unstructured CNCs), as a Cilium 1.16–1.19 cluster does.
+func Dynamic(objs ...runtime.Object) *dynfake.FakeDynamicClient {
+	return dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		collect.CNCResourceV2:      "CiliumNodeConfigList",
+		collect.CNCResourceV2Alpha: "CiliumNodeConfigList",
+	}, objs...)
 }

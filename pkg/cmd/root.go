@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
@@ -243,6 +244,16 @@ func (o *RootOptions) ClusterAccess() (kubernetes.Interface, collect.Executor, e
 		return nil, nil, err
 	}
 	return cs, collect.NewRemoteExecutor(cfg, cs), nil
+}
+
+// Dynamic is a dynamic client on the same config, for the CRDs kpr
+// reads (CiliumNodeConfigs).
+func (o *RootOptions) Dynamic() (dynamic.Interface, error) {
+	cfg, err := o.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
 }
 
 // validateFanOut checks the flags that bound parallel work on nodes.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
@@ -73,12 +74,16 @@ func (o *StatusOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, ex)
+	dyn, err := o.root.Dynamic()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs, dyn, ex)
 }
 
 // run is Run with the cluster access injected (fake clientset and executor
 // in unit tests).
-func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, ex collect.Executor) error {
 	prog := o.root.progress(o.Quiet)
 	prog.Start("status", "reading the Cilium agents")
 	rep, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{
@@ -87,6 +92,7 @@ func (o *StatusOptions) run(ctx context.Context, cs kubernetes.Interface, ex col
 		Timeout:         o.Timeout,
 		Nodes:           o.Nodes,
 		Progress:        prog.Count,
+		Dynamic:         dyn,
 	})
 	prog.End()
 	if err != nil {

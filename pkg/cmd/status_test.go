@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/kubectl-kpr/kubectl-kpr/internal/fakelab"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 )
 
@@ -151,7 +152,7 @@ func runStatus(t *testing.T, objs []runtime.Object, ex collect.Executor, args ..
 	if err := o.Validate(); err != nil {
 		return "", cs, err
 	}
-	err := o.run(context.Background(), cs, ex)
+	err := o.run(context.Background(), cs, fakelab.Dynamic(), ex)
 	return out.String(), cs, err
 }
 
@@ -271,7 +272,7 @@ func TestStatusTableShowsHeaderAndRows(t *testing.T) {
 		"Cilium:        1.16.5 in namespace kube-system, DaemonSet cilium 2/2 ready, nodeSelector cilium=true",
 		"cilium-config: kube-proxy-replacement=true cni-chaining-mode=generic-veth",
 		"kube-proxy:    iptables",
-		"NODE", "SERVICES-BY", "KERNEL",
+		"NODE", "KPR-CONFIG", "SERVICES-BY", "KERNEL",
 		"eth0 172.30.0.11 (Direct Routing)",
 		"key=cilium:NoExecute",
 	} {
@@ -287,7 +288,7 @@ func TestStatusTableShowsHeaderAndRows(t *testing.T) {
 	for _, l := range lines {
 		if strings.HasPrefix(l, "node-cilium ") {
 			found = true
-			if !strings.Contains(l, "cilium-abcde") || !strings.Contains(l, "True") || !strings.HasSuffix(strings.Fields(l)[6], "cilium") {
+			if !strings.Contains(l, "cilium-abcde") || !strings.Contains(l, "True") || !strings.HasSuffix(strings.Fields(l)[7], "cilium") || strings.Fields(l)[5] != "true" {
 				t.Errorf("node-cilium row = %q", l)
 			}
 		}
@@ -310,7 +311,7 @@ func TestStatusListCallsDoNotGrowWithNodes(t *testing.T) {
 		if err := o.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if err := o.run(context.Background(), cs, seedExec()); err != nil {
+		if err := o.run(context.Background(), cs, fakelab.Dynamic(), seedExec()); err != nil {
 			t.Fatal(err)
 		}
 		return int(lists.Load())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/nodeconfig"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/textutil"
 )
@@ -57,6 +59,9 @@ type NodeInfo struct {
 	OS            string
 	Ready         bool
 	Taints        []string
+	// Config is what the agent's `config` init container reads of the
+	// Node: its labels, config.cilium.io annotations and their times.
+	Config nodeconfig.Node
 }
 
 // ListNodes lists every node (one paginated LIST).
@@ -86,6 +91,7 @@ func nodeInfo(n *corev1.Node) NodeInfo {
 		KernelVersion: n.Status.NodeInfo.KernelVersion,
 		OSImage:       n.Status.NodeInfo.OSImage,
 		OS:            n.Status.NodeInfo.OperatingSystem,
+		Config:        NodeFacts(*n),
 	}
 	if os := n.Labels[corev1.LabelOSStable]; os != "" {
 		ni.OS = os
@@ -126,6 +132,11 @@ type AgentPod struct {
 	Container string
 	Image     string
 	OwnerDS   string
+	// ConfigBuiltAt is when the agent's configuration was built: its
+	// `config` init container's finish, else the pod's creation;
+	// ConfigBuiltBy says which.
+	ConfigBuiltAt time.Time
+	ConfigBuiltBy string
 }
 
 // CiliumInfo is Cilium as the API server shows it.
@@ -165,6 +176,7 @@ func FindCilium(ctx context.Context, client kubernetes.Interface, namespaceOverr
 				ap.OwnerDS = o.Name
 			}
 		}
+		ap.ConfigBuiltAt, ap.ConfigBuiltBy = configBuiltAt(p)
 		info.Agents = append(info.Agents, ap)
 	}
 	sort.Slice(info.Agents, func(i, j int) bool { return info.Agents[i].Node < info.Agents[j].Node })
@@ -251,6 +263,24 @@ type KubeProxyInfo struct {
 	// nodes, so one cluster-wide mode would be wrong there. A pod that
 	// names no mode of its own gets Install.Mode.
 	ModeByNode map[string]string
+	// DaemonSet: kube-system/kube-proxy exists (the DaemonSet Cilium's
+	// documented KPR rollout patches); Affinity is its required
+	// nodeAffinity (matchExpressions).
+	DaemonSet nodeconfig.Tri
+	Affinity  []nodeconfig.NodeSelectorTerm
+	// HealthzBind is kube-proxy's healthz bind address: its command
+	// line's --healthz-bind-address, else the ConfigMap's
+	// healthzBindAddress; "" means kube-proxy's default (0.0.0.0:10256).
+	HealthzBind string
+}
+
+// Excludes reports whether kube-proxy's DaemonSet is kept off a node with
+// these labels by its required nodeAffinity.
+func (k *KubeProxyInfo) Excludes(labels map[string]string) nodeconfig.Tri {
+	if k == nil || k.DaemonSet != nodeconfig.Yes {
+		return nodeconfig.Unknown
+	}
+	return nodeconfig.TriOf(!nodeconfig.AffinityAllows(k.Affinity, labels))
 }
 
 // FindKubeProxy finds kube-proxy pods (DaemonSet or static, by label; static
@@ -294,11 +324,13 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 	switch {
 	case err == nil:
 		info.Install.DaemonSet = daemonSetStatus(ds, "kube-proxy")
+		info.DaemonSet, info.Affinity = nodeconfig.Yes, requiredAffinity(ds)
 		if len(ds.Spec.Template.Spec.Containers) > 0 {
 			c := ds.Spec.Template.Spec.Containers[0]
 			args = append(append([]string{}, c.Command...), c.Args...)
 		}
 	case apierrors.IsNotFound(err):
+		info.DaemonSet = nodeconfig.No
 	default:
 		return nil, explainAPIError(err, "get", "daemonsets", KubeProxyNamespace)
 	}
@@ -319,14 +351,18 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 			info.Install.PodsByMode = counts
 		}
 	}()
-	if m := ProxyModeFromArgs(args); m != "" {
-		info.Install.Mode, info.Install.ModeFrom = m, "command line --proxy-mode"
-		return info, nil
-	}
 	// Missing or forbidden is not fatal: the mode then defaults below.
 	cm, err := cms.get(ctx, KubeProxyNamespace, KubeProxyConfigMapName)
 	if err != nil {
 		return nil, err
+	}
+	info.HealthzBind = flagValue(args, "--healthz-bind-address")
+	if _, doc, ok := proxyConfigDoc(cm, false); ok && info.HealthzBind == "" {
+		info.HealthzBind = healthzFromConfig(doc)
+	}
+	if m := ProxyModeFromArgs(args); m != "" {
+		info.Install.Mode, info.Install.ModeFrom = m, "command line --proxy-mode"
+		return info, nil
 	}
 	if key, doc, ok := proxyConfigDoc(cm, false); ok {
 		info.Install.Mode = ProxyModeFromConfig(doc)
@@ -411,6 +447,18 @@ func podProxyMode(ctx context.Context, cms *configMaps, p *corev1.Pod) (string, 
 	return "", nil
 }
 
+// configBuiltAt is when build-config wrote the agent's configuration:
+// the `config` init container's finish, else the pod's creation (the
+// init container runs right after it).
+func configBuiltAt(p *corev1.Pod) (time.Time, string) {
+	for _, st := range p.Status.InitContainerStatuses {
+		if st.Name == "config" && st.State.Terminated != nil && !st.State.Terminated.FinishedAt.IsZero() {
+			return st.State.Terminated.FinishedAt.Time, "its init container config finished at"
+		}
+	}
+	return p.CreationTimestamp.Time, "its pod was created at"
+}
+
 // ProxyModeFromArgs returns --proxy-mode from a kube-proxy command line.
 func ProxyModeFromArgs(args []string) string {
 	for i, a := range args {
@@ -422,6 +470,49 @@ func ProxyModeFromArgs(args []string) string {
 		}
 	}
 	return ""
+}
+
+// flagValue is a --name=value or --name value flag's value.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v
+		}
+		if a == name && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// healthzFromConfig reads healthzBindAddress from a KubeProxyConfiguration.
+func healthzFromConfig(doc string) string {
+	var cfg struct {
+		HealthzBindAddress string `json:"healthzBindAddress"`
+	}
+	if yaml.Unmarshal([]byte(doc), &cfg) != nil {
+		return ""
+	}
+	return strings.TrimSpace(cfg.HealthzBindAddress)
+}
+
+// requiredAffinity is a DaemonSet's required node affinity terms
+// (matchExpressions; matchFields are left out, the rollout does not use
+// them).
+func requiredAffinity(ds *appsv1.DaemonSet) []nodeconfig.NodeSelectorTerm {
+	a := ds.Spec.Template.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil
+	}
+	var out []nodeconfig.NodeSelectorTerm
+	for _, t := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+		var term nodeconfig.NodeSelectorTerm
+		for _, e := range t.MatchExpressions {
+			term.MatchExpressions = append(term.MatchExpressions, nodeconfig.Requirement{Key: e.Key, Operator: string(e.Operator), Values: e.Values})
+		}
+		out = append(out, term)
+	}
+	return out
 }
 
 // ProxyModeFromConfig reads `mode` from a KubeProxyConfiguration document.

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
@@ -30,6 +31,9 @@ type StatusOptions struct {
 	Progress func(done, total, failed int)
 	// Nodes, when set, restricts the report to these nodes.
 	Nodes []string
+	// Dynamic reads CiliumNodeConfigs (per-node configuration); nil
+	// leaves them out, with a warning.
+	Dynamic dynamic.Interface
 }
 
 // AgentStatus is the outcome of reading one agent's status.
@@ -108,6 +112,11 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 		}
 	}
 
+	perNode, err := ReadPerNode(ctx, client, opts.Dynamic, ci, kp)
+	if err != nil {
+		return nil, err
+	}
+
 	rep := &report.Status{Cilium: ci.Install, KubeProxy: kp.Install, Nodes: make([]report.NodeStatus, len(nodes))}
 	preferOld := preferCiliumBinary(ci.Install.Version)
 	probe := &binaryProbe{}
@@ -117,6 +126,7 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 	phaseCtx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	statuses := make([]AgentStatus, len(nodes))
+	configs := make([]AgentConfig, len(nodes))
 	count := NewDoneCounter(len(nodes), opts.Progress)
 	ForEachBounded(phaseCtx, len(nodes), opts.Concurrency, slowExecThreshold(opts.Timeout), func(ctx context.Context, i int) {
 		a := ci.AgentByNode[nodes[i].Name]
@@ -125,6 +135,11 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 			return
 		}
 		statuses[i] = ReadAgentStatus(ctx, ex, *a, preferOld, probe)
+		if perNode.Involves(nodes[i]) {
+			configs[i] = ReadAgentConfig(ctx, ex, *a, perNode.ConfigDir(nodes[i].Name), perNode.InRollout(nodes[i]))
+		} else {
+			configs[i].Note = "no per-node configuration applies to the node, so its agent was not asked"
+		}
 		count.Done(statuses[i].Err != nil)
 	})
 
@@ -167,11 +182,26 @@ func CollectStatus(ctx context.Context, client kubernetes.Interface, ex Executor
 		if ev.Windows {
 			row.Errors = append(row.Errors, "Windows node: skipped (kpr inspects Linux datapaths only)")
 		}
+		if a := ci.AgentByNode[n.Name]; (a != nil || perNode.InRollout(n)) && !ev.Windows {
+			release := ""
+			if st := statuses[i].Status; st != nil {
+				release = st.Version
+			}
+			view, ds := perNode.Judge(n, a, ev.Mode, release, configs[i], row.KubeProxyPod != nil)
+			row.NodeConfig = report.NodeConfigFrom(ds, view)
+			if view.KPR != "" || view.KPROrigin != "" {
+				ev.ConfigKPR, ev.ConfigKPROrigin = view.KPR, view.KPROrigin
+			}
+			row.Warnings = append(row.Warnings, report.NodeConfigWarnings(view)...)
+		}
 		row.ServicesBy = verdict.Decide(ev)
 		row.Warnings = append(row.Warnings, verdict.Disagreements(ev)...)
 		rep.Nodes[i] = row
 	}
 	rep.Warnings = clusterWarnings(rep)
+	for _, w := range perNode.Warnings {
+		rep.Warnings = append(rep.Warnings, verdict.Warning{Code: "node-config-incomplete", Message: w})
+	}
 	return rep, nil
 }
 

@@ -93,11 +93,22 @@ func goldenStatus() *report.Status {
 					Devices:  []report.KPRDevice{{Name: "eth0", Addresses: []string{"172.30.0.11", "fd00::11"}, DirectRouting: true}, {Name: "eth1", Addresses: []string{"10.1.0.11"}}},
 					SocketLB: boolPtr(true), SocketLBHostnsOnly: boolPtr(false), NodePort: boolPtr(true), NodePortMode: "SNAT", NodePortRange: "30000-32767",
 					HostPort: boolPtr(true), ExternalIPs: boolPtr(true), XDPAcceleration: "Disabled"},
-				CNIChaining: "none", AgentVersion: "1.18.8", ServicesBy: verdict.Cilium, Warnings: []verdict.Warning{}, Errors: []string{}},
+				CNIChaining: "none", AgentVersion: "1.18.8", ServicesBy: verdict.Cilium, Warnings: []verdict.Warning{}, Errors: []string{},
+				NodeConfig: &report.NodeConfig{ReadFrom: "agent", DaemonSet: "kube-system/cilium",
+					Sources: []string{"config-map:kube-system/cilium-config", "cilium-node-config:kube-system/kube-proxy-replacement"},
+					Keys: []report.ConfigKey{
+						{Key: "kube-proxy-replacement", Value: "true", Origin: "CiliumNodeConfig kube-system/kube-proxy-replacement", Found: "agent"},
+						{Key: "kube-proxy-replacement-healthz-bind-address", Value: "0.0.0.0:10256", Origin: "CiliumNodeConfig kube-system/kube-proxy-replacement", Found: "agent"},
+						{Key: "bpf-lb-sock", Value: "true", Origin: "cilium-config", Found: "agent"},
+						{Key: "bpf-lb-algorithm", Value: "random", Origin: "cilium-config", Found: "agent", Configured: strPtr("maglev"), ConfiguredOrigin: "node annotation"},
+					},
+					Rollout: &report.Rollout{State: "finished", Parts: []report.RolloutPart{{Part: "label", OK: true, Detail: "io.cilium.migration/kube-proxy-replacement=true"}}}}},
 			{Name: "node-both", InternalIP: "172.30.0.12", KernelVersion: "6.8.0-45-generic", OSImage: "Ubuntu 24.04.1 LTS", OS: "linux", Ready: true, Taints: []string{},
 				CiliumAgent:          &report.AgentRef{Pod: "cilium-b2", Namespace: "kube-system", Ready: true, Source: "cilium-dbg status"},
 				KubeProxyReplacement: &report.KPR{Mode: "False", ReplacesKubeProxy: report.ReplacesPartial, Devices: []report.KPRDevice{}, SocketLB: boolPtr(true)},
 				CNIChaining:          "generic-veth", AgentVersion: "1.18.8", KubeProxyPod: &kpBoth, KubeProxyMode: "ipvs", ServicesBy: verdict.Both,
+				NodeConfig: &report.NodeConfig{ReadFrom: "computed", ReadNote: "the agent has no --config-dir", Sources: []string{}, Keys: []report.ConfigKey{
+					{Key: "kube-proxy-replacement", Value: "false", Origin: "node label", Found: "computed"}}},
 				Warnings: []verdict.Warning{{Code: "kube-proxy-and-cilium-kpr", Message: "kube-proxy runs next to Cilium's socket-LB <both>"}}, Errors: []string{}},
 			{Name: "node-iptables", InternalIP: "172.30.0.13", KernelVersion: "5.15.0", OSImage: "Debian GNU/Linux 12", OS: "linux", Ready: true,
 				Taints:       []string{"node-role.kubernetes.io/control-plane:NoSchedule"},
@@ -516,3 +527,5 @@ func head(s string) string {
 	}
 	return s
 }
+
+func strPtr(s string) *string { return &s }

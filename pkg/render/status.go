@@ -30,7 +30,7 @@ func Status(w io.Writer, rep *report.Status, p Palette, wide bool) error {
 	statusHeader(w, rep, p)
 	fmt.Fprintln(w)
 
-	header := []string{"NODE", "INTERNAL-IP", "READY", "CILIUM-AGENT", "KPR", "KUBE-PROXY", "SERVICES-BY"}
+	header := []string{"NODE", "INTERNAL-IP", "READY", "CILIUM-AGENT", "KPR", "KPR-CONFIG", "KUBE-PROXY", "SERVICES-BY"}
 	if wide {
 		header = append(header, "KERNEL", "OS-IMAGE", "CHAINING", "DEVICES", "TAINTS")
 	}
@@ -61,7 +61,7 @@ func Status(w io.Writer, rep *report.Status, p Palette, wide bool) error {
 		if len(n.Warnings) > 0 || len(n.Errors) > 0 {
 			sb += " " + p.Warn("(!)")
 		}
-		row := []string{Safe(n.Name), n.InternalIP, ready, agent, kpr, kp, sb}
+		row := []string{Safe(n.Name), n.InternalIP, ready, agent, kpr, kprConfigCell(n.NodeConfig, p), kp, sb}
 		if wide {
 			row = append(row, Safe(orDash(n.KernelVersion)), Safe(orDash(n.OSImage)), Safe(orDash(n.CNIChaining)), devicesCell(n.KubeProxyReplacement), Safe(orDash(strings.Join(n.Taints, ","))))
 		}
@@ -70,7 +70,97 @@ func Status(w io.Writer, rep *report.Status, p Palette, wide bool) error {
 	if err := Table(w, header, rows); err != nil {
 		return err
 	}
+	nodeConfigs(w, rep, p, wide)
 	return statusNotes(w, rep, p)
+}
+
+// kprConfigCell is the kube-proxy-replacement a node's agent is configured
+// with, marked when a per-node source set it: "(cnc)" a CiliumNodeConfig,
+// "(node)" a node label or annotation, "*" a change not applied yet.
+func kprConfigCell(c *report.NodeConfig, p Palette) string {
+	if c == nil {
+		return p.Faint("-")
+	}
+	k, ok := c.Get("kube-proxy-replacement")
+	if !ok {
+		return p.Faint("unset")
+	}
+	cell := Safe(orDefaultStr(k.Value, `""`))
+	if m := originMarker(k.Origin); m != "" {
+		cell += " " + p.Info(m)
+	}
+	if k.Configured != nil {
+		cell += p.Warn("*")
+	}
+	return cell
+}
+
+func originMarker(origin string) string {
+	switch {
+	case strings.HasPrefix(origin, "CiliumNodeConfig "):
+		return "(cnc)"
+	case strings.HasPrefix(origin, "node "):
+		return "(node)"
+	}
+	return ""
+}
+
+// nodeConfigs lists, per node, the KPR-related keys that a per-node
+// source sets or that wait for the agent's restart (every key with
+// -o wide), where each came from, and how kpr found it.
+func nodeConfigs(w io.Writer, rep *report.Status, p Palette, wide bool) {
+	var lines []string
+	for _, n := range rep.Nodes {
+		c := n.NodeConfig
+		if c == nil {
+			continue
+		}
+		var keys []string
+		for _, k := range c.Keys {
+			if !wide && originMarker(k.Origin) == "" && k.Configured == nil {
+				continue
+			}
+			line := "    " + Safe(k.Key) + "=" + Safe(k.Value) + "  " + p.Faint("from "+Safe(k.Origin))
+			if k.Configured != nil {
+				line += "  " + p.Warn("configured now: "+Safe(*k.Configured)+" from "+Safe(k.ConfiguredOrigin)+" (not applied until the agent pod is re-created)")
+			}
+			keys = append(keys, line)
+		}
+		if len(keys) == 0 && c.Rollout == nil && c.Error == "" {
+			continue
+		}
+		head := "  " + p.Bold(Safe(n.Name)) + "  " + p.Faint(readFromText(c))
+		if wide && len(c.Sources) > 0 {
+			head += "  " + p.Faint("sources: "+Safe(strings.Join(c.Sources, ", ")))
+		}
+		lines = append(lines, head)
+		lines = append(lines, keys...)
+		if c.Rollout != nil {
+			tone := p.Good
+			if c.Rollout.State != "finished" {
+				tone = p.Warn
+			}
+			lines = append(lines, "    "+tone("KPR rollout "+c.Rollout.State))
+		}
+		if c.Error != "" {
+			lines = append(lines, "    "+p.Bad("build-config fails: "+Safe(c.Error)))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Per-node configuration (CiliumNodeConfigs, config.cilium.io node keys):")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+}
+
+func readFromText(c *report.NodeConfig) string {
+	if c.ReadFrom == "agent" {
+		return "(read from the agent's config dir)"
+	}
+	return "(computed from the API objects, as the agent's config init container does)"
 }
 
 func statusHeader(w io.Writer, rep *report.Status, p Palette) {

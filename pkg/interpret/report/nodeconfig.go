@@ -2,6 +2,7 @@ package report
 
 import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/nodeconfig"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
 
 // NodeConfig is a node's per-node Cilium configuration: the KPR-related
@@ -91,4 +92,13 @@ func (c *NodeConfig) Get(key string) (ConfigKey, bool) {
 		}
 	}
 	return ConfigKey{}, false
+}
+
+// NodeConfigWarnings are a view's findings as report warnings.
+func NodeConfigWarnings(v nodeconfig.View) []verdict.Warning {
+	out := make([]verdict.Warning, 0, len(v.Findings))
+	for _, f := range v.Findings {
+		out = append(out, verdict.Warning{Code: f.Code, Message: f.Message})
+	}
+	return out
 }

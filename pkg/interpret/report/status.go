@@ -68,8 +68,11 @@ type NodeStatus struct {
 	// KubeProxyMode is the mode of the kube-proxy pod on this node.
 	KubeProxyMode string             `json:"kubeProxyMode,omitempty"`
 	ServicesBy    verdict.ServicesBy `json:"servicesBy"`
-	Warnings      []verdict.Warning  `json:"warnings"`
-	Errors        []string           `json:"errors"`
+	// NodeConfig is the node's per-node Cilium configuration (nodes with
+	// a Cilium agent, or in the documented KPR rollout).
+	NodeConfig *NodeConfig       `json:"nodeConfig,omitempty"`
+	Warnings   []verdict.Warning `json:"warnings"`
+	Errors     []string          `json:"errors"`
 }
 
 // AgentRef identifies a node's Cilium agent pod.

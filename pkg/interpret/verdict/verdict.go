@@ -61,8 +61,12 @@ type Evidence struct {
 	// AgentVersion is the agent's version, used for kernel requirements.
 	AgentVersion string
 
-	// ConfigKPR is cilium-config's kube-proxy-replacement value ("" if unset).
-	ConfigKPR string
+	// ConfigKPR is the kube-proxy-replacement value the node's agent is
+	// configured with ("" if unset): cilium-config's, or the node's
+	// effective one (CiliumNodeConfigs, node keys), from ConfigKPROrigin
+	// ("" means cilium-config).
+	ConfigKPR       string
+	ConfigKPROrigin string
 
 	// KubeProxy: a kube-proxy pod runs on the node; KubeProxyMode its mode.
 	KubeProxy     bool
@@ -121,7 +125,7 @@ func Disagreements(e Evidence) []Warning {
 	configFull := isFullMode(e.ConfigKPR)
 	if e.HasAgent && e.AgentRead {
 		if configFull && e.Replacement != replacementFull && e.Replacement != "" {
-			add(CodeConfigSaysKPRAgentDisabled, "cilium-config sets kube-proxy-replacement=%q but the agent reports %q: the agent runs without KPR (restart it, check its logs and kernel)", e.ConfigKPR, e.Mode)
+			add(CodeConfigSaysKPRAgentDisabled, "%s sets kube-proxy-replacement=%q but the agent reports %q: the agent runs without KPR (restart it, check its logs and kernel)", orDefault(e.ConfigKPROrigin, "cilium-config"), e.ConfigKPR, e.Mode)
 		}
 		if e.AgentReady && e.Replacement != replacementFull && e.Replacement != replacementPartial && !configFull {
 			add(CodeAgentReadyKPRFalse, "Cilium agent is ready but KubeProxyReplacement is %q: Services depend on kube-proxy here", orUnset(e.Mode))
