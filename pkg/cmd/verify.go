@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
@@ -199,14 +200,18 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 			cluster.Context = *o.root.ConfigFlags.Context
 		}
 	}
-	return o.run(ctx, cs, ex, cluster)
+	dyn, err := o.root.Dynamic()
+	if err != nil {
+		return &ExitError{Code: verifyExitCannot, Err: err}
+	}
+	return o.run(ctx, cs, dyn, ex, cluster)
 }
 
-func (o *VerifyOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, cluster report.VerifyCluster) error {
+func (o *VerifyOptions) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, ex collect.Executor, cluster report.VerifyCluster) error {
 	progress := o.root.progress(o.Quiet)
 	errOut := o.root.Streams.ErrOut
 	res, err := verify.Run(ctx, verify.Deps{
-		Client: cs, Exec: ex, Cluster: cluster, Progress: progress,
+		Client: cs, Dynamic: dyn, Exec: ex, Cluster: cluster, Progress: progress,
 		Warn: func(kind, msg string) {
 			progress.End()
 			if kind != "" {

@@ -327,7 +327,7 @@ func severity(r string) int {
 // checkOrder is the order checks are shown in: the node's own facts first,
 // then the probes from the nearest to the farthest.
 var checkOrder = []string{
-	report.CheckNodeReachable, report.CheckStatusWarnings, report.CheckAgentKPR, report.CheckAgentServiceTable,
+	report.CheckNodeReachable, report.CheckStatusWarnings, report.CheckAgentKPR, report.CheckKPRConfig, report.CheckAgentServiceTable,
 	report.CheckNoKubeProxyRules, report.CheckKubeProxyRules, report.CheckSingleDatapath, report.CheckServiceDatapath,
 	report.CheckCiliumFrontends, report.CheckClusterIP, report.CheckNodePortLocal, report.CheckNodePortLoopback,
 	report.CheckNodePortAny, report.CheckNodePortRemote,

@@ -19,6 +19,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
@@ -71,7 +72,10 @@ type Progress interface {
 
 // Deps are the cluster access and the run's voice on stderr.
 type Deps struct {
-	Client   kubernetes.Interface
+	Client kubernetes.Interface
+	// Dynamic reads CiliumNodeConfigs (nil: per-node configuration is
+	// cilium-config's, with a warning).
+	Dynamic  dynamic.Interface
 	Exec     collect.Executor
 	Cluster  report.VerifyCluster
 	Progress Progress
@@ -186,7 +190,7 @@ func (r *run) endPhase(name, detail string) {
 func (r *run) classify(ctx context.Context) error {
 	o := r.opts
 	r.deps.Progress.Start("status", "reading every node's agent and kube-proxy")
-	st, err := collect.CollectStatus(ctx, r.deps.Client, r.deps.Exec, collect.StatusOptions{CiliumNamespace: o.CiliumNamespace, Concurrency: 16, Timeout: o.Pods.Timeout})
+	st, err := collect.CollectStatus(ctx, r.deps.Client, r.deps.Exec, collect.StatusOptions{CiliumNamespace: o.CiliumNamespace, Concurrency: 16, Timeout: o.Pods.Timeout, Dynamic: r.deps.Dynamic})
 	if err != nil {
 		return cannotRun("status: %w", err)
 	}

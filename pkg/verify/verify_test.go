@@ -47,7 +47,7 @@ func baseOptions() Options {
 func runVerify(t *testing.T, ctx context.Context, l *fakelab.Lab, o Options) (*report.Verify, *phases, error) {
 	t.Helper()
 	p := &phases{}
-	res, err := Run(ctx, Deps{Client: l.CS, Exec: l.Ex, Progress: p, Warn: func(kind, msg string) {
+	res, err := Run(ctx, Deps{Client: l.CS, Dynamic: fakelab.Dynamic(), Exec: l.Ex, Progress: p, Warn: func(kind, msg string) {
 		p.mu.Lock()
 		p.warned = append(p.warned, kind+": "+msg)
 		p.mu.Unlock()

@@ -117,12 +117,18 @@ func JudgeNode(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 		add(c)
 	}
 
+	// Configured KPR (the node's effective configuration) against the
+	// KPR the agent runs.
+	if c, ok := kprConfigCheck(st); ok {
+		add(c)
+	}
+
 	// Status warnings not covered by a check of their own.
 	if st != nil {
 		var ws []string
 		for _, w := range st.Warnings {
 			switch w.Code {
-			case verdict.CodeNoServiceDatapath, verdict.CodeKubeProxyWithKPR:
+			case verdict.CodeNoServiceDatapath, verdict.CodeKubeProxyWithKPR, verdict.CodeConfigSaysKPRAgentDisabled:
 				continue
 			}
 			ws = append(ws, w.Code+": "+w.Message)
@@ -474,4 +480,52 @@ func trimFloat(f float64) string {
 		return "0"
 	}
 	return s
+}
+
+// kprConfigCheck compares the kube-proxy-replacement a node's agent is
+// configured with (cilium-config, CiliumNodeConfigs, node keys: the agent's
+// config dir, or computed) with the mode the agent reports. It passes
+// when they agree, fails when the configuration turns KPR on and the agent
+// runs without it, and warns when they differ otherwise or a newer
+// setting waits for the agent's re-creation.
+func kprConfigCheck(st *report.NodeStatus) (report.VerifyCheck, bool) {
+	if st == nil || st.CiliumAgent == nil || st.NodeConfig == nil || st.KubeProxyReplacement == nil {
+		return report.VerifyCheck{}, false
+	}
+	c := report.VerifyCheck{Name: report.CheckKPRConfig, Expect: report.ExpectPresent}
+	k, set := st.NodeConfig.Get("kube-proxy-replacement")
+	configured, from := "unset", "no source"
+	if set {
+		configured, from = fmt.Sprintf("%q", k.Value), k.Origin
+	}
+	how := "read from the agent's config dir"
+	if st.NodeConfig.ReadFrom != "agent" {
+		how = "computed from the API objects"
+	}
+	running := st.KubeProxyReplacement
+	full := running.ReplacesKubeProxy == report.ReplacesFull
+	on := set && kprOn(k.Value)
+	c.Evidence.Text = fmt.Sprintf("configured kube-proxy-replacement=%s from %s (%s); the agent reports %s", configured, from, how, running.Mode)
+	c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- cat /tmp/cilium/config-map/kube-proxy-replacement /tmp/cilium/config-map/config-sources", st.CiliumAgent.Namespace, st.CiliumAgent.Pod)
+	switch {
+	case on && !full:
+		c.Result, c.Reason = report.ResultFail, fmt.Sprintf("configured kube-proxy-replacement=%s (from %s) but the agent reports %s: it runs without full KPR", configured, from, running.Mode)
+	case !on && full:
+		c.Result, c.Reason = report.ResultWarn, fmt.Sprintf("configured kube-proxy-replacement=%s (from %s) but the agent reports %s: its flags or an older configuration decide", configured, from, running.Mode)
+	default:
+		c.Result, c.Reason = report.ResultPass, fmt.Sprintf("configured kube-proxy-replacement=%s (from %s) and the agent reports %s", configured, from, running.Mode)
+	}
+	if set && k.Configured != nil && c.Result == report.ResultPass {
+		c.Result = report.ResultWarn
+		c.Reason += fmt.Sprintf("; %s now sets %q, not applied until the agent pod is re-created", k.ConfiguredOrigin, *k.Configured)
+	}
+	return c, true
+}
+
+func kprOn(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "strict":
+		return true
+	}
+	return false
 }

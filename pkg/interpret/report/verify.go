@@ -139,6 +139,7 @@ const (
 // Check names; stable, for scripts and JUnit test case names.
 const (
 	CheckAgentKPR          = "agent-kpr"
+	CheckKPRConfig         = "kpr-config"
 	CheckNoKubeProxyRules  = "no-kube-proxy-rules"
 	CheckKubeProxyRules    = "kube-proxy-rules"
 	CheckSingleDatapath    = "single-datapath"
