@@ -495,5 +495,29 @@ func TestVerifyRealAgents(t *testing.T) {
 			t.Errorf("no %s check from a real KPR node: %v", k, seen)
 		}
 	}
+	// kpr-config: the configured KPR (with its per-node source) against
+	// the running one (issue 20; lab/README.md "Per-node configuration").
+	wantConfig := map[string]struct{ result, reason string }{
+		"node-cilium":  {"pass", "from CiliumNodeConfig kube-system/kube-proxy-replacement"},
+		"node-stale":   {"pass", "from CiliumNodeConfig kube-system/kube-proxy-replacement"},
+		"node-both":    {"pass", "from cilium-config"},
+		"node-kpr-off": {"fail", "runs without full KPR"},
+	}
+	for _, c := range v.Checks {
+		if c.Name != "kpr-config" {
+			continue
+		}
+		w, ok := wantConfig[c.Node]
+		if !ok {
+			continue
+		}
+		delete(wantConfig, c.Node)
+		if c.Result != w.result || !strings.Contains(c.Reason, w.reason) {
+			t.Errorf("%s: %s (%s), want %s, %q", c.ID, c.Result, c.Reason, w.result, w.reason)
+		}
+	}
+	for n := range wantConfig {
+		t.Errorf("%s: no kpr-config check", n)
+	}
 	waitNoKprPods(t)
 }

@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"sort"
+	"strings"
+	"testing"
+)
+
+// statusNodeConfig is the part of `status -o json` that issue 20 adds.
+type statusNodeConfig struct {
+	Nodes []struct {
+		Name       string `json:"name"`
+		NodeConfig *struct {
+			ReadFrom  string   `json:"readFrom"`
+			ReadNote  string   `json:"readNote"`
+			DaemonSet string   `json:"daemonSet"`
+			Sources   []string `json:"sources"`
+			Keys      []struct {
+				Key              string  `json:"key"`
+				Value            string  `json:"value"`
+				Origin           string  `json:"origin"`
+				Found            string  `json:"found"`
+				Configured       *string `json:"configured"`
+				ConfiguredOrigin string  `json:"configuredOrigin"`
+			} `json:"keys"`
+			Rollout *struct {
+				State string `json:"state"`
+				Parts []struct {
+					Part   string `json:"part"`
+					OK     bool   `json:"ok"`
+					Detail string `json:"detail"`
+				} `json:"parts"`
+			} `json:"rollout"`
+		} `json:"nodeConfig"`
+		Warnings []struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"warnings"`
+	} `json:"nodes"`
+}
+
+// The node the lab builds for each per-node warning (lab/README.md,
+// "Per-node configuration").
+var perNodeWarningNode = map[string]string{
+	"kpr-rollout-inconsistent": "node-stale",
+	"healthz-port-clash":       "node-both",
+	"node-config-not-applied":  "node-kpr-off",
+	"node-config-ignored":      "node-partial",
+}
+
+// TestStatusPerNodeConfig: every Cilium node's effective KPR with its
+// source, read from the real agents' config dirs; each of the four
+// per-node warnings on exactly the node built for it.
+func TestStatusPerNodeConfig(t *testing.T) {
+	needLab(t)
+	var s statusNodeConfig
+	mustJSON(t, kpr(t, "status", "-o", "json"), &s)
+
+	got := map[string][]string{}
+	for _, n := range s.Nodes {
+		for _, w := range n.Warnings {
+			if _, ok := perNodeWarningNode[w.Code]; ok {
+				got[w.Code] = append(got[w.Code], n.Name)
+			}
+		}
+	}
+	for code, node := range perNodeWarningNode {
+		if nodes := got[code]; len(nodes) != 1 || nodes[0] != node {
+			sort.Strings(nodes)
+			t.Errorf("%s on %v, want exactly on %s", code, nodes, node)
+		}
+	}
+
+	type want struct {
+		readFrom, kpr, kprOrigin string
+		rollout                  string // "" not in the rollout
+		extraKey, extraOrigin    string
+	}
+	const rolloutCNC = "CiliumNodeConfig kube-system/kube-proxy-replacement"
+	wants := map[string]want{
+		"node-cilium":  {readFrom: "agent", kpr: "true", kprOrigin: rolloutCNC, rollout: "finished", extraKey: "kube-proxy-replacement-healthz-bind-address", extraOrigin: rolloutCNC},
+		"node-stale":   {readFrom: "agent", kpr: "true", kprOrigin: rolloutCNC, rollout: "inconsistent"},
+		"node-both":    {readFrom: "agent", kpr: "true", kprOrigin: "cilium-config", extraKey: "kube-proxy-replacement-healthz-bind-address", extraOrigin: "node annotation"},
+		"node-kpr-off": {readFrom: "agent", kpr: "true", kprOrigin: "cilium-config"},
+		"node-partial": {readFrom: "computed", kpr: "true", kprOrigin: "cilium-config"},
+	}
+	for _, n := range s.Nodes {
+		w, ok := wants[n.Name]
+		if !ok {
+			continue
+		}
+		delete(wants, n.Name)
+		c := n.NodeConfig
+		if c == nil {
+			t.Errorf("%s: no nodeConfig", n.Name)
+			continue
+		}
+		if c.ReadFrom != w.readFrom {
+			t.Errorf("%s: readFrom %q (%s), want %q", n.Name, c.ReadFrom, c.ReadNote, w.readFrom)
+		}
+		keys := map[string]int{}
+		for i, k := range c.Keys {
+			keys[k.Key] = i
+		}
+		if i, ok := keys["kube-proxy-replacement"]; !ok || c.Keys[i].Value != w.kpr || c.Keys[i].Origin != w.kprOrigin {
+			t.Errorf("%s: kube-proxy-replacement %+v, want %q from %q", n.Name, c.Keys, w.kpr, w.kprOrigin)
+		}
+		if w.extraKey != "" {
+			if i, ok := keys[w.extraKey]; !ok || c.Keys[i].Origin != w.extraOrigin {
+				t.Errorf("%s: %s not from %q: %+v", n.Name, w.extraKey, w.extraOrigin, c.Keys)
+			}
+		}
+		switch {
+		case w.rollout == "" && c.Rollout != nil:
+			t.Errorf("%s: in the rollout (%+v), want not", n.Name, c.Rollout)
+		case w.rollout != "" && (c.Rollout == nil || c.Rollout.State != w.rollout):
+			t.Errorf("%s: rollout %+v, want %s", n.Name, c.Rollout, w.rollout)
+		}
+		if w.readFrom == "agent" && !containsPrefix(c.Sources, "config-map:kube-system/cilium-config") {
+			t.Errorf("%s: config-sources %v lack cilium-config", n.Name, c.Sources)
+		}
+	}
+	for n := range wants {
+		t.Errorf("%s: not in status", n)
+	}
+	// node-kpr-off: the late CNC's key waits for the pod's re-creation.
+	for _, n := range s.Nodes {
+		if n.Name != "node-kpr-off" || n.NodeConfig == nil {
+			continue
+		}
+		found := false
+		for _, k := range n.NodeConfig.Keys {
+			if k.Configured != nil && strings.HasPrefix(k.ConfiguredOrigin, "CiliumNodeConfig kube-system/") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("node-kpr-off: no key configured by the late CiliumNodeConfig: %+v", n.NodeConfig.Keys)
+		}
+	}
+
+	// The table says it too: the KPR-CONFIG column and the section.
+	r := kpr(t, "status")
+	for _, want := range []string{"KPR-CONFIG", "true (cnc)", "Per-node configuration", "KPR rollout inconsistent", "[healthz-port-clash]"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status text lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
