@@ -46,6 +46,14 @@ verdict per agent. A dump cannot tell whether kube-proxy still runs, so
 kube-proxy rules next to full KPR are reported as "both" with a warning that
 they may be stale.
 
+From the sysdump's cluster objects (k8s-nodes, ciliumnodeconfigs,
+cilium-configmap, cilium-daemonset and k8s-pods) analyze also resolves each
+node's Cilium configuration as the agent's config init container does, shows
+the KPR keys a CiliumNodeConfig or node label/annotation sets, and warns
+node-config-not-applied, node-config-ignored, kpr-rollout-inconsistent and
+healthz-port-clash; when the sysdump lacks the node or CiliumNodeConfig list
+it says so.
+
 The exit code is 1 when nothing in the inputs was recognised.`,
 		Example: `  kubectl kpr analyze ticket-1234.txt
   kubectl kpr analyze cilium-sysdump-20240501-120000.zip -o json

@@ -55,6 +55,9 @@ func Analyze(w io.Writer, rep *report.Analyze, p Palette, wide bool) error {
 			}
 		}
 	}
+	if err := analyzeNodeConfig(w, rep, p); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, analyzeSummary(rep, p))
 	return nil
@@ -247,7 +250,72 @@ func analyzeSummary(rep *report.Analyze, p Palette) string {
 	if n := len(rep.Agents); n > 0 {
 		s += "; " + Count(n, "agent verdict")
 	}
+	if nc := rep.NodeConfig; nc != nil && nc.Resolved {
+		n := len(rep.Nodes)
+		for _, a := range rep.Agents {
+			if a.NodeConfig != nil {
+				n++
+			}
+		}
+		s += "; per-node configuration of " + Count(n, "node")
+	}
 	return s
+}
+
+// analyzeNodeConfig prints, for the agents and nodes whose KPR-related
+// keys a per-node source (a CiliumNodeConfig, a node label or annotation)
+// sets, those keys with their origin, then the nodes' warnings and the
+// note on what the sysdump lacked.
+func analyzeNodeConfig(w io.Writer, rep *report.Analyze, p Palette) error {
+	nc := rep.NodeConfig
+	if nc == nil {
+		return nil
+	}
+	var rows [][]string
+	add := func(node, agent string, c *report.NodeConfig) {
+		if c == nil {
+			return
+		}
+		var keys []string
+		for _, k := range c.Keys {
+			if perNodeOrigin(k.Origin) {
+				keys = append(keys, Safe(k.Key)+"="+Safe(k.Value)+" "+p.Faint("("+Safe(k.Origin)+")"))
+			}
+		}
+		if c.Error != "" {
+			keys = append(keys, p.Bad("build-config fails: "+Safe(c.Error)))
+		}
+		if len(keys) > 0 {
+			rows = append(rows, []string{p.Bold(Safe(node)), Safe(orDash(agent)), strings.Join(keys, ", ")})
+		}
+	}
+	for _, a := range rep.Agents {
+		add(a.Node, a.Name, a.NodeConfig)
+	}
+	for _, n := range rep.Nodes {
+		add(n.Name, "", n.NodeConfig)
+	}
+	if len(rows) > 0 {
+		fmt.Fprintln(w)
+		if err := Table(w, []string{"NODE", "AGENT", "PER-NODE KPR KEYS (computed from the sysdump)"}, rows); err != nil {
+			return err
+		}
+	}
+	for _, n := range rep.Nodes {
+		for _, wn := range n.Warnings {
+			fmt.Fprintf(w, "%s node %s [%s]: %s\n", p.Warn("warning:"), Safe(n.Name), wn.Code, Safe(wn.Message))
+		}
+	}
+	if nc.Note != "" {
+		fmt.Fprintf(w, "%s %s\n", p.Warn("note:"), Safe(nc.Note))
+	}
+	return nil
+}
+
+// perNodeOrigin: the key's value comes from a per-node source, not a
+// ConfigMap.
+func perNodeOrigin(origin string) bool {
+	return strings.HasPrefix(origin, "CiliumNodeConfig ") || origin == "node label" || origin == "node annotation"
 }
 
 // jsonStream writes indented JSON piece by piece: the bytes that
@@ -338,6 +406,14 @@ func AnalyzeJSON(w io.Writer, rep *report.Analyze) error {
 	if rep.Agents != nil {
 		s.raw(",\n  \"agents\": ")
 		s.value(rep.Agents)
+	}
+	if rep.NodeConfig != nil {
+		s.raw(",\n  \"nodeConfig\": ")
+		s.value(rep.NodeConfig)
+	}
+	if len(rep.Nodes) > 0 {
+		s.raw(",\n  \"nodes\": ")
+		s.value(rep.Nodes)
 	}
 	return s.end()
 }

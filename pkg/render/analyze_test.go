@@ -28,7 +28,19 @@ func analyzeReport() *report.Analyze {
 			{Source: "junk.txt", Kind: "unknown", Reason: "no cilium status recognised"},
 		},
 		Agents: []report.AnalyzeAgent{{Name: "cilium-a", ServicesBy: verdict.Both, CiliumStatus: st, Netfilter: nf, KubeProxyRules: true, KubeProxyModes: []string{"iptables"}, Frontends: -1,
-			Warnings: []verdict.Warning{{Code: "kube-proxy-and-cilium-kpr", Message: "stale?"}}}},
+			Warnings: []verdict.Warning{{Code: "kube-proxy-and-cilium-kpr", Message: "stale?"}, {Code: "node-config-not-applied", Message: "CiliumNodeConfig kube-system/kpr sets kube-proxy-replacement=\"true\" (was \"false\") since 2026-04-01T11:00:00Z, after the agent's configuration was built"}},
+			Node:     "node-a", NodeConfig: &report.NodeConfig{ReadFrom: "computed", DaemonSet: "kube-system/cilium",
+				Sources: []string{"config-map:kube-system/cilium-config", "cilium-node-config:kube-system/kpr"},
+				Keys: []report.ConfigKey{
+					{Key: "kube-proxy-replacement", Value: "true", Origin: "CiliumNodeConfig kube-system/kpr", Found: "computed"},
+					{Key: "bpf-lb-sock", Value: "true", Origin: "cilium-config", Found: "computed"},
+				}}}},
+		NodeConfig: &report.AnalyzeNodeConfig{Resolved: true, Files: []string{"sd/k8s-nodes-20260401-120000.yaml", "sd/ciliumnodeconfigs-20260401-120000.yaml"},
+			Missing: []string{"k8s-pods-<ts>.yaml is not in the sysdump: agents not matched to nodes"},
+			Note:    "per-node Cilium configuration resolved without k8s-pods-<ts>.yaml"},
+		Nodes: []report.AnalyzeNode{{Name: "node-b", Warnings: []verdict.Warning{{Code: "healthz-port-clash", Message: "kube-proxy and Cilium's KPR healthz bind :10256"}},
+			NodeConfig: &report.NodeConfig{ReadFrom: "computed", Sources: []string{"config-map:kube-system/cilium-config", "node:/node-b"},
+				Keys: []report.ConfigKey{{Key: "kube-proxy-replacement-healthz-bind-address", Value: "0.0.0.0:10256", Origin: "node annotation", Found: "computed"}}}}},
 	}
 }
 
@@ -44,7 +56,11 @@ func TestAnalyzeTable(t *testing.T) {
 		"2 frontends (1 ClusterIP, 1 NodePort); 1 backend not active; 1 frontend without backends",
 		"no cilium status recognised",
 		"warning: cilium-a [kube-proxy-and-cilium-kpr]: stale?",
-		"4 outputs read, 3 recognised, 1 not; 1 agent verdict",
+		"node-a   cilium-a   kube-proxy-replacement=true (CiliumNodeConfig kube-system/kpr)\n",
+		"node-b   -          kube-proxy-replacement-healthz-bind-address=0.0.0.0:10256 (node annotation)\n",
+		"warning: node node-b [healthz-port-clash]: kube-proxy and Cilium's KPR healthz bind :10256",
+		"note: per-node Cilium configuration resolved without k8s-pods-<ts>.yaml",
+		"4 outputs read, 3 recognised, 1 not; 1 agent verdict; per-node configuration of 2 nodes",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
@@ -73,6 +89,7 @@ func TestAnalyzeJSONMatchesEncoder(t *testing.T) {
 		"no inputs":  {Inputs: []report.AnalyzeInput{}},
 		"nil inputs": {},
 		"one input":  {Inputs: analyzeReport().Inputs[:1], Agents: []report.AnalyzeAgent{}},
+		"note only":  {Inputs: []report.AnalyzeInput{}, NodeConfig: &report.AnalyzeNodeConfig{Files: []string{}, Note: "could not be resolved"}},
 	}
 	for name, rep := range cases {
 		var want, got bytes.Buffer

@@ -85,7 +85,7 @@ type Stats struct {
 // they never stop the others.
 func Analyze(args []string, opts Options) (*report.Analyze, Stats) {
 	a := &analyzer{groups: map[string]*group{}}
-	w := &walker{visit: a.visit, stdin: opts.Stdin, tmpDir: opts.TempDir, limits: opts.Limits.withDefaults()}
+	w := &walker{visit: a.visit, object: a.object, stdin: opts.Stdin, tmpDir: opts.TempDir, limits: opts.Limits.withDefaults()}
 	if w.stdin == nil {
 		w.stdin = strings.NewReader("")
 	}
@@ -105,6 +105,8 @@ func Analyze(args []string, opts Options) (*report.Analyze, Stats) {
 		}
 	}
 	a.out.Agents = a.agents()
+	a.nodeConfigs(&a.out)
+	st.Recognised += len(a.objs.files)
 	if a.out.Inputs == nil {
 		a.out.Inputs = []report.AnalyzeInput{}
 	}
@@ -115,6 +117,10 @@ type analyzer struct {
 	out    report.Analyze
 	groups map[string]*group
 	order  []string
+	// objs are a sysdump's cluster objects (per-node configuration);
+	// sawSysdump: an input came from a cilium sysdump.
+	objs       objects
+	sawSysdump bool
 }
 
 // group gathers one agent's (or one paste's) outputs for its verdict.
@@ -162,6 +168,9 @@ func bundleRoot(source string) string {
 }
 
 func (a *analyzer) visit(d Document, r io.Reader) error {
+	if strings.Contains(strings.ToLower(d.Source), "cilium-sysdump") {
+		a.sawSysdump = true
+	}
 	br := bufio.NewReaderSize(r, headSize)
 	head, err := br.Peek(headSize)
 	switch {

@@ -49,7 +49,10 @@ type visitFunc func(d Document, r io.Reader) error
 
 // walker walks the inputs; skipped counts bundle entries left unread.
 type walker struct {
-	visit   visitFunc
+	visit visitFunc
+	// object reads a sysdump cluster-object file (objectFile names it);
+	// nil leaves them to the bundle filter.
+	object  visitFunc
 	skipped int
 	stdin   io.Reader
 	tmpDir  string
@@ -186,6 +189,9 @@ func (w *walker) walkFile(p, source string, size int64, inBundle bool) error {
 	case strings.HasSuffix(p, ".tar"):
 		return w.walkTar(source, capped{f, w}, inBundle || isBundleName(source))
 	}
+	if w.object != nil && objectFile(source) != "" {
+		return w.object(Document{Source: source, Size: size, InBundle: inBundle}, capped{f, w})
+	}
 	if inBundle && !wanted(source) {
 		w.skipped++
 		return nil
@@ -316,6 +322,14 @@ func (w *walker) walkTar(source string, r io.Reader, bundle bool) error {
 func (w *walker) entry(source, name string, size int64, bundle bool, open func() (io.ReadCloser, error)) error {
 	lower := strings.ToLower(name)
 	nested := strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar")
+	if !nested && w.object != nil && objectFile(source) != "" {
+		rc, err := open()
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		return w.object(Document{Source: source, Size: size, InBundle: bundle}, rc)
+	}
 	if !nested && bundle && !wanted(source) {
 		w.skipped++
 		return nil

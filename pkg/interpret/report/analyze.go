@@ -9,6 +9,36 @@ type Analyze struct {
 	// Agents holds one verdict per Cilium agent whose status was read
 	// (each agent of a sysdump; a paste that holds a status is one agent).
 	Agents []AnalyzeAgent `json:"agents,omitzero"`
+	// NodeConfig says whether per-node Cilium configuration could be
+	// resolved from a sysdump's cluster objects (nil: no sysdump read).
+	NodeConfig *AnalyzeNodeConfig `json:"nodeConfig,omitempty"`
+	// Nodes are the nodes of the sysdump's node list that no agent of the
+	// sysdump runs on, with their per-node configuration.
+	Nodes []AnalyzeNode `json:"nodes,omitempty"`
+}
+
+// AnalyzeNodeConfig is how analyze resolved per-node configuration
+// offline, as the agent's `config` init container (build-config) does,
+// from the cluster objects a cilium sysdump holds.
+type AnalyzeNodeConfig struct {
+	// Resolved: the node list and the CiliumNodeConfig list were both
+	// read, so every node's configuration was resolved.
+	Resolved bool `json:"resolved"`
+	// Files are the sysdump files read for it.
+	Files []string `json:"files"`
+	// Missing names the sysdump files (by cilium-cli's name pattern) that
+	// were not found or could not be read, each with what that costs.
+	Missing []string `json:"missing,omitempty"`
+	// Note says in a sentence what could not be resolved, and why.
+	Note string `json:"note,omitempty"`
+}
+
+// AnalyzeNode is a node of the sysdump's node list without an agent in
+// the sysdump.
+type AnalyzeNode struct {
+	Name       string            `json:"name"`
+	NodeConfig *NodeConfig       `json:"nodeConfig,omitempty"`
+	Warnings   []verdict.Warning `json:"warnings"`
 }
 
 // AnalyzeInput is one output read from a file, a directory, an archive
@@ -74,4 +104,10 @@ type AnalyzeAgent struct {
 	Warnings       []verdict.Warning `json:"warnings"`
 	// Inputs are the files the verdict was built from.
 	Inputs []string `json:"inputs"`
+	// Node is the agent pod's node, from the sysdump's pod list.
+	Node string `json:"node,omitempty"`
+	// NodeConfig is the node's per-node Cilium configuration, resolved
+	// from the sysdump's cluster objects (computed, never read from the
+	// agent).
+	NodeConfig *NodeConfig `json:"nodeConfig,omitempty"`
 }
