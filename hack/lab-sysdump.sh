@@ -10,17 +10,18 @@
 #   cilium-configmap-<ts>.yaml   kubectl -n NS get configmap cilium-config -o yaml
 #   cilium-daemonset-<ts>.yaml   kubectl -n NS get daemonsets -l k8s-app=cilium -o yaml
 #   cilium-bugtool-<pod>-<ts>/cilium-bugtool-<ts>/cmd/
-#       cilium-dbg-status--o-json.md        cilium-dbg status -o json
+#       cilium-dbg-status---verbose.md      cilium-dbg status --verbose
 #       cilium-dbg-service-list--o-json.md  cilium-dbg service list -o json
+#       iptables-save--c.md                 iptables-save -c
+#     (`cilium` instead of `cilium-dbg` for agents before 1.15)
 #
 # The names are cilium-cli's (cilium-cli/sysdump/constants.go: <ts> in the
 # format 20060102-150405, bugtool's folder "cilium-bugtool-<pod>-<ts>") and
 # cilium-bugtool's ("<command, spaces as dashes>.md" under cmd/, with
 # --enable-markdown: bugtool/cmd/root.go writeCmdToFile). Differences from a
 # real sysdump: kubectl writes "kind: List" where cilium-cli writes
-# NodeList/PodList/DaemonSetList (analyze reads items either way); bugtool
-# itself runs `cilium-dbg status --verbose`, not `-o json` (it does run
-# `cilium-dbg service list -o json`); no logs, no other objects.
+# NodeList/PodList/DaemonSetList (analyze reads items either way); only
+# these three of bugtool's commands; no logs, no other objects.
 #
 # Usage: KUBECONFIG=... hack/lab-sysdump.sh [OUT_DIR]   (default: a new
 # cilium-sysdump-<ts> under the current directory); CILIUM_NAMESPACE
@@ -32,7 +33,7 @@ ns="${CILIUM_NAMESPACE:-kube-system}"
 ts="$(date -u +%Y%m%d-%H%M%S)"
 out="${1:-cilium-sysdump-$ts}"
 mkdir -p "$out"
-k() { kubectl "$@"; }
+k() { "${KUBECTL:-kubectl}" "$@"; }
 
 echo "writing $out (namespace $ns)" >&2
 k get nodes -o yaml >"$out/k8s-nodes-$ts.yaml"
@@ -57,7 +58,11 @@ k -n "$ns" get pods -l k8s-app=cilium --field-selector=status.phase=Running \
 		[ -n "$pod" ] || continue
 		dir="$out/cilium-bugtool-$pod-$ts/cilium-bugtool-$ts/cmd"
 		mkdir -p "$dir"
-		for cmd in "cilium-dbg status -o json" "cilium-dbg service list -o json"; do
+		# bugtool runs the agent image's own CLI: cilium-dbg from 1.15,
+		# cilium before.
+		bin=cilium-dbg
+		k -n "$ns" exec "$pod" -c cilium-agent -- cilium-dbg version </dev/null >/dev/null 2>&1 || bin=cilium
+		for cmd in "$bin status --verbose" "$bin service list -o json" "iptables-save -c"; do
 			file="$dir/${cmd// /-}.md"
 			# shellcheck disable=SC2086 # the command is split on purpose
 			if ! k -n "$ns" exec "$pod" -c cilium-agent -- $cmd </dev/null 2>"$file.err" | md "$cmd" >"$file"; then

@@ -83,7 +83,7 @@ pipe_example() { # like example, for a shell pipeline given as one string
 
 example verify "kubectl kpr verify --deploy-backends" "The whole acceptance test in one command: status on every node, classes by \`servicesBy\`, one backend pinned to a node of each class with a NodePort Service each, the agents' service tables, then rules and ClusterIP / NodePort (node IP, 127.0.0.1, 0.0.0.0, every other node) probes from a sample of each class, each check judged by the node's class. Exit 1 here: node-stale has stale kube-proxy rules, node-both runs kube-proxy next to full KPR, and the agent on node-kpr-off (KPR False although cilium-config says true) lacks every NodePort frontend. node-bare's missing datapath and node-partial's partial KPR are warnings (\`--strict\` makes a missing datapath a failure)." \
 	kubectl kpr verify --deploy-backends --seed 1
-example status "kubectl kpr status" "Who implements Services on each node of the lab: one node per verdict (Cilium KPR in four releases, kube-proxy in iptables and nftables mode, both, partial, nothing), plus an agent that is not ready, an agent whose KPR is off although cilium-config asks for it, and a NotReady node." \
+example status "kubectl kpr status" "Who implements Services on each node of the lab: one node per verdict (Cilium KPR in four releases, kube-proxy in iptables and nftables mode, both, partial, nothing), plus an agent that is not ready, an agent whose KPR is off although cilium-config asks for it, and a NotReady node. \`KPR-CONFIG\` is the kube-proxy-replacement each agent is configured with (\`(cnc)\`: from a CiliumNodeConfig, \`(node)\`: a node label or annotation); under the table, the keys per-node sources set, read from each agent's config dir: node-cilium finished the documented KPR rollout, node-stale is half done (kube-proxy's rules left behind), node-both's healthz address comes from a node annotation and clashes with kube-proxy's, a CiliumNodeConfig created after node-kpr-off's agent started waits for its restart, and node-partial's 1.12 DaemonSet ignores the CiliumNodeConfig that selects it." \
 	kubectl kpr status
 example status "kubectl kpr status -o wide" "Adds kernel, OS image, CNI chaining, KPR devices and taints." \
 	kubectl kpr status -o wide
@@ -104,6 +104,17 @@ example diff "kubectl kpr diff" "The seed's comparison in one screen: a Cilium n
 	kubectl kpr diff node-cilium node-bare
 example analyze "kubectl kpr analyze" "Offline, from pasted outputs or a sysdump: here a messy ticket paste (prompts, kubectl's 'Defaulted container' line, CRLF)." \
 	kubectl kpr analyze pkg/interpret/paste/testdata/ticket-crlf.txt
+# A sysdump-shaped folder written from the lab (hack/lab-sysdump.sh:
+# cilium-cli's file names for the cluster objects, bugtool's for the agent
+# commands), analyzed offline: per-node configuration from its
+# CiliumNodeConfigs and Nodes.
+{
+	heading "kubectl kpr analyze (a sysdump of the lab)" "Offline, from a sysdump-shaped folder taken from the lab (\`hack/lab-sysdump.sh\`: the Nodes, pods, CiliumNodeConfigs, cilium-config and the agent DaemonSets as \`cilium sysdump\` names them, and each agent's \`status --verbose\`, \`service list -o json\` and \`iptables-save -c\` as bugtool names them). Per-node configuration is resolved from the sysdump alone, so every value is computed, and each per-node warning lands on its node; kube-proxy's DaemonSet is not in a sysdump, so its nodeAffinity is unknown offline." \
+		"hack/lab-sysdump.sh cilium-sysdump-lab >/dev/null 2>&1 && kubectl kpr analyze cilium-sysdump-lab"
+	(cd "$tmp" && KUBECTL="$KUBECTL" "$OLDPWD/hack/lab-sysdump.sh" cilium-sysdump-lab >/dev/null 2>&1 &&
+		kubectl kpr analyze cilium-sysdump-lab) 2>&1 | sed 's/[[:space:]]*$//' || true
+	printf '```\n\n'
+} >>"$tmp/sections/analyze.md"
 example cleanup "kubectl kpr cleanup" "Deletes every debug pod kpr left anywhere (normally there are none: kpr deletes its pods on exit, on Ctrl-C and via activeDeadlineSeconds)." \
 	kubectl kpr cleanup
 example version "kubectl kpr version" "" kubectl kpr version
