@@ -140,7 +140,11 @@ func nodeConfigs(w io.Writer, rep *report.Status, p Palette, wide bool) {
 			if c.Rollout.State != "finished" {
 				tone = p.Warn
 			}
-			lines = append(lines, "    "+tone("KPR rollout "+c.Rollout.State))
+			line := "    " + tone("KPR rollout "+c.Rollout.State)
+			if len(c.Rollout.Unchecked) > 0 {
+				line += " " + p.Faint("(not checked: "+Safe(strings.Join(c.Rollout.Unchecked, ", "))+")")
+			}
+			lines = append(lines, line)
 		}
 		if c.Error != "" {
 			lines = append(lines, "    "+p.Bad("build-config fails: "+Safe(c.Error)))

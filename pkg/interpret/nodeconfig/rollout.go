@@ -98,8 +98,9 @@ type Rollout struct {
 	// off by kube-proxy's rollout affinity.
 	InRollout bool
 	// Parts are the parts that could be judged (unknown facts are left
-	// out), in the docs' order.
-	Parts []Part
+	// out), in the docs' order; Unchecked names the parts left out.
+	Parts     []Part
+	Unchecked []string
 }
 
 // Disagreements are the parts that disagree (kpr-rollout-inconsistent).
@@ -164,7 +165,9 @@ func JudgeRollout(f RolloutFacts) Rollout {
 		}
 	}
 
-	if f.AgentKPR != "" {
+	if f.AgentKPR == "" {
+		r.Unchecked = append(r.Unchecked, PartAgent)
+	} else {
 		if KPROn(f.AgentKPR) {
 			add(PartAgent, true, "the agent runs kube-proxy-replacement="+f.AgentKPR)
 		} else {
@@ -179,6 +182,8 @@ func JudgeRollout(f RolloutFacts) Rollout {
 		add(PartKubeProxyDS, true, "kube-proxy's nodeAffinity keeps it off the node")
 	case f.KubeProxyExcluded == No:
 		add(PartKubeProxyDS, false, fmt.Sprintf("kube-proxy's DaemonSet still schedules on the node (no nodeAffinity %s NotIn [\"true\"])", MigrationLabel))
+	default:
+		r.Unchecked = append(r.Unchecked, PartKubeProxyDS)
 	}
 
 	switch f.KubeProxyPod {
@@ -186,6 +191,8 @@ func JudgeRollout(f RolloutFacts) Rollout {
 		add(PartKubeProxyPod, false, "a kube-proxy pod still runs on the node")
 	case No:
 		add(PartKubeProxyPod, true, "no kube-proxy pod on the node")
+	default:
+		r.Unchecked = append(r.Unchecked, PartKubeProxyPod)
 	}
 
 	switch {
@@ -193,6 +200,8 @@ func JudgeRollout(f RolloutFacts) Rollout {
 		add(PartKubeProxyRule, true, "no KUBE-* rules on the node")
 	case f.KubeRules == Yes && f.KubeProxyPod == No:
 		add(PartKubeProxyRule, false, "KUBE-* rules left behind after kube-proxy left the node")
+	case f.KubeRules == Unknown:
+		r.Unchecked = append(r.Unchecked, PartKubeProxyRule)
 	}
 	return r
 }

@@ -47,6 +47,9 @@ type Rollout struct {
 	// State is "finished" or "inconsistent".
 	State string        `json:"state"`
 	Parts []RolloutPart `json:"parts"`
+	// Unchecked are the parts kpr could not judge (their facts are
+	// unknown): "finished" holds for the parts it could.
+	Unchecked []string `json:"unchecked,omitempty"`
 }
 
 // RolloutPart is one part of the rollout.
@@ -69,7 +72,7 @@ func NodeConfigFrom(daemonSet string, v nodeconfig.View) *NodeConfig {
 		out.Keys = append(out.Keys, ck)
 	}
 	if v.Rollout.InRollout {
-		r := &Rollout{State: "finished", Parts: []RolloutPart{}}
+		r := &Rollout{State: "finished", Parts: []RolloutPart{}, Unchecked: v.Rollout.Unchecked}
 		if !v.Rollout.Finished() {
 			r.State = "inconsistent"
 		}
