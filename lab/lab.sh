@@ -66,6 +66,7 @@ var_of() { # PREFIX node [default]
 in_list() { [[ " $2 " == *" $1 "* ]]; }
 is_cilium_node() { in_list "$1" "$LAB_CILIUM_NODES"; }
 is_real_cilium_node() { in_list "$1" "$LAB_REAL_CILIUM_NODES"; }
+is_legacy_cilium_node() { in_list "$1" "$LAB_CILIUM_LEGACY_NODES"; }
 # The Cilium releases the lab's real agents run, one per line.
 real_cilium_versions() {
   local n
@@ -322,17 +323,31 @@ nodes() {
   kernel="$(uname -r)"
   osimage="$(. /etc/os-release && echo "${PRETTY_NAME:-Linux}")"
   for n in $LAB_NODES; do
-    local labels="" taints="[]" status kv="$kernel" now mode
+    local labels="" annotations="" taints="[]" status kv="$kernel" now mode
     if is_cilium_node "$n"; then
-      labels+=$'\n    node.cilium.io/agent: "true"'
+      # The 1.12 agents come from DaemonSet cilium-legacy, the others from
+      # cilium (lab/manifests/cilium.yaml).
+      if is_legacy_cilium_node "$n"; then
+        labels+=$'\n    lab.kubectl-kpr.io/cilium-legacy: "true"'
+      else
+        labels+=$'\n    node.cilium.io/agent: "true"'
+      fi
       # Which Cilium this node runs: a real agent built from source, or the
       # stand-in (lab/README.md), and its release.
       labels+=$'\n    lab.kubectl-kpr.io/cilium-agent: '"$(is_real_cilium_node "$n" && echo real || echo standin)"
       labels+=$'\n    lab.kubectl-kpr.io/cilium-release: "'"$(var_of LAB_CILIUM_RELEASE_ "$n" "$LAB_CILIUM_VERSION")"'"'
     fi
     mode="$(kube_proxy_mode_of "$n" || true)"
-    # node-stale's kube-proxy is gone (killed): no DaemonSet pod there.
-    [ -n "$mode" ] && [ "$n" != node-stale ] && labels+=$'\n    '"lab.kubectl-kpr.io/kube-proxy: $mode"
+    # node-stale's kube-proxy is gone (killed): its node keeps the label of
+    # kube-proxy's DaemonSet, whose nodeAffinity keeps the pod off now that
+    # the node is labelled for kube-proxy replacement (below).
+    [ -z "$mode" ] || labels+=$'\n    '"lab.kubectl-kpr.io/kube-proxy: $mode"
+    # Cilium's per-node KPR rollout (lab/manifests/node-config.yaml).
+    ! in_list "$n" "$LAB_KPR_MIGRATED_NODES" || labels+=$'\n    io.cilium.migration/kube-proxy-replacement: "true"'
+    # node-both: one key from a node annotation (build-config's `node`
+    # source), kube-proxy's own healthz address, where a live kube-proxy
+    # listens on it.
+    [ "$n" != node-both ] || annotations+=$'\n    config.cilium.io/kube-proxy-replacement-healthz-bind-address: "0.0.0.0:10256"'
     [ "$n" = node-cilium ] && taints='[{key: key, value: cilium, effect: NoExecute}]'
     status=""
     if ! runs_kwok "$n"; then
@@ -350,7 +365,7 @@ metadata:
   name: $n
   annotations:
     node.alpha.kubernetes.io/ttl: "0"
-    kwok.x-k8s.io/node: fake
+    kwok.x-k8s.io/node: fake${annotations}
   labels:
     kubernetes.io/hostname: $n
     kubernetes.io/os: linux
@@ -417,6 +432,26 @@ spec:
   - local:
       envs:
       - {name: KPR_LAB_CONTAINER, value: other}
+EOF
+    is_real_cilium_node "$n" || continue
+    # `kubectl logs` of the real agent's pod: the config init container's
+    # (build-config) and the agent's output, in the CRI log format
+    # lab/cilium-agent.sh writes them in (kwok reads log files as a kubelet
+    # does). Other containers have no logs, as before.
+    cat >>"$LAB_DIR/internal/kwok-exec-$n.yaml" <<EOF
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: kpr-lab-$n-cilium
+spec:
+  selector:
+    matchNamespaces: [kube-system]
+  logs:
+  - containers: [config]
+    logsFile: $LAB_DIR/logs/$n-cilium-config.cri
+  - containers: [cilium-agent]
+    logsFile: $LAB_DIR/logs/$n-cilium-agent.cri
 EOF
   done
 }
@@ -813,7 +848,7 @@ up() {
   log "creating nodes and the scenario's objects"
   nodes | kubectl_admin create -f - >/dev/null
   cilium_crds
-  for m in cilium kube-proxy backends; do
+  for m in cilium kube-proxy node-config backends; do
     render "$here/manifests/$m.yaml" | kubectl_admin apply -f - >/dev/null
   done
   log "starting the nodes (kwok in per-node network/PID/mount namespaces)"
@@ -824,6 +859,11 @@ up() {
   wait_for "EndpointSlices of nm-nginx and nm-nginx-ovs" 60 endpoints_ready
   log "pods Running, EndpointSlices filled"
   wait_for "datapaths (stand-in table, kube-proxy rules, stale rules)" 120 datapaths_ready
+  # The CiliumNodeConfig that is not in effect: created after
+  # node-kpr-off's agent started (its pod is not re-created).
+  if in_list node-kpr-off "$LAB_NODES"; then
+    render "$here/manifests/node-config-late.yaml" | kubectl_admin apply -f - >/dev/null
+  fi
   log "datapaths programmed; self-check"
   check || die "the lab is up but its self-check failed (logs: $LAB_DIR/logs)"
   global_unchanged "while the lab is up" up || die "the lab changed the machine's global state (see above)"

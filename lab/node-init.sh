@@ -55,19 +55,25 @@ real)
   mount -t cgroup2 cgroup2 /sys/fs/cgroup
   export KPR_LAB_CGROUP="/sys/fs/cgroup$(sed -n 's/^0:://p' /proc/self/cgroup)"
   [ "$KPR_LAB_CGROUP" != /sys/fs/cgroup/ ] || { echo "node-init: $node is not in a cgroup of its own" >&2; exit 1; }
-  kpr_mode="$(var_of LAB_CILIUM_KPR_)"
-  case "$kpr_mode" in "" | True | Strict) kpr_flag=true ;; *) kpr_flag=false ;; esac
-  unshare --mount --propagation private -- "$(dirname "$0")/cilium-agent.sh" "$node" "$KPR_LAB_CILIUM_VERSION" "$kpr_flag" \
-    >>"$logs/$node-cilium-agent.log" 2>&1 &
-  echo $! >"$lab/run/$node-cilium-agent.nspid"
-  # (.nspid, not .pid: a PID of the node's PID namespace, which lab.sh
-  # must never take for one of the machine's.)
-  # `kubectl exec -c cilium-agent ... cilium-dbg ARGS` (kwok's ClusterExec)
-  # runs the real cilium-dbg in the agent's mount namespace, as in its
-  # container; 1.15+ images also have `cilium` (a symlink to cilium-dbg).
-  # Other containers do not have it.
+  # The agent's KPR flag: only where the lab's story needs one
+  # (node-kpr-off: an agent still running a configuration with KPR off);
+  # elsewhere the configuration (cilium-config, CiliumNodeConfigs, the
+  # node's keys; build-config) decides, as on a real cluster.
+  kpr_flag=""
+  case "$(var_of LAB_CILIUM_KPR_)" in "" | True | Strict) ;; *) kpr_flag=false ;; esac
+  # Commands in the cilium-agent container (kwok's ClusterExec sets
+  # KPR_LAB_CONTAINER=cilium-agent for it) run in the agent's mount
+  # namespace, as in its container: the real cilium-dbg (1.15+ images also
+  # have `cilium`, a symlink to it; other containers do not have it), and
+  # grep, cat and ls, so that `kubectl exec -c cilium-agent POD -- grep -R
+  # -H '' /tmp/cilium/config-map` reads the agent's own config dir. In other
+  # containers grep, cat and ls are the node's own.
   cli="$lab/run/cilium-cli/$node"
+  nspid="$lab/run/$node-cilium-agent.nspid"
   mkdir -p "$cli"
+  # The wrappers are on kwok's PATH: they name every binary by its full
+  # path (and read the PID with the shell's `read`), never through PATH.
+  nsenter="$(command -v nsenter)"
   for c in cilium-dbg cilium; do
     cat >"$cli/$c" <<EOF
 #!/bin/sh
@@ -75,10 +81,70 @@ if [ "\${KPR_LAB_CONTAINER:-}" != cilium-agent ]; then
   echo 'exec: "$c": executable file not found in \$PATH' >&2
   exit 127
 fi
-exec nsenter -t "\$(cat '$lab/run/$node-cilium-agent.nspid')" -m -- '$KPR_CILIUM_DIR/$KPR_LAB_CILIUM_VERSION/bin/cilium-dbg' "\$@"
+read -r pid <'$nspid' || exit 1
+exec '$nsenter' -t "\$pid" -m -- '$KPR_CILIUM_DIR/$KPR_LAB_CILIUM_VERSION/bin/cilium-dbg' "\$@"
 EOF
     chmod +x "$cli/$c"
   done
+  for c in grep cat ls; do
+    own="$(command -v "$c")"
+    cat >"$cli/$c" <<EOF
+#!/bin/sh
+[ "\${KPR_LAB_CONTAINER:-}" = cilium-agent ] || exec '$own' "\$@"
+read -r pid <'$nspid' || exit 1
+exec '$nsenter' -t "\$pid" -m -- '$own' "\$@"
+EOF
+    chmod +x "$cli/$c"
+  done
+  # The agent runs while the node's agent pod exists, as its container
+  # would: started once the DaemonSet's pod is there, and stopped and
+  # started again (build-config included, cilium-agent.sh) when the pod is
+  # re-created: `kubectl delete pod` is how Cilium's docs apply a
+  # CiliumNodeConfig. kpr-lab-node agent-pod --watch prints the live pod's
+  # UID ("-": none) each time it changes (polled every 2 s).
+  agent_log() { printf '[node-init %s] %s %s\n' "$node" "$(date -u +%H:%M:%S)" "$*" >>"$logs/$node-cilium-agent.log"; }
+  start_agent() {
+    # shellcheck disable=SC2086 # $kpr_flag: no argument when empty
+    unshare --mount --propagation private -- "$(dirname "$0")/cilium-agent.sh" "$node" "$KPR_LAB_CILIUM_VERSION" $kpr_flag \
+      >>"$logs/$node-cilium-agent.log" 2>&1 &
+    agent=$!
+    echo "$agent" >"$nspid"
+    # (.nspid, not .pid: a PID of the node's PID namespace, which lab.sh
+    # must never take for one of the machine's.)
+  }
+  stop_agent() {
+    kill -TERM "$agent" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$agent" 2>/dev/null || true
+    wait "$agent" 2>/dev/null || true
+    agent=""
+  }
+  (
+    agent="" uid=""
+    # node-stale, the half-done rollout: its agent got the KPR
+    # configuration after kube-proxy had been removed.
+    if [ "$node" = node-stale ]; then
+      for _ in $(seq 1 260); do [ -e "$lab/run/$node.stale-ready" ] && break; sleep 0.5; done
+    fi
+    while true; do
+      while read -r line; do
+        if [ "$line" = - ]; then
+          [ -z "$agent" ] || { stop_agent; agent_log "agent pod $uid gone: cilium-agent stopped"; }
+          uid=""
+        elif [ "$line" != "$uid" ]; then
+          if [ -n "$agent" ]; then
+            stop_agent
+            agent_log "agent pod re-created ($uid -> $line): cilium-agent stopped, starting it again (build-config runs again)"
+          else
+            agent_log "agent pod $line: starting cilium-agent"
+          fi
+          uid="$line"
+          start_agent
+        fi
+      done < <("$lab/bin/kpr-lab-node" agent-pod --watch 2>>"$logs/$node-agent-pod.log")
+      sleep 2
+    done
+  ) &
   ;;
 esac
 

@@ -18,6 +18,8 @@
 //   - kpr-lab-node httpd: the backends' HTTP server.
 //   - kpr-lab-node pods: the pod-network pods' bodies (pod IP on lo, HTTP on
 //     their container ports), for the backends kpr verify deploys.
+//   - kpr-lab-node agent-pod [--watch]: the UID of the node's live Cilium
+//     agent pod (node-init.sh restarts a real agent when it changes).
 //
 // Environment (set by lab/node-init.sh for kwok, which passes it on to the
 // commands it execs): KPR_LAB_NODE (node name), KPR_LAB_KUBECONFIG. kwok's
@@ -46,7 +48,7 @@ func run(name string, args []string) int {
 		return ciliumCLI(name, args)
 	}
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: kpr-lab-node datapath|httpd|pods|render-nft|cilium-dbg ...")
+		fmt.Fprintln(os.Stderr, "usage: kpr-lab-node datapath|httpd|pods|agent-pod|render-nft|cilium-dbg ...")
 		return 2
 	}
 	switch args[0] {
@@ -58,6 +60,8 @@ func run(name string, args []string) int {
 		return runHTTPD(args[1:])
 	case "pods":
 		return runPods(args[1:])
+	case "agent-pod":
+		return runAgentPod(args[1:])
 	case "cilium-dbg", "cilium":
 		return run(args[0], args[1:])
 	}
