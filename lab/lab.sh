@@ -567,6 +567,76 @@ datapaths_ready() {
 
 # ------------------------------------------------------------------ check
 
+# agent_pod NODE: the name of the node's live Cilium agent pod.
+agent_pod() {
+  kubectl_admin get pods -n kube-system -l k8s-app=cilium --field-selector "spec.nodeName=$1" \
+    -o 'go-template={{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}}{{"\n"}}{{end}}{{end}}' | tail -n 1
+}
+# agent_config NODE KEY: KEY of the node's real agent's config dir, read
+# the way kpr reads it (kubectl exec -c cilium-agent ... cat, which runs in
+# the agent's mount namespace).
+agent_config() {
+  local pod
+  pod="$(agent_pod "$1")"
+  [ -n "$pod" ] && kubectl_admin exec -n kube-system "$pod" -c cilium-agent -- cat "/tmp/cilium/config-map/$2" 2>/dev/null
+}
+
+# The per-node configuration's claims (lab/README.md, "Per-node
+# configuration"); called by check (ok/bad are check's).
+node_config_checks() {
+  local n v pod t
+  # The documented rollout: the CNC's keys in the config dir of the
+  # labelled nodes' agents, config-sources naming it; no kube-proxy pod.
+  for n in $(lab_nodes_in "$LAB_KPR_MIGRATED_NODES"); do
+    v="$(agent_config "$n" config-sources || true)"
+    [ "$(agent_config "$n" kube-proxy-replacement || true)" = true ] &&
+      grep -q '"kind":"cilium-node-config","namespace":"kube-system","name":"kube-proxy-replacement"' <<<"$v" &&
+      [ "$(agent_config "$n" kube-proxy-replacement-healthz-bind-address || true)" = 0.0.0.0:10256 ] &&
+      ok "$n: agent config dir has kube-proxy-replacement=true and the healthz address from CNC kube-proxy-replacement (config-sources $v)" ||
+      bad "$n: agent config dir lacks the CNC kube-proxy-replacement's keys (config-sources $v)"
+    [ -z "$(kubectl_admin get pods -n kube-system -l k8s-app=kube-proxy --field-selector "spec.nodeName=$n" -o name)" ] &&
+      ok "$n: no kube-proxy pod (labelled for KPR; kube-proxy's nodeAffinity)" || bad "$n: a kube-proxy pod runs there"
+  done
+  [ "$(kubectl_admin get daemonset -n kube-system kube-proxy -o 'jsonpath={.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].key}')" = io.cilium.migration/kube-proxy-replacement ] &&
+    ok "kube-proxy DaemonSet: nodeAffinity io.cilium.migration/kube-proxy-replacement NotIn [true]" || bad "kube-proxy DaemonSet: no migration nodeAffinity"
+  # node-both: the healthz address from the node's annotation, where
+  # kube-proxy listens on it: the agent logs the clash and runs on.
+  if in_list node-both "$LAB_NODES"; then
+    v="$(agent_config node-both config-sources || true)"
+    [ "$(agent_config node-both kube-proxy-replacement-healthz-bind-address || true)" = 0.0.0.0:10256 ] &&
+      grep -q '"kind":"node","namespace":"","name":"node-both"' <<<"$v" &&
+      ok "node-both: healthz address 0.0.0.0:10256 from the node's annotation (config-sources $v)" ||
+      bad "node-both: the node annotation's healthz address is not in the agent's config dir (config-sources $v)"
+    pod="$(agent_pod node-both)"
+    t="$(kubectl_admin logs -n kube-system "$pod" -c cilium-agent 2>/dev/null || true)"
+    grep -q 'hint: kube-proxy should not be running nor listening on the same healthz-bind-address' <<<"$t" &&
+      ok "node-both: the agent's log (kubectl logs) has the healthz clash hint" || bad "node-both: no healthz clash hint in the agent's log"
+    in_node node-both ss -Hltnp 'sport = :10256' | grep -q '"kube-proxy"' &&
+      ok "node-both: kube-proxy holds :10256" || bad "node-both: kube-proxy does not listen on :10256"
+    kubectl_admin logs -n kube-system "$pod" -c config 2>/dev/null | grep -q 'Reading configuration from source' &&
+      ok "node-both: kubectl logs -c config shows build-config's log" || bad "node-both: no build-config log through kubectl logs -c config"
+  fi
+  # node-kpr-off: a CNC created after its agent pod, so not in effect.
+  if in_list node-kpr-off "$LAB_NODES"; then
+    pod="$(agent_pod node-kpr-off)"
+    t="$(kubectl_admin get pod -n kube-system "$pod" -o 'jsonpath={.metadata.creationTimestamp}')"
+    v="$(kubectl_admin get ciliumnodeconfigs.v2alpha1.cilium.io -n kube-system node-kpr-off-sock -o 'jsonpath={.metadata.creationTimestamp}' 2>/dev/null || true)"
+    [ -n "$v" ] && [[ "$v" > "$t" ]] &&
+      ok "node-kpr-off: CNC node-kpr-off-sock ($v) is newer than its agent pod ($t)" || bad "node-kpr-off: CNC node-kpr-off-sock ($v) not newer than the agent pod ($t)"
+    v="$(agent_config node-kpr-off config-sources || true)"
+    ! grep -q node-kpr-off-sock <<<"$v" && [ "$(agent_config node-kpr-off bpf-lb-sock-hostns-only || true)" = true ] &&
+      ok "node-kpr-off: the late CNC is not in the agent's config dir (config-sources $v)" || bad "node-kpr-off: the late CNC is in effect (config-sources $v)"
+  fi
+  # node-partial: a 1.12 agent from DaemonSet cilium-legacy, which never
+  # reads the CNC that selects it.
+  if in_list node-partial "$LAB_NODES"; then
+    [ "$(kubectl_admin get pods -n kube-system -l k8s-app=cilium --field-selector spec.nodeName=node-partial -o 'jsonpath={.items[*].metadata.ownerReferences[0].name}')" = cilium-legacy ] &&
+      kubectl_admin get ciliumnodeconfigs.v2.cilium.io -n kube-system node-partial-kpr >/dev/null 2>&1 &&
+      ok "node-partial: agent pod from DaemonSet cilium-legacy (no build-config); CNC node-partial-kpr selects the node" ||
+      bad "node-partial: agent pod not from cilium-legacy, or CNC node-partial-kpr missing"
+  fi
+}
+
 # Probe the scenario from inside the nodes: the datapaths are real where
 # they should be and absent where they should be. Loopback and lab
 # addresses only.
@@ -645,6 +715,7 @@ check() {
     want="$(kube_proxy_mode_of "$n")"
     [ "$(in_node "$n" curl -s --max-time 2 127.0.0.1:10249/proxyMode)" = "$want" ] && ok "$n: kube-proxy reports proxyMode $want" || bad "$n: kube-proxy proxyMode is not $want"
   done
+  node_config_checks
   [ "$(kubectl_admin get node node-notready -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" != True ] &&
     ok "node-notready: not Ready" || bad "node-notready: Ready"
   [ "$(kubectl_admin get pods -n kube-system -l k8s-app=cilium --field-selector spec.nodeName=node-agent-unready \

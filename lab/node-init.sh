@@ -112,9 +112,11 @@ EOF
     # (.nspid, not .pid: a PID of the node's PID namespace, which lab.sh
     # must never take for one of the machine's.)
   }
+  # As a kubelet stops the container: SIGTERM, then SIGKILL after the
+  # pod's terminationGracePeriodSeconds (Cilium's chart: 1 s).
   stop_agent() {
     kill -TERM "$agent" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 10); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$agent" 2>/dev/null || true
     wait "$agent" 2>/dev/null || true
     agent=""
