@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // labNode is what the lab's scenario (lab/README.md, lab/config.env) makes
@@ -39,15 +40,19 @@ var labScenario = map[string]labNode{
 		kubeRules: true, proxyModeAnswer: "iptables"},
 	"node-bare": {servicesBy: "none", warnings: []string{"no-service-datapath"}, ready: true,
 		proxyModeAnswer: "none", findings: []string{"no-service-datapath"}},
-	"node-stale": {servicesBy: "cilium", ready: true, release: "1.20.2", binary: "cilium-dbg", mode: "True", agentReady: true,
+	// Labelled for the documented per-node KPR rollout (lab/README.md,
+	// "Per-node configuration"), with kube-proxy's rules left behind.
+	"node-stale": {servicesBy: "cilium", warnings: []string{"kpr-rollout-inconsistent"}, ready: true, release: "1.20.2", binary: "cilium-dbg", mode: "True", agentReady: true,
 		realAgent: true, kubeRules: true, ciliumChains: true, proxyModeAnswer: "none", findings: []string{"stale-kube-proxy-rules"}},
 	// A 1.12 agent in Partial mode next to kube-proxy; cilium-config says
-	// "true", so the agent does not do what the config asks.
-	"node-partial": {servicesBy: "partial", warnings: []string{"config-kpr-agent-disabled"}, ready: true,
+	// "true", so the agent does not do what the config asks; a
+	// CiliumNodeConfig its DaemonSet (cilium-legacy) never reads.
+	"node-partial": {servicesBy: "partial", warnings: []string{"node-config-ignored", "config-kpr-agent-disabled"}, ready: true,
 		release: "1.12.19", binary: "cilium", mode: "Partial", agentReady: true, proxyMode: "iptables",
 		kubeRules: true, ciliumChains: true, proxyModeAnswer: "iptables", findings: []string{"kube-proxy-and-cilium-kpr"}},
-	// k3s' case: full KPR and an embedded kube-proxy nobody disabled.
-	"node-both": {servicesBy: "both", warnings: []string{"kube-proxy-and-cilium-kpr"}, ready: true,
+	// k3s' case: full KPR and an embedded kube-proxy nobody disabled; the
+	// node's annotation gives the agent kube-proxy's healthz address.
+	"node-both": {servicesBy: "both", warnings: []string{"healthz-port-clash", "kube-proxy-and-cilium-kpr"}, ready: true,
 		release: "1.20.2", binary: "cilium-dbg", mode: "True", agentReady: true, proxyMode: "iptables",
 		realAgent: true, kubeRules: true, ciliumChains: true, proxyModeAnswer: "iptables", findings: []string{"kube-proxy-and-cilium-kpr"}},
 	"node-ipvs": {servicesBy: "kube-proxy-ipvs", ready: true, proxyMode: "ipvs",
@@ -55,8 +60,9 @@ var labScenario = map[string]labNode{
 	"node-nftables": {servicesBy: "kube-proxy-nftables", ready: true, proxyMode: "nftables",
 		kubeRules: true, proxyModeAnswer: "nftables"},
 	// cilium-config says true, the agent (not restarted after the Helm
-	// upgrade) says False, and kube-proxy is already gone.
-	"node-kpr-off": {servicesBy: "none", warnings: []string{"config-kpr-agent-disabled"}, ready: true,
+	// upgrade) says False, and kube-proxy is already gone; a
+	// CiliumNodeConfig created after its pod is not in effect.
+	"node-kpr-off": {servicesBy: "none", warnings: []string{"node-config-not-applied", "config-kpr-agent-disabled"}, ready: true,
 		release: "1.18.8", binary: "cilium-dbg", mode: "False", agentReady: true,
 		realAgent: true, ciliumChains: true, proxyModeAnswer: "none"},
 	"node-agent-unready": {servicesBy: "cilium", warnings: []string{"agent-not-ready"}, ready: true,
@@ -315,12 +321,22 @@ func TestScenarioServicesEveryRelease(t *testing.T) {
 
 // agent-kpr-false needs cilium-config NOT asking for KPR, which the lab's
 // does: for this test only, cilium-config says "false", and node-kpr-off
-// (agent ready, KPR False, no kube-proxy) must say so.
+// (agent ready, KPR False, no kube-proxy) must say so. The agent reads
+// cilium-config through its pod's config init container (build-config,
+// lab/README.md "Per-node configuration"), so the patch reaches it only
+// with a re-created pod; the late CiliumNodeConfig node-kpr-off-sock would
+// then be in effect too: it is taken away for the test, and afterwards the
+// pod is re-created again and the CNC put back, newer than the pod, as
+// lab-up leaves them.
 func TestScenarioAgentKPRFalseWhenConfigOff(t *testing.T) {
 	needLab(t)
 	patch := func(v string) result {
 		return kubectl(t, "-n", "kube-system", "patch", "configmap", "cilium-config", "--type", "merge",
 			"-p", `{"data":{"kube-proxy-replacement":"`+v+`"}}`)
+	}
+	lateCNC := filepath.Join(repoRoot(), "lab", "manifests", "node-config-late.yaml")
+	if r := kubectl(t, "delete", "-f", lateCNC, "--ignore-not-found"); r.code != 0 {
+		t.Fatalf("deleting the late CNC: %s", r)
 	}
 	if r := patch("false"); r.code != 0 {
 		t.Fatalf("patching cilium-config: %s", r)
@@ -329,7 +345,12 @@ func TestScenarioAgentKPRFalseWhenConfigOff(t *testing.T) {
 		if r := patch("true"); r.code != 0 {
 			t.Errorf("restoring cilium-config: %s", r)
 		}
+		recreateAgentPod(t, "node-kpr-off", "true")
+		if r := kubectl(t, "apply", "-f", lateCNC); r.code != 0 {
+			t.Errorf("re-creating the late CNC: %s", r)
+		}
 	})
+	recreateAgentPod(t, "node-kpr-off", "false")
 	var s scenarioStatusJSON
 	mustJSON(t, kpr(t, "status", "-o", "json", "--node", "node-kpr-off"), &s)
 	if len(s.Nodes) != 1 {
@@ -342,4 +363,33 @@ func TestScenarioAgentKPRFalseWhenConfigOff(t *testing.T) {
 	if !sameSet(codes, []string{"agent-kpr-false"}) || s.Nodes[0].ServicesBy != "none" {
 		t.Errorf("node-kpr-off with cilium-config false: servicesBy %q, warnings %v; want none, [agent-kpr-false]", s.Nodes[0].ServicesBy, codes)
 	}
+}
+
+// recreateAgentPod deletes NODE's Cilium agent pod and waits until the
+// DaemonSet's new pod runs a real agent again whose config dir (written by
+// build-config when the lab restarted it, lab/node-init.sh) has
+// kube-proxy-replacement = kpr.
+func recreateAgentPod(t *testing.T, node, kpr string) {
+	t.Helper()
+	old := podOn(t, "k8s-app=cilium", node)
+	if r := kubectl(t, "delete", "pod", "-n", "kube-system", old, "--wait=false"); r.code != 0 {
+		t.Fatalf("deleting %s: %s", old, r)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		r := kubectl(t, "get", "pods", "-n", "kube-system", "-l", "k8s-app=cilium", "--field-selector", "spec.nodeName="+node,
+			"-o", `go-template={{range .items}}{{if not .metadata.deletionTimestamp}}{{.metadata.name}}{{"\n"}}{{end}}{{end}}`)
+		pod := strings.TrimSpace(r.stdout)
+		if r.code != 0 || pod == "" || pod == old || strings.Contains(pod, "\n") {
+			continue
+		}
+		if c := execIn(t, pod, "cilium-agent", "cat", "/tmp/cilium/config-map/kube-proxy-replacement"); c.code != 0 || c.stdout != kpr {
+			continue
+		}
+		if execIn(t, pod, "cilium-agent", "cilium-dbg", "status", "--brief").code == 0 {
+			return
+		}
+	}
+	t.Fatalf("%s: no agent with kube-proxy-replacement=%s in its config dir 90 s after deleting its pod %s", node, kpr, old)
 }
