@@ -137,6 +137,10 @@ func Judge(f NodeFacts) View {
 	for _, k := range v.Keys {
 		if k.Key == KeyKPR {
 			v.KPR, v.KPROrigin = k.Value, k.Origin
+			if k.Found == FoundAgent && strings.HasPrefix(k.Origin, "unknown") {
+				// Messages read "<origin> sets kube-proxy-replacement=...".
+				v.KPROrigin = "the agent's config dir"
+			}
 		}
 	}
 	if v.KPR == "" && f.Running == nil {

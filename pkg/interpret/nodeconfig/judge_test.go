@@ -143,8 +143,12 @@ func TestJudgeReadsTheAgentsConfigDir(t *testing.T) {
 
 	// A value no source gives is said to be unknown, not pinned on one.
 	f.Running[KeyKPR] = "false"
-	if k := Judge(f).Keys[0]; k.Origin != "unknown: no source kpr reads gives this value" || k.Configured != "true" {
+	v = Judge(f)
+	if k := v.Keys[0]; k.Origin != "unknown: no source kpr reads gives this value" || k.Configured != "true" {
 		t.Errorf("KPR = %+v", k)
+	}
+	if v.KPR != "false" || v.KPROrigin != "the agent's config dir" {
+		t.Errorf("configured KPR %q from %q", v.KPR, v.KPROrigin)
 	}
 }
 
