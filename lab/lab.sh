@@ -562,6 +562,13 @@ datapaths_ready() {
       ;;
     esac
   done
+  # The real KPR agents' BPF datapath, not just their tables: a NodePort
+  # reached from another node answers through tcx on their eth0 (what the
+  # self-check probes; an agent started late, once its pod existed, may
+  # still be loading its programs when its service table is full).
+  for n in $(real_kpr_nodes); do
+    [ "$(in_node node-bare curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$(ip_of "$n"):$LAB_NM_NGINX_OVS_NODEPORT/")" = 200 ] || return 1
+  done
   [ -e "$LAB_DIR/run/node-stale.stale-ready" ]
 }
 

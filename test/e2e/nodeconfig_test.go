@@ -156,3 +156,92 @@ func containsPrefix(list []string, prefix string) bool {
 	}
 	return false
 }
+
+// TestAnalyzeLabSysdump: a sysdump-shaped folder taken from the lab
+// (hack/lab-sysdump.sh) gives, offline, every Cilium node's effective KPR
+// with its source and each per-node warning on its node.
+func TestAnalyzeLabSysdump(t *testing.T) {
+	needLab(t)
+	dir := t.TempDir() + "/cilium-sysdump-lab"
+	r := run(t, []string{"KUBECTL=" + kubectlPath(t)}, repoRoot()+"/hack/lab-sysdump.sh", dir)
+	if r.code != 0 {
+		t.Fatalf("lab-sysdump: %s", r)
+	}
+	var a struct {
+		NodeConfig *struct {
+			Resolved bool     `json:"resolved"`
+			Missing  []any    `json:"missing"`
+			Files    []string `json:"files"`
+		} `json:"nodeConfig"`
+		Agents []struct {
+			Name       string            `json:"name"`
+			Node       string            `json:"node"`
+			Config     *struct {
+				Keys []struct {
+					Key    string `json:"key"`
+					Value  string `json:"value"`
+					Origin string `json:"origin"`
+					Found  string `json:"found"`
+				} `json:"keys"`
+			} `json:"nodeConfig"`
+			Warnings []struct {
+				Code string `json:"code"`
+			} `json:"warnings"`
+		} `json:"agents"`
+		Nodes []struct {
+			Name     string `json:"name"`
+			Warnings []struct {
+				Code string `json:"code"`
+			} `json:"warnings"`
+		} `json:"nodes"`
+	}
+	res := kpr(t, "analyze", dir, "-o", "json")
+	mustJSON(t, res, &a)
+	if a.NodeConfig == nil || !a.NodeConfig.Resolved {
+		t.Fatalf("per-node configuration not resolved: %+v\n%s", a.NodeConfig, res.stderr)
+	}
+	got := map[string][]string{}
+	kprOrigin := map[string]string{}
+	for _, ag := range a.Agents {
+		for _, w := range ag.Warnings {
+			if _, ok := perNodeWarningNode[w.Code]; ok {
+				got[w.Code] = append(got[w.Code], ag.Node)
+			}
+		}
+		if ag.Config == nil {
+			t.Errorf("agent %s (%s): no nodeConfig", ag.Name, ag.Node)
+			continue
+		}
+		for _, k := range ag.Config.Keys {
+			if k.Found != "computed" {
+				t.Errorf("%s: %s found %q offline", ag.Node, k.Key, k.Found)
+			}
+			if k.Key == "kube-proxy-replacement" {
+				kprOrigin[ag.Node] = k.Value + " from " + k.Origin
+			}
+		}
+	}
+	for _, n := range a.Nodes {
+		for _, w := range n.Warnings {
+			if _, ok := perNodeWarningNode[w.Code]; ok {
+				got[w.Code] = append(got[w.Code], n.Name)
+			}
+		}
+	}
+	for code, node := range perNodeWarningNode {
+		if nodes := got[code]; len(nodes) != 1 || nodes[0] != node {
+			t.Errorf("analyze: %s on %v, want exactly on %s", code, nodes, node)
+		}
+	}
+	for node, want := range map[string]string{
+		"node-cilium":  "true from CiliumNodeConfig kube-system/kube-proxy-replacement",
+		"node-stale":   "true from CiliumNodeConfig kube-system/kube-proxy-replacement",
+		"node-both":    "true from cilium-config",
+		"node-kpr-off": "true from cilium-config",
+		"node-partial": "true from cilium-config",
+	} {
+		if kprOrigin[node] != want {
+			t.Errorf("analyze: %s kube-proxy-replacement %q, want %q", node, kprOrigin[node], want)
+		}
+	}
+}
