@@ -112,7 +112,9 @@
 // "hint: kube-proxy should not be running nor listening on the same
 // healthz-bind-address." — as a Fatal that ends the agent up to v1.17, as an
 // Error followed by the job error "failed to start kubeproxy healthz
-// server: ..." (health degraded, agent keeps running) from v1.18.
+// server: ..." from v1.18 (the agent keeps running; a real 1.20.2 agent
+// in kpr's lab still reports "Cilium: Ok" and stays Ready, with no module
+// health entry for the failed job).
 // EADDRNOTAVAIL is only "KubeProxy healthz server not available". When
 // Cilium binds first, kube-proxy logs "Healthz server failed" and retries
 // every 5 s, or exits with --bind-address-hard-fail

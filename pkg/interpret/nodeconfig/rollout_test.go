@@ -144,12 +144,12 @@ func TestCheckHealthz(t *testing.T) {
 		clash   bool
 		outcome string
 	}{
-		{"documented CNC with kube-proxy still running (v1.18: degraded, keeps running)",
-			HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, true, true, "keeps running with degraded health"},
+		{"documented CNC with kube-proxy still running (v1.18 on: keeps running, reports healthy)",
+			HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, true, true, "keeps running and still reports itself healthy"},
 		{"v1.17: the agent exits",
 			HealthzFacts{Release: "1.17.0", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, true, true, "exits (fatal)"},
 		{"unknown release: as v1.18",
-			HealthzFacts{KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, true, true, "degraded"},
+			HealthzFacts{KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, true, true, "reports itself healthy"},
 		{"kube-proxy gone", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: No}, true, false, ""},
 		{"kube-proxy unknown", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256"}, true, false, ""},
 		{"KPR false (v1.16 on): no server", HealthzFacts{Release: "1.16.0", KPR: "false", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes}, false, false, ""},
@@ -160,13 +160,13 @@ func TestCheckHealthz(t *testing.T) {
 		{"no bind address", HealthzFacts{Release: "1.18.8", KPR: "true", KubeProxy: Yes}, false, false, ""},
 		{"other port", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10257", KubeProxy: Yes}, true, false, ""},
 		{"different IPs", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "127.0.0.2:10256", KubeProxy: Yes, KubeProxyBind: "127.0.0.1:10256"}, true, false, ""},
-		{"same IP", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "127.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "127.0.0.1:10256"}, true, true, "degraded"},
-		{"IPv6 wildcard vs IPv4 specific", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "10.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "[::]:10256"}, true, true, "degraded"},
+		{"same IP", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "127.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "127.0.0.1:10256"}, true, true, "reports itself healthy"},
+		{"IPv6 wildcard vs IPv4 specific", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "10.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "[::]:10256"}, true, true, "reports itself healthy"},
 		{"IPv4 vs IPv6 specific", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "[::1]:10256", KubeProxy: Yes, KubeProxyBind: "127.0.0.1:10256"}, true, false, ""},
-		{"kube-proxy bare IP gets :10256", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes, KubeProxyBind: "10.0.0.1"}, true, true, "degraded"},
-		{"kube-proxy CIDR-style wildcard", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "10.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "0.0.0.0/0"}, true, true, "degraded"},
+		{"kube-proxy bare IP gets :10256", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "0.0.0.0:10256", KubeProxy: Yes, KubeProxyBind: "10.0.0.1"}, true, true, "reports itself healthy"},
+		{"kube-proxy CIDR-style wildcard", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "10.0.0.1:10256", KubeProxy: Yes, KubeProxyBind: "0.0.0.0/0"}, true, true, "reports itself healthy"},
 		{"host name: not judged", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "localhost:10256", KubeProxy: Yes}, true, false, ""},
-		{"Cilium side empty host is a wildcard", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: ":10256", KubeProxy: Yes, KubeProxyBind: "10.0.0.1:10256"}, true, true, "degraded"},
+		{"Cilium side empty host is a wildcard", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: ":10256", KubeProxy: Yes, KubeProxyBind: "10.0.0.1:10256"}, true, true, "reports itself healthy"},
 		{"quoted bind: a bind problem, not a clash", HealthzFacts{Release: "1.18.8", KPR: "true", CiliumBind: "'0.0.0.0:10256'", KubeProxy: Yes}, true, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
