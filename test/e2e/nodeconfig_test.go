@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -243,5 +244,57 @@ func TestAnalyzeLabSysdump(t *testing.T) {
 		if kprOrigin[node] != want {
 			t.Errorf("analyze: %s kube-proxy-replacement %q, want %q", node, kprOrigin[node], want)
 		}
+	}
+}
+
+// TestPerNodeConfigAppliedOnRecreation: a CiliumNodeConfig created after
+// node-cilium's agent started is reported as not applied; once the agent
+// pod is re-created, the real agent runs with it (its build-config ran
+// again) and kpr reads it from the agent's config dir.
+func TestPerNodeConfigAppliedOnRecreation(t *testing.T) {
+	needLab(t)
+	const name = "kpr-e2e-recreate"
+	cnc := `apiVersion: cilium.io/v2
+kind: CiliumNodeConfig
+metadata: {name: ` + name + `, namespace: kube-system}
+spec:
+  nodeSelector: {matchLabels: {kubernetes.io/hostname: node-cilium}}
+  defaults: {enable-health-check-nodeport: "false"}
+`
+	f := t.TempDir() + "/cnc.yaml"
+	if err := os.WriteFile(f, []byte(cnc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := kubectl(t, "apply", "-f", f); r.code != 0 {
+		t.Fatalf("creating the CNC: %s", r)
+	}
+	t.Cleanup(func() {
+		kubectl(t, "delete", "-f", f, "--ignore-not-found")
+		recreateAgentPod(t, "node-cilium", "true")
+	})
+	key := func() (value, origin string, notApplied bool) {
+		var s statusNodeConfig
+		mustJSON(t, kpr(t, "status", "--node", "node-cilium", "-o", "json"), &s)
+		for _, n := range s.Nodes {
+			for _, w := range n.Warnings {
+				notApplied = notApplied || (w.Code == "node-config-not-applied" && strings.Contains(w.Message, name))
+			}
+			if n.NodeConfig == nil || n.NodeConfig.ReadFrom != "agent" {
+				t.Fatalf("node-cilium not read from the agent: %+v", n.NodeConfig)
+			}
+			for _, k := range n.NodeConfig.Keys {
+				if k.Key == "enable-health-check-nodeport" {
+					return k.Value, k.Origin, notApplied
+				}
+			}
+		}
+		return "", "", notApplied
+	}
+	if v, o, na := key(); v != "true" || o != "cilium-config" || !na {
+		t.Errorf("before re-creation: %q from %q, not-applied warning %v; want \"true\" from cilium-config, and the warning", v, o, na)
+	}
+	recreateAgentPod(t, "node-cilium", "true")
+	if v, o, na := key(); v != "false" || o != "CiliumNodeConfig kube-system/"+name || na {
+		t.Errorf("after re-creation: %q from %q, not-applied warning %v; want \"false\" from the CNC, no warning", v, o, na)
 	}
 }

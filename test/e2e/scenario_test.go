@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -372,6 +373,10 @@ func TestScenarioAgentKPRFalseWhenConfigOff(t *testing.T) {
 func recreateAgentPod(t *testing.T, node, kpr string) {
 	t.Helper()
 	old := podOn(t, "k8s-app=cilium", node)
+	// The agent restarts a little after its new pod appears (the lab polls
+	// the pod's UID): wait for a config dir written after the deletion,
+	// not just for the new pod, or the old agent may still answer.
+	deleted := time.Now().Unix()
 	if r := kubectl(t, "delete", "pod", "-n", "kube-system", old, "--wait=false"); r.code != 0 {
 		t.Fatalf("deleting %s: %s", old, r)
 	}
@@ -385,6 +390,13 @@ func recreateAgentPod(t *testing.T, node, kpr string) {
 			continue
 		}
 		if c := execIn(t, pod, "cilium-agent", "cat", "/tmp/cilium/config-map/kube-proxy-replacement"); c.code != 0 || c.stdout != kpr {
+			continue
+		}
+		ls := strings.Fields(execIn(t, pod, "cilium-agent", "ls", "-ld", "--time-style=+%s", "/tmp/cilium/config-map").stdout)
+		if len(ls) < 6 {
+			continue
+		}
+		if built, err := strconv.ParseInt(ls[5], 10, 64); err != nil || built < deleted {
 			continue
 		}
 		if execIn(t, pod, "cilium-agent", "cilium-dbg", "status", "--brief").code == 0 {
