@@ -53,6 +53,13 @@ func TestLabSysdumpPerNodeConfig(t *testing.T) {
 		}
 	}
 	for _, a := range out.Agents {
+		var codes []string
+		for _, w := range a.Warnings {
+			codes = append(codes, w.Code)
+		}
+		if a.Node == "node-kpr-off" && (!strings.Contains(strings.Join(codes, ","), "config-kpr-agent-disabled") || strings.Contains(strings.Join(codes, ","), "agent-kpr-false")) {
+			t.Errorf("node-kpr-off: %v, want config-kpr-agent-disabled (its configuration asks for KPR), not agent-kpr-false", codes)
+		}
 		if a.Node == "node-cilium" && (a.NodeConfig.Rollout == nil || a.NodeConfig.Rollout.State != "finished" || !strings.Contains(strings.Join(a.NodeConfig.Rollout.Unchecked, ","), "kube-proxy affinity")) {
 			t.Errorf("node-cilium rollout %+v: want finished, kube-proxy's affinity unchecked (not in a sysdump)", a.NodeConfig.Rollout)
 		}

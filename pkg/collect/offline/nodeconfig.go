@@ -444,6 +444,25 @@ func (a *analyzer) resolveNodes(rep *report.Analyze) {
 		}
 		if ag != nil {
 			ag.Node, ag.NodeConfig = node.Name, cfg
+			if g != nil && g.status != nil && nodeconfig.KPROn(view.KPR) {
+				// The node's own configuration asks for KPR: what the
+				// agent does is config-kpr-agent-disabled, as status says
+				// it, not agent-kpr-false (said without the configuration).
+				e := verdict.Evidence{HasAgent: true, AgentRead: true, Replacement: replacementOf(g.status), Mode: modeOf(g.status),
+					ConfigKPR: view.KPR, ConfigKPROrigin: view.KPROrigin}
+				for _, w := range verdict.Disagreements(e) {
+					if w.Code != verdict.CodeConfigSaysKPRAgentDisabled {
+						continue
+					}
+					kept := ag.Warnings[:0]
+					for _, old := range ag.Warnings {
+						if old.Code != verdict.CodeAgentReadyKPRFalse {
+							kept = append(kept, old)
+						}
+					}
+					ag.Warnings = append(kept, w)
+				}
+			}
 			ag.Warnings = append(ag.Warnings, warnings...)
 			continue
 		}
