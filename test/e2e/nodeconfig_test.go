@@ -175,9 +175,9 @@ func TestAnalyzeLabSysdump(t *testing.T) {
 			Files    []string `json:"files"`
 		} `json:"nodeConfig"`
 		Agents []struct {
-			Name       string            `json:"name"`
-			Node       string            `json:"node"`
-			Config     *struct {
+			Name   string `json:"name"`
+			Node   string `json:"node"`
+			Config *struct {
 				Keys []struct {
 					Key    string `json:"key"`
 					Value  string `json:"value"`
