@@ -176,7 +176,7 @@ func FindCilium(ctx context.Context, client kubernetes.Interface, namespaceOverr
 				ap.OwnerDS = o.Name
 			}
 		}
-		ap.ConfigBuiltAt, ap.ConfigBuiltBy = configBuiltAt(p)
+		ap.ConfigBuiltAt, ap.ConfigBuiltBy = ConfigBuiltAt(p)
 		info.Agents = append(info.Agents, ap)
 	}
 	sort.Slice(info.Agents, func(i, j int) bool { return info.Agents[i].Node < info.Agents[j].Node })
@@ -447,10 +447,10 @@ func podProxyMode(ctx context.Context, cms *configMaps, p *corev1.Pod) (string, 
 	return "", nil
 }
 
-// configBuiltAt is when build-config wrote the agent's configuration:
+// ConfigBuiltAt is when build-config wrote the agent's configuration:
 // the `config` init container's finish, else the pod's creation (the
 // init container runs right after it).
-func configBuiltAt(p *corev1.Pod) (time.Time, string) {
+func ConfigBuiltAt(p *corev1.Pod) (time.Time, string) {
 	for _, st := range p.Status.InitContainerStatuses {
 		if st.Name == "config" && st.State.Terminated != nil && !st.State.Terminated.FinishedAt.IsZero() {
 			return st.State.Terminated.FinishedAt.Time, "its init container config finished at"

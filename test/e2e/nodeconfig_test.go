@@ -60,17 +60,10 @@ func TestStatusPerNodeConfig(t *testing.T) {
 	got := map[string][]string{}
 	for _, n := range s.Nodes {
 		for _, w := range n.Warnings {
-			if _, ok := perNodeWarningNode[w.Code]; ok {
-				got[w.Code] = append(got[w.Code], n.Name)
-			}
+			got[w.Code] = append(got[w.Code], n.Name)
 		}
 	}
-	for code, node := range perNodeWarningNode {
-		if nodes := got[code]; len(nodes) != 1 || nodes[0] != node {
-			sort.Strings(nodes)
-			t.Errorf("%s on %v, want exactly on %s", code, nodes, node)
-		}
-	}
+	eachWarningOnItsNode(t, "status", got)
 
 	type want struct {
 		readFrom, kpr, kprOrigin string
@@ -149,6 +142,18 @@ func TestStatusPerNodeConfig(t *testing.T) {
 	}
 }
 
+// eachWarningOnItsNode checks that each per-node warning was given on
+// exactly the node the lab builds for it (got: code → nodes).
+func eachWarningOnItsNode(t *testing.T, cmd string, got map[string][]string) {
+	t.Helper()
+	for code, node := range perNodeWarningNode {
+		if nodes := got[code]; len(nodes) != 1 || nodes[0] != node {
+			sort.Strings(nodes)
+			t.Errorf("%s: %s on %v, want exactly on %s", cmd, code, nodes, node)
+		}
+	}
+}
+
 func containsPrefix(list []string, prefix string) bool {
 	for _, s := range list {
 		if strings.HasPrefix(s, prefix) {
@@ -205,9 +210,7 @@ func TestAnalyzeLabSysdump(t *testing.T) {
 	kprOrigin := map[string]string{}
 	for _, ag := range a.Agents {
 		for _, w := range ag.Warnings {
-			if _, ok := perNodeWarningNode[w.Code]; ok {
-				got[w.Code] = append(got[w.Code], ag.Node)
-			}
+			got[w.Code] = append(got[w.Code], ag.Node)
 		}
 		if ag.Config == nil {
 			t.Errorf("agent %s (%s): no nodeConfig", ag.Name, ag.Node)
@@ -224,16 +227,10 @@ func TestAnalyzeLabSysdump(t *testing.T) {
 	}
 	for _, n := range a.Nodes {
 		for _, w := range n.Warnings {
-			if _, ok := perNodeWarningNode[w.Code]; ok {
-				got[w.Code] = append(got[w.Code], n.Name)
-			}
+			got[w.Code] = append(got[w.Code], n.Name)
 		}
 	}
-	for code, node := range perNodeWarningNode {
-		if nodes := got[code]; len(nodes) != 1 || nodes[0] != node {
-			t.Errorf("analyze: %s on %v, want exactly on %s", code, nodes, node)
-		}
-	}
+	eachWarningOnItsNode(t, "analyze", got)
 	for node, want := range map[string]string{
 		"node-cilium":  "true from CiliumNodeConfig kube-system/kube-proxy-replacement",
 		"node-stale":   "true from CiliumNodeConfig kube-system/kube-proxy-replacement",

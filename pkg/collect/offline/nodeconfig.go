@@ -291,16 +291,6 @@ func isKubeProxyPod(p *corev1.Pod) bool {
 	return hasLabel(p, "k8s-app", "kube-proxy") || hasLabel(p, "component", "kube-proxy")
 }
 
-// configBuiltAt is collect's rule: the config init container's finish,
-// else the pod's creation.
-func configBuiltAt(p *corev1.Pod) (time.Time, string) {
-	for _, st := range p.Status.InitContainerStatuses {
-		if st.Name == "config" && st.State.Terminated != nil && !st.State.Terminated.FinishedAt.IsZero() {
-			return st.State.Terminated.FinishedAt.Time, "its init container config finished at"
-		}
-	}
-	return p.CreationTimestamp.Time, "its pod was created at"
-}
 
 func flagValue(args []string, name string) string {
 	for i, a := range args {
@@ -342,7 +332,7 @@ func (a *analyzer) resolveNodes(rep *report.Analyze) {
 					ap.ds = p.Namespace + "/" + ref.Name
 				}
 			}
-			ap.builtAt, ap.builtBy = configBuiltAt(p)
+			ap.builtAt, ap.builtBy = collect.ConfigBuiltAt(p)
 			agentNode[p.Name] = p.Spec.NodeName
 			// Two agents on a node (a rollout): the one the sysdump has
 			// output of, else the newer.
