@@ -5,7 +5,8 @@ that survives marks a test that is missing. Usage: python3 hack/mutants.py
 (from the repository root; restores every file, also on Ctrl-C)."""
 import subprocess, sys
 
-PKGS = ["./pkg/verify/", "./pkg/nodecheck/", "./pkg/interpret/acceptance/", "./pkg/interpret/inspect/"]
+PKGS = ["./pkg/verify/", "./pkg/nodecheck/", "./pkg/interpret/acceptance/", "./pkg/interpret/inspect/",
+        "./pkg/interpret/nodeconfig/", "./pkg/collect/"]
 
 MUTANTS = [
     ("flipped peer preference", "pkg/interpret/acceptance/plan.go",
@@ -48,6 +49,17 @@ MUTANTS = [
      "\t\t\tr.res.Errors = append(r.res.Errors, ne)\n", ""),
     ("benign iptables failure reported", "pkg/interpret/inspect/node.go",
      '!benignIPTablesFailure(s)', 'true'),
+    # Per-node configuration (issue 20).
+    ("older changes reported as not applied", "pkg/interpret/nodeconfig/changes.go",
+     "c.At.After(podStart)", "!c.At.After(podStart)"),
+    ("ignored CiliumNodeConfigs not reported", "pkg/interpret/nodeconfig/judge.go",
+     'if why := f.Setup.IgnoresNodeConfigs(); why != "" {', 'if why := f.Setup.IgnoresNodeConfigs(); why == "x" {'),
+    ("rules left behind not judged", "pkg/interpret/nodeconfig/rollout.go",
+     "case f.KubeRules == Yes && f.KubeProxyPod == No:", "case f.KubeRules == Yes && f.KubeProxyPod == Yes:"),
+    ("healthz listeners never overlap", "pkg/interpret/nodeconfig/rollout.go",
+     "return ha.Unmap() == hb.Unmap()", "return false"),
+    ("agent's config dir never read", "pkg/collect/status.go",
+     "if perNode.Involves(nodes[i]) {", "if false && perNode.Involves(nodes[i]) {"),
 ]
 
 def run_tests():
