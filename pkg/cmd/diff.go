@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
@@ -88,10 +89,14 @@ func (o *DiffOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.run(ctx, cs, ex)
+	dyn, err := o.root.Dynamic()
+	if err != nil {
+		return err
+	}
+	return o.run(ctx, cs, dyn, ex)
 }
 
-func (o *DiffOptions) run(ctx context.Context, cs kubernetes.Interface, ex collect.Executor) error {
+func (o *DiffOptions) run(ctx context.Context, cs kubernetes.Interface, dyn dynamic.Interface, ex collect.Executor) error {
 	nodes, _, err := collect.ChooseNodes(ctx, cs, []string{o.A, o.B}, false, "NODE-A NODE-B")
 	if err != nil {
 		return err
@@ -109,7 +114,7 @@ func (o *DiffOptions) run(ctx context.Context, cs kubernetes.Interface, ex colle
 	prog := o.Pods.nodeProgress(o.root, runner.Pods, "diff", len(nodes))
 	d, err := nodecheck.Diff(ctx, cs, ex, runner, [2]collect.NodeInfo{nodes[0], nodes[1]}, nodecheck.DiffOptions{
 		Services: o.Services, Namespace: ns, NamespaceExplicit: explicit, NoProbe: o.NoProbe,
-		Probe: o.ProbeFlags.Options(), StatusTimeout: o.Pods.Timeout,
+		Probe: o.ProbeFlags.Options(), StatusTimeout: o.Pods.Timeout, Dynamic: dyn,
 		Warn: func(kind, msg string) { prog.End(); fmt.Fprintf(o.root.Streams.ErrOut, "%s: %s\n", kind, msg) },
 	})
 	prog.End()

@@ -419,7 +419,7 @@ func TestDiffScenario(t *testing.T) {
 	if err := o.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	err := o.run(context.Background(), cs, ex)
+	err := o.run(context.Background(), cs, fakelab.Dynamic(), ex)
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Code != 1 || ee.Err != nil {
 		t.Fatalf("--exit-code with differing nodes: want silent exit 1, got %v\n%s", err, errOut)
@@ -469,7 +469,7 @@ func TestDiffNoProbeCreatesOnlyInspectWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	root.ConfigFlags = genericclioptions.NewConfigFlags(false)
-	if err := o.run(context.Background(), cs, ex); err != nil {
+	if err := o.run(context.Background(), cs, fakelab.Dynamic(), ex); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(out.String(), "probe") && strings.Contains(out.String(), "clusterip") {

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
@@ -34,6 +35,9 @@ type DiffOptions struct {
 	// StatusTimeout bounds the agent execs too: a hanging agent must not
 	// hold diff longer than the user allowed.
 	StatusTimeout time.Duration
+	// Dynamic reads CiliumNodeConfigs for the nodes' per-node
+	// configuration (nil: cilium-config and node keys only).
+	Dynamic dynamic.Interface
 	// Warn hears what the user should know on stderr ("warning: ...",
 	// "note: ..." are the caller's to add).
 	Warn func(kind, msg string)
@@ -51,7 +55,7 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 	names := []string{nodes[0].Name, nodes[1].Name}
 	statusByNode := map[string]*report.NodeStatus{}
 	agentKPR := map[string]string{}
-	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: names, Timeout: o.StatusTimeout})
+	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: names, Timeout: o.StatusTimeout, Dynamic: o.Dynamic})
 	if err != nil {
 		warn("status facts not read: %v", err)
 	} else {

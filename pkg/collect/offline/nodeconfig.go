@@ -291,7 +291,6 @@ func isKubeProxyPod(p *corev1.Pod) bool {
 	return hasLabel(p, "k8s-app", "kube-proxy") || hasLabel(p, "component", "kube-proxy")
 }
 
-
 func flagValue(args []string, name string) string {
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, name+"="); ok {
