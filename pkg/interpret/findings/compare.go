@@ -70,6 +70,20 @@ func Compare(a, b NodeFacts) *report.Diff {
 		}
 		return s.KubeProxyReplacement.Mode + " (" + s.KubeProxyReplacement.ReplacesKubeProxy + ")", ""
 	}))
+	// What the node's agent is configured with, and from where (cilium-config,
+	// a CiliumNodeConfig, a node key): two nodes of one cluster differ here
+	// in a per-node rollout.
+	add("status", "KPR configured", false, st(func(s *report.NodeStatus) (string, string) {
+		k, ok := s.NodeConfig.Get("kube-proxy-replacement")
+		if !ok {
+			return "-", ""
+		}
+		v := orDash(k.Value) + " (" + k.Origin + ")"
+		if k.Configured != nil {
+			v += ", now " + *k.Configured + " (" + k.ConfiguredOrigin + ", not applied)"
+		}
+		return v, ""
+	}))
 	add("status", "KPR devices", false, st(func(s *report.NodeStatus) (string, string) {
 		if s.KubeProxyReplacement == nil || len(s.KubeProxyReplacement.Devices) == 0 {
 			return "-", ""

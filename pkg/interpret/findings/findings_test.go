@@ -199,3 +199,21 @@ func TestKubeProxyAndKPRSaysWhereFullComesFrom(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareKPRConfigured(t *testing.T) {
+	pending := "false"
+	a := NodeFacts{Name: "a", Status: &report.NodeStatus{NodeConfig: &report.NodeConfig{Keys: []report.ConfigKey{
+		{Key: "kube-proxy-replacement", Value: "true", Origin: "CiliumNodeConfig kube-system/kpr", Configured: &pending, ConfiguredOrigin: "node annotation"}}}}}
+	b := NodeFacts{Name: "b", Status: &report.NodeStatus{}}
+	d := Compare(a, b)
+	for _, r := range d.Rows {
+		if r.Fact != "KPR configured" {
+			continue
+		}
+		if r.A != "true (CiliumNodeConfig kube-system/kpr), now false (node annotation, not applied)" || r.B != "-" || !r.Differs || r.Decisive {
+			t.Errorf("row = %+v", r)
+		}
+		return
+	}
+	t.Error("no KPR configured row")
+}
