@@ -57,4 +57,3 @@ func TestMovedRewrittenChain(t *testing.T) {
 		t.Errorf("moved = %+v (a rewritten chain counts its new value, a new one whole)", got)
 	}
 }
-
