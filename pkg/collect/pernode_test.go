@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,14 +14,18 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/nodeconfig"
 )
 
-// scriptExec answers by the command's first word, per pod.
+// scriptExec answers by the command's first word, per pod; status execs
+// run in parallel, so calls is guarded.
 type scriptExec struct {
 	out   map[string]string // pod + " " + first word → stdout
+	mu    sync.Mutex
 	calls []string
 }
 
 func (s *scriptExec) Exec(_ context.Context, _, pod, _ string, cmd []string) (ExecResult, error) {
+	s.mu.Lock()
 	s.calls = append(s.calls, pod+" "+strings.Join(cmd, " "))
+	s.mu.Unlock()
 	if o, ok := s.out[pod+" "+cmd[0]]; ok {
 		return ExecResult{Stdout: []byte(o)}, nil
 	}
