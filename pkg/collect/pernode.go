@@ -111,7 +111,13 @@ func ReadAgentConfig(ctx context.Context, ex Executor, a AgentPod, dir string, r
 		res, err := ex.Exec(ctx, a.Namespace, a.Name, a.Container, nodeconfig.ConfigDirCommand(dir))
 		switch {
 		case err != nil:
-			out.Note = "reading " + dir + " in the agent container: " + ExplainExecError(err, a.Namespace, a.Name).Error()
+			// The API server wraps the runtime's error twice ("Internal
+			// error occurred: Internal error occurred: ..."): once is enough.
+			msg := ExplainExecError(err, a.Namespace, a.Name).Error()
+			for strings.Contains(msg, "Internal error occurred: Internal error occurred: ") {
+				msg = strings.Replace(msg, "Internal error occurred: Internal error occurred: ", "Internal error occurred: ", 1)
+			}
+			out.Note = "reading " + dir + " in the agent container: " + msg
 		case len(bytes.TrimSpace(res.Stdout)) == 0:
 			out.Note = fmt.Sprintf("reading %s in the agent container gave nothing (exit %d: %s)", dir, res.ExitCode, textutil.FirstLine(strings.TrimSpace(string(res.Stderr))))
 		default:
