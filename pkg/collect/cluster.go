@@ -356,7 +356,7 @@ func FindKubeProxy(ctx context.Context, client kubernetes.Interface) (*KubeProxy
 	if err != nil {
 		return nil, err
 	}
-	info.HealthzBind = flagValue(args, "--healthz-bind-address")
+	info.HealthzBind = FlagValue(args, "--healthz-bind-address")
 	if _, doc, ok := proxyConfigDoc(cm, false); ok && info.HealthzBind == "" {
 		info.HealthzBind = healthzFromConfig(doc)
 	}
@@ -472,8 +472,9 @@ func ProxyModeFromArgs(args []string) string {
 	return ""
 }
 
-// flagValue is a --name=value or --name value flag's value.
-func flagValue(args []string, name string) string {
+// FlagValue is a --name=value or --name value flag's value in a command
+// line ("" when absent).
+func FlagValue(args []string, name string) string {
 	for i, a := range args {
 		if v, ok := strings.CutPrefix(a, name+"="); ok {
 			return v

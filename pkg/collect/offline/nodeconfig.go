@@ -291,18 +291,6 @@ func isKubeProxyPod(p *corev1.Pod) bool {
 	return hasLabel(p, "k8s-app", "kube-proxy") || hasLabel(p, "component", "kube-proxy")
 }
 
-func flagValue(args []string, name string) string {
-	for i, a := range args {
-		if v, ok := strings.CutPrefix(a, name+"="); ok {
-			return v
-		}
-		if a == name && i+1 < len(args) {
-			return args[i+1]
-		}
-	}
-	return ""
-}
-
 func (a *analyzer) resolveNodes(rep *report.Analyze) {
 	o := &a.objs
 	_, havePods := o.files[filePods]
@@ -414,7 +402,7 @@ func (a *analyzer) resolveNodes(rep *report.Analyze) {
 			f.KubeProxyPod = nodeconfig.TriOf(kp != nil)
 			if kp != nil {
 				for _, c := range kp.Spec.Containers {
-					if v := flagValue(append(append([]string{}, c.Command...), c.Args...), "--healthz-bind-address"); v != "" {
+					if v := collect.FlagValue(append(append([]string{}, c.Command...), c.Args...), "--healthz-bind-address"); v != "" {
 						f.KubeProxyHealthz = v
 					}
 				}
