@@ -54,7 +54,7 @@ func ResolveWith(in Inputs, bc BuildConfig) Effective {
 		layer, descs, err := r.read(src)
 		if err != nil {
 			return Effective{Node: in.Node.Name, Values: map[string]Value{}, Events: r.events,
-				Skipped: dedupSkips(r.skipped), release: r.rel,
+				Skipped: firstOccurrences(r.skipped), release: r.rel,
 				Err: fmt.Errorf("failed to read config source %s: %w", src, err)}
 		}
 		if !first && match != nil {
@@ -85,7 +85,7 @@ func ResolveWith(in Inputs, bc BuildConfig) Effective {
 		eff.Sources = append(eff.Sources, descs...)
 	}
 	eff.Events = r.events
-	eff.Skipped = dedupSkips(r.skipped)
+	eff.Skipped = firstOccurrences(r.skipped)
 	return eff
 }
 
@@ -241,7 +241,7 @@ func (r *resolver) readNodeConfigs(src Source) (layer, []Source, error) {
 	}
 	descs := append(d2, da...)
 	if r.rel.jsonSources() {
-		descs = dedupSources(descs)
+		descs = firstOccurrences(descs)
 	}
 	return out, descs, nil
 }
@@ -362,18 +362,9 @@ func dedupHistory(h []Setting) []Setting {
 	return out
 }
 
-func dedupSources(s []Source) []Source {
-	var out []Source
-	for _, x := range s {
-		if !slices.Contains(out, x) {
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
-func dedupSkips(s []Skip) []Skip {
-	var out []Skip
+// firstOccurrences keeps each element's first occurrence, in order.
+func firstOccurrences[T comparable](s []T) []T {
+	var out []T
 	for _, x := range s {
 		if !slices.Contains(out, x) {
 			out = append(out, x)
