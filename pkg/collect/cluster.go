@@ -145,6 +145,11 @@ type CiliumInfo struct {
 	Agents  []AgentPod
 	// AgentByNode indexes Agents by node name.
 	AgentByNode map[string]*AgentPod
+	// The DaemonSet and cilium-config as FindCilium read them, so that
+	// per-node configuration (ReadNodeConfigInputsFor) does not read them
+	// again.
+	daemonSet    *appsv1.DaemonSet
+	ciliumConfig *corev1.ConfigMap
 }
 
 // FindCilium finds the agent pods by label in every namespace (or in
@@ -204,6 +209,7 @@ func FindCilium(ctx context.Context, client kubernetes.Interface, namespaceOverr
 	switch {
 	case err == nil:
 		info.Install.DaemonSet = daemonSetStatus(ds, CiliumAgentContainer)
+		info.daemonSet = ds
 	case apierrors.IsNotFound(err):
 	default:
 		return nil, explainAPIError(err, "get", "daemonsets", ns)
@@ -211,6 +217,7 @@ func FindCilium(ctx context.Context, client kubernetes.Interface, namespaceOverr
 	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, CiliumConfigMapName, metav1.GetOptions{})
 	switch {
 	case err == nil:
+		info.ciliumConfig = cm
 		for _, k := range CiliumConfigKeys {
 			if v, ok := cm.Data[k]; ok {
 				info.Install.Config[k] = v

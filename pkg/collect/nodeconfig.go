@@ -161,6 +161,10 @@ func ReadNodeConfigInputsFor(ctx context.Context, cs kubernetes.Interface, dyn d
 	cmNames, cncNamespaces := in.sourceObjects()
 	for _, ref := range cmNames {
 		ns, name, _ := strings.Cut(ref, "/")
+		if c := info.ciliumConfig; c != nil && c.Namespace == ns && c.Name == name {
+			in.ConfigMaps = append(in.ConfigMaps, nodeconfig.ConfigMap{Namespace: ns, Name: name, Data: c.Data})
+			continue
+		}
 		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case err == nil:
@@ -260,6 +264,10 @@ func (in *NodeConfigInputs) readDaemonSets(ctx context.Context, cs kubernetes.In
 	}
 	for _, ref := range refs {
 		ns, name, _ := strings.Cut(ref, "/")
+		if d := info.daemonSet; d != nil && d.Namespace == ns && d.Name == name {
+			in.DaemonSets = append(in.DaemonSets, agentDaemonSet(d))
+			continue
+		}
 		ds, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case err == nil:
