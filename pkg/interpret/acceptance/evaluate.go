@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/nodeconfig"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 )
@@ -504,7 +505,7 @@ func kprConfigCheck(st *report.NodeStatus) (report.VerifyCheck, bool) {
 	}
 	running := st.KubeProxyReplacement
 	full := running.ReplacesKubeProxy == report.ReplacesFull
-	on := set && kprOn(k.Value)
+	on := set && nodeconfig.KPROn(k.Value)
 	c.Evidence.Text = fmt.Sprintf("configured kube-proxy-replacement=%s from %s (%s); the agent reports %s", configured, from, how, running.Mode)
 	c.Reproduce = fmt.Sprintf("kubectl -n %s exec %s -c cilium-agent -- cat /tmp/cilium/config-map/kube-proxy-replacement /tmp/cilium/config-map/config-sources", st.CiliumAgent.Namespace, st.CiliumAgent.Pod)
 	switch {
@@ -520,12 +521,4 @@ func kprConfigCheck(st *report.NodeStatus) (report.VerifyCheck, bool) {
 		c.Reason += fmt.Sprintf("; %s now sets %q, not applied until the agent pod is re-created", k.ConfiguredOrigin, *k.Configured)
 	}
 	return c, true
-}
-
-func kprOn(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "strict":
-		return true
-	}
-	return false
 }
