@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -89,12 +91,36 @@ func TestPlan(t *testing.T) {
 func TestCommand(t *testing.T) {
 	tg := []Target{{Host: "10.0.0.1", PortNum: 80}, {Host: "127.0.0.1", PortNum: 30080}}
 	c := Command("@@b", tg, Options{Timeout: 1500 * time.Millisecond, Parallel: 4})
-	want := []string{"@@b", "1.5", "2.5", "4", "http://10.0.0.1:80/", "http://127.0.0.1:30080/"}
+	want := []string{"@@b", "1.5", "2.5", "4", "no", "http://10.0.0.1:80/", "http://127.0.0.1:30080/"}
 	if !reflect.DeepEqual(c[4:], want) || c[0] != "sh" {
 		t.Errorf("command args = %q", c[4:])
 	}
+	if c := Command("@@b", tg, Options{Counters: true}); c[8] != "yes" {
+		t.Errorf("counted mode flag = %q, want yes", c[8])
+	}
 	if c := Command("@@b", tg, Options{HTTP: true, Timeout: time.Second}); c[6] != "2" {
 		t.Errorf("HTTP max-time = %s, want 2", c[6])
+	}
+}
+
+// Counted mode: the "nat <i>" sections come back in order, between and
+// around the probes' own framing, and never leak into a probe's lines.
+func TestParseCounted(t *testing.T) {
+	tg := []Target{{Host: "10.0.0.1", PortNum: 80}, {Host: "10.0.0.2", PortNum: 80}}
+	out := "@@b nat 0\n*nat\n[0:0] -A KUBE-SVC-A -j KUBE-SEP-A\nCOMMIT\n" +
+		"@@b nat 1\n*nat\n[1:60] -A KUBE-SVC-A -j KUBE-SEP-A\nCOMMIT\n" +
+		"@@b nat 2\n*nat\n[1:60] -A KUBE-SVC-A -j KUBE-SEP-A\nCOMMIT\n" +
+		"@@b probe 0\n\n@@b w 000 0.001 0.002\n@@b rc 0\n" +
+		"@@b probe 1\n* connect to 10.0.0.2 port 80 from 10.0.0.9 port 4 failed: Connection refused\ncurl: (7) Failed to connect\n\n@@b w 000 0 0.001\n@@b rc 7\n"
+	res, dumps, err := parse(collect.ExecResult{Stdout: []byte(out)}, "@@b", tg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dumps) != 3 || !strings.Contains(dumps[1], "[1:60] -A KUBE-SVC-A") || !strings.Contains(dumps[0], "[0:0]") || strings.Contains(dumps[2], "probe") {
+		t.Errorf("dumps = %q", dumps)
+	}
+	if res[0].Outcome != OK || res[1].Outcome != Refused {
+		t.Errorf("outcomes = %s, %s", res[0].Outcome, res[1].Outcome)
 	}
 }
 
@@ -304,5 +330,61 @@ func TestBudget(t *testing.T) {
 	}
 	if got := (Options{HTTP: true, Timeout: time.Second, Parallel: 1}).Budget(3); got != 21*time.Second {
 		t.Errorf("HTTP: %s", got)
+	}
+}
+
+// Repeat and RunCounted with the real script and curl against loopback: a
+// server that names one of two backends by turns, and a closed port.
+func TestRepeatAndCountedAgainstLoopback(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl not installed")
+	}
+	var mu sync.Mutex
+	n := 0
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		name := []string{"backend-a", "backend-b"}[n%2]
+		mu.Unlock()
+		if r.URL.Path == "/hostname" {
+			fmt.Fprint(w, name)
+		}
+	}))
+	defer web.Close()
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	closedURL := "http://" + closed.Addr().String() + "/hostname"
+	closed.Close()
+	ans, err := Repeat(context.Background(), localRunner{}, []string{web.URL + "/hostname", closedURL}, 4, Options{Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans[0].ByBody["backend-a"] != 2 || ans[0].ByBody["backend-b"] != 2 || ans[0].Failed != 0 {
+		t.Errorf("answers = %+v", ans[0])
+	}
+	if len(ans[1].ByBody) != 0 || ans[1].Failed != 4 {
+		t.Errorf("closed port answers = %+v", ans[1])
+	}
+	port, _ := strconv.Atoi(web.URL[strings.LastIndex(web.URL, ":")+1:])
+	tg := []Target{{Kind: KindClusterIP, Host: "127.0.0.1", PortNum: int32(port)}, {Kind: KindClusterIP, Host: "127.0.0.1", PortNum: int32(closed.Addr().(*net.TCPAddr).Port)}}
+	res, dumps, err := RunCounted(context.Background(), localRunner{}, tg, Options{Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 || res[0].Outcome != OK || res[1].Outcome != Refused || len(dumps) != 3 {
+		t.Errorf("counted: %+v, %d dumps", res, len(dumps))
+	}
+}
+
+func TestParseRepeatMissingLines(t *testing.T) {
+	out := "@@r r 0 0 0 backend-a\n@@r r 0 1 7 \n@@r r 9 0 0 x\n"
+	ans, err := ParseRepeat(collect.ExecResult{Stdout: []byte(out)}, "@@r", 1, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ans[0].ByBody["backend-a"] != 1 || ans[0].Failed != 2 {
+		t.Errorf("answers = %+v, want 1 answer and 2 failed (one refused, one missing)", ans[0])
+	}
+	if _, err := ParseRepeat(collect.ExecResult{Stderr: []byte("sh: not found")}, "@@r", 1, 3); err == nil {
+		t.Error("no output: want an error")
 	}
 }

@@ -32,6 +32,9 @@ type Options struct {
 	Timeout time.Duration
 	// Parallel bounds the probes running at once inside the pod.
 	Parallel int
+	// Counters runs the probes one at a time and reads the host's nat
+	// rule counters around each (RunCounted).
+	Counters bool
 }
 
 // DefaultTimeout is the per-probe timeout.
@@ -62,20 +65,41 @@ type Runner interface {
 // "Couldn't connect to server" for both a refused and an unreachable
 // address, and the strerror text is what tells them apart. The image's
 // curl is used, else the host's.
-const probeScript = `B="$1"; CT="$2"; MT="$3"; P="$4"; shift 4
-PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
+//
+// With CNT=yes the probes run one at a time, and the host's nat rules with
+// their counters (iptables-save -c, each backend the host has) are printed
+// before every probe and after the last, framed by "$B nat <i>": dump i is
+// before probe i and after probe i-1, so what kube-proxy's chains counted
+// between them is that probe's connection (servedBy).
+const probeScript = `B="$1"; CT="$2"; MT="$3"; P="$4"; CNT="$5"; shift 5
+PATH="$PATH:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 C=curl
 if ! command -v curl >/dev/null 2>&1; then
   if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
 fi
 D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-probe.$$; mkdir -p "$D"; }
+H=""
+if [ "$CNT" = yes ]; then
+  if [ -x /host/bin/sh ] && chroot /host /bin/sh -c true >/dev/null 2>&1; then H="chroot /host"
+  elif nsenter -t 1 -m -n -- /bin/sh -c true >/dev/null 2>&1; then H="nsenter -t 1 -m -n --"; fi
+fi
+nat() { echo "$B nat $1"
+  for s in iptables-legacy-save iptables-nft-save; do
+    if $H /bin/sh -c "command -v $s" >/dev/null 2>&1; then $H $s -c 2>/dev/null; fi
+  done; }
+one() { $C -g -v -sS -o /dev/null --connect-timeout "$CT" --max-time "$MT" -w "\n$B w %{http_code} %{time_connect} %{time_total}\n" "$1" >"$D/$2" 2>&1; echo "$B rc $?" >>"$D/$2"; }
 i=0; n=0
 for u in "$@"; do
-  ( $C -g -v -sS -o /dev/null --connect-timeout "$CT" --max-time "$MT" -w "\n$B w %{http_code} %{time_connect} %{time_total}\n" "$u" >"$D/$i" 2>&1; echo "$B rc $?" >>"$D/$i" ) &
-  i=$((i+1)); n=$((n+1))
-  if [ "$n" -ge "$P" ]; then wait; n=0; fi
+  if [ "$CNT" = yes ]; then nat "$i"; one "$u" "$i"
+  else
+    one "$u" "$i" &
+    n=$((n+1))
+    if [ "$n" -ge "$P" ]; then wait; n=0; fi
+  fi
+  i=$((i+1))
 done
 wait
+[ "$CNT" = yes ] && nat "$i"
 j=0
 while [ "$j" -lt "$i" ]; do echo "$B probe $j"; cat "$D/$j"; j=$((j+1)); done
 rm -rf "$D"
@@ -91,7 +115,11 @@ func Command(boundary string, targets []Target, o Options) []string {
 	if o.HTTP {
 		total = seconds(2 * o.Timeout)
 	}
-	cmd := []string{"sh", "-c", probeScript, "kpr-probe", boundary, connect, total, strconv.Itoa(o.Parallel)}
+	cnt := "no"
+	if o.Counters {
+		cnt = "yes"
+	}
+	cmd := []string{"sh", "-c", probeScript, "kpr-probe", boundary, connect, total, strconv.Itoa(o.Parallel), cnt}
 	for _, t := range targets {
 		cmd = append(cmd, t.URL())
 	}
@@ -113,6 +141,9 @@ func (o Options) withDefaults() Options {
 // slack for the exec itself.
 func (o Options) Budget(n int) time.Duration {
 	o = o.withDefaults()
+	if o.Counters {
+		o.Parallel = 1
+	}
 	batches := (n + o.Parallel - 1) / o.Parallel
 	perProbe := o.Timeout + time.Second
 	if o.HTTP {
@@ -140,6 +171,26 @@ func Run(ctx context.Context, r Runner, targets []Target, o Options) ([]Result, 
 	return Parse(res, boundary, targets, o.HTTP)
 }
 
+// RunCounted probes targets one at a time and returns, with the results,
+// the host's nat rules with counters around them: dumps[i] was read just
+// before targets[i], dumps[i+1] just after (len(targets)+1 dumps; an
+// empty one when the host has no iptables-save).
+func RunCounted(ctx context.Context, r Runner, targets []Target, o Options) ([]Result, []string, error) {
+	if len(targets) == 0 {
+		return nil, nil, nil
+	}
+	o.Counters = true
+	boundary := fmt.Sprintf("@@kpr-probe-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(ctx, o.Budget(len(targets))+time.Duration(len(targets)+1)*2*time.Second)
+	defer cancel()
+	res, err := r.Exec(ctx, Command(boundary, targets, o))
+	if err != nil {
+		return nil, nil, err
+	}
+	results, dumps, err := parse(res, boundary, targets, o.HTTP)
+	return results, dumps, err
+}
+
 // raw is what the script printed for one probe.
 type raw struct {
 	seen      bool
@@ -156,7 +207,15 @@ type raw struct {
 // applies; foreign or truncated input gives "error" outcomes, never a
 // panic.
 func Parse(res collect.ExecResult, boundary string, targets []Target, http bool) ([]Result, error) {
+	out, _, err := parse(res, boundary, targets, http)
+	return out, err
+}
+
+// parse is Parse that also returns the "nat <i>" counter dumps (RunCounted).
+func parse(res collect.ExecResult, boundary string, targets []Target, http bool) ([]Result, []string, error) {
 	raws := make([]raw, len(targets))
+	dumps := make([]strings.Builder, len(targets)+1)
+	nat := -1
 	sc := bufio.NewScanner(bytes.NewReader(res.Stdout))
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	cur := -1
@@ -167,9 +226,17 @@ func Parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 			if len(f) == 0 {
 				continue
 			}
+			nat = -1
 			switch f[0] {
 			case "nocurl":
-				return nil, fmt.Errorf("neither the debug image nor the host has curl: pass an --image that has it")
+				return nil, nil, fmt.Errorf("neither the debug image nor the host has curl: pass an --image that has it")
+			case "nat":
+				cur = -1
+				if len(f) > 1 {
+					if i, err := strconv.Atoi(f[1]); err == nil && i >= 0 && i < len(dumps) {
+						nat = i
+					}
+				}
 			case "probe":
 				cur = -1
 				if len(f) > 1 {
@@ -192,6 +259,11 @@ func Parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 			}
 			continue
 		}
+		if nat >= 0 {
+			dumps[nat].WriteString(line)
+			dumps[nat].WriteByte('\n')
+			continue
+		}
 		if cur < 0 {
 			continue
 		}
@@ -203,20 +275,24 @@ func Parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading probe output: %w", err)
+		return nil, nil, fmt.Errorf("reading probe output: %w", err)
 	}
 	out := make([]Result, len(targets))
 	for i, t := range targets {
 		out[i] = classify(t, raws[i], http)
+	}
+	texts := make([]string, len(dumps))
+	for i := range dumps {
+		texts[i] = dumps[i].String()
 	}
 	if len(targets) > 0 && !raws[0].seen && !raws[len(raws)-1].seen {
 		msg := strings.TrimSpace(string(res.Stderr))
 		if msg == "" {
 			msg = fmt.Sprintf("exit code %d, no output", res.ExitCode)
 		}
-		return out, fmt.Errorf("the probe script did not run: %s", textutil.FirstLine(msg))
+		return out, texts, fmt.Errorf("the probe script did not run: %s", textutil.FirstLine(msg))
 	}
-	return out, nil
+	return out, texts, nil
 }
 
 // classify maps curl's exit code and messages to an outcome. Exit codes
@@ -273,4 +349,104 @@ func connectFailure(r raw) string {
 
 func ms(s float64) float64 {
 	return float64(int64(s*1000*100+0.5)) / 100
+}
+
+// repeatScript sends N GETs, one after another (affinity is decided per
+// connection, in order), to each URL and prints "$B r <url#> <i> <curl
+// exit code> <first line of the body>" per request.
+const repeatScript = `B="$1"; CT="$2"; MT="$3"; N="$4"; shift 4
+PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
+C=curl
+if ! command -v curl >/dev/null 2>&1; then
+  if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
+fi
+t=0
+for u in "$@"; do
+  i=0
+  while [ "$i" -lt "$N" ]; do
+    body=$($C -g -sS --connect-timeout "$CT" --max-time "$MT" "$u" 2>/dev/null); rc=$?
+    echo "$B r $t $i $rc $(printf '%s\n' "$body" | head -n 1)"
+    i=$((i+1))
+  done
+  t=$((t+1))
+done
+`
+
+// Answers are one URL's repeated requests: how many each answer (the
+// backend's name, from /hostname) got, and how many got none.
+type Answers struct {
+	Requests int
+	ByBody   map[string]int
+	Failed   int
+}
+
+// Repeat GETs each URL n times in a row from the pod behind r, in one exec.
+func Repeat(ctx context.Context, r Runner, urls []string, n int, o Options) ([]Answers, error) {
+	if len(urls) == 0 || n <= 0 {
+		return nil, nil
+	}
+	o = o.withDefaults()
+	boundary := fmt.Sprintf("@@kpr-repeat-%d", time.Now().UnixNano())
+	budget := time.Duration(len(urls)*n)*(2*o.Timeout) + 15*time.Second
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	cmd := append([]string{"sh", "-c", repeatScript, "kpr-repeat", boundary, seconds(o.Timeout), seconds(2 * o.Timeout), strconv.Itoa(n)}, urls...)
+	res, err := r.Exec(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRepeat(res, boundary, len(urls), n)
+}
+
+// ParseRepeat reads repeatScript's output; requests without a line count
+// as failed.
+func ParseRepeat(res collect.ExecResult, boundary string, urls, n int) ([]Answers, error) {
+	out := make([]Answers, urls)
+	seen := 0
+	for i := range out {
+		out[i] = Answers{Requests: n, ByBody: map[string]int{}}
+	}
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		rest, ok := strings.CutPrefix(line, boundary+" ")
+		if !ok {
+			continue
+		}
+		if rest == "nocurl" {
+			return nil, fmt.Errorf("neither the debug image nor the host has curl: pass an --image that has it")
+		}
+		f := strings.SplitN(rest, " ", 5)
+		if len(f) < 4 || f[0] != "r" {
+			continue
+		}
+		t, err1 := strconv.Atoi(f[1])
+		rc, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil || t < 0 || t >= urls {
+			continue
+		}
+		seen++
+		body := ""
+		if len(f) == 5 {
+			body = strings.TrimSpace(f[4])
+		}
+		if rc != 0 || body == "" {
+			out[t].Failed++
+			continue
+		}
+		out[t].ByBody[body]++
+	}
+	if seen == 0 {
+		msg := strings.TrimSpace(string(res.Stderr))
+		if msg == "" {
+			msg = fmt.Sprintf("exit code %d, no output", res.ExitCode)
+		}
+		return out, fmt.Errorf("the request script did not run: %s", textutil.FirstLine(msg))
+	}
+	for i := range out {
+		got := out[i].Failed
+		for _, c := range out[i].ByBody {
+			got += c
+		}
+		out[i].Failed += n - got
+	}
+	return out, nil
 }

@@ -47,6 +47,18 @@ type Probe struct {
 	HTTPStatus     int
 	Attempts       int
 	Detail         string
+	// Case and Serving: a behaviour check's case (report.Case*) and the
+	// node whose datapath it is about.
+	Case    string
+	Serving Datapath
+	// ServedBy / ServedByReason / Counters: which datapath translated the
+	// probe (ServedBy), with kube-proxy's chains that counted it.
+	ServedBy, ServedByReason string
+	Counters                 []report.CounterDelta
+	// Requests, Backends, Spread: a session-affinity probe's requests and
+	// the backends that answered them, with and without affinity.
+	Requests         int
+	Backends, Spread map[string]int
 }
 
 // Frontends is one target Service port as one agent has it.
@@ -69,6 +81,9 @@ type Reproducer struct {
 
 // Expect returns the expectation of a probe.
 func (p Probe) Expect(class string, strict bool) Expectation {
+	if p.Case != "" {
+		return BehaviourExpectation(p, class, strict)
+	}
 	if p.Check == report.CheckNodePortRemote {
 		return RemoteExpectation(p.ViaClass, p.ClientSocketLB, p.Policy, strict)
 	}
@@ -86,6 +101,9 @@ func JudgeNode(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 		}
 		if c.Via != "" {
 			c.ID += "/" + c.Via
+		}
+		if c.Case != "" {
+			c.ID += "/" + c.Case + "/" + c.Target
 		}
 		out = append(out, c)
 	}
@@ -255,9 +273,15 @@ func ruleChecks(n Node, class verdict.ServicesBy, strict bool, r Reproducer) []r
 
 func judgeProbe(n Node, p Probe, strict bool, r Reproducer) report.VerifyCheck {
 	e := p.Expect(n.Class, strict)
-	c := report.VerifyCheck{Name: p.Check, Service: p.Service, Target: p.Target, Via: p.Via, ViaClass: p.ViaClass, Expect: e.Expect,
-		Evidence: report.VerifyEvidence{Probe: &report.ProbeEvidence{Outcome: p.Outcome, LatencyMs: p.LatencyMs, HTTPStatus: p.HTTPStatus, Attempts: p.Attempts, Detail: p.Detail}}}
+	c := report.VerifyCheck{Name: p.Check, Service: p.Service, Target: p.Target, Via: p.Via, ViaClass: p.ViaClass, Case: p.Case, Expect: e.Expect,
+		Evidence: report.VerifyEvidence{Probe: &report.ProbeEvidence{Outcome: p.Outcome, LatencyMs: p.LatencyMs, HTTPStatus: p.HTTPStatus, Attempts: p.Attempts, Detail: p.Detail,
+			ServedBy: p.ServedBy, ServedByReason: p.ServedByReason, Counters: p.Counters, Requests: p.Requests, Backends: p.Backends, Spread: p.Spread}}}
 	c.Reproduce = probeRepro(n.Name, p.Target, r)
+	if p.Check == report.CheckSessionAffinity {
+		c.Reproduce = fmt.Sprintf("kubectl debug node/%s -it --profile=sysadmin --image=%s -- sh -c 'for i in $(seq %d); do curl -s --max-time 3 http://%s/hostname; echo; done | sort | uniq -c'", n.Name, r.DebugImage, p.Requests, p.Target)
+		c.Result, c.Reason = judgeAffinity(p, e)
+		return c
+	}
 	outcome := p.Outcome
 	if p.HTTPStatus != 0 {
 		outcome = fmt.Sprintf("%s (HTTP %d)", p.Outcome, p.HTTPStatus)

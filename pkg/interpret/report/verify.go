@@ -153,6 +153,24 @@ const (
 	CheckNodeReachable     = "node-checked"
 	CheckStatusWarnings    = "status-warnings"
 	CheckAgentServiceTable = "agent-service-table"
+	// Service behaviours (issue 21): each probes the deployed (or named)
+	// Service that has the behaviour, in the cases its Case names.
+	CheckHostPort             = "hostport"
+	CheckNodePortEveryAddress = "nodeport-every-address"
+	CheckETPLocal             = "etp-local"
+	CheckSessionAffinity      = "session-affinity"
+	CheckExternalIP           = "externalip"
+)
+
+// Cases of the behaviour checks: where the probe goes from and to.
+const (
+	CaseSameNode       = "same-node"       // from the node that holds the backend (or the address)
+	CaseOtherNode      = "other-node"      // from another node, at the node that holds it
+	CaseEmptyNode      = "empty-node"      // from another node, at a node without a local backend
+	CaseEmptyNodeOwn   = "empty-node-own"  // from a node without a local backend, at its own address
+	CaseOwnAddress     = "own-address"     // from the node, at one of its own addresses
+	CaseAnotherAddress = "another-address" // from another node, at one of the node's addresses
+	CaseOneClient      = "one-client"      // N requests from one client
 )
 
 // Expectations of a check.
@@ -182,6 +200,8 @@ type VerifyCheck struct {
 	// Via / ViaClass: the node (and its class) a nodeport-remote probe went to.
 	Via      string `json:"via,omitempty"`
 	ViaClass string `json:"viaClass,omitempty"`
+	// Case is where a behaviour check's probe went from and to (Case*).
+	Case string `json:"case,omitempty"`
 	// Expect is what the node's class makes of the check.
 	Expect string `json:"expect"`
 	Result string `json:"result"`
@@ -211,6 +231,26 @@ type ProbeEvidence struct {
 	// are retried while the datapaths settle.
 	Attempts int    `json:"attempts"`
 	Detail   string `json:"detail,omitempty"`
+	// ServedBy is which datapath translated the probe (cilium-socket-lb,
+	// cilium-bpf, kube-proxy, portmap, none, unknown), and why kpr says so.
+	ServedBy       string `json:"servedBy,omitempty"`
+	ServedByReason string `json:"servedByReason,omitempty"`
+	// Counters are kube-proxy's per-Service chains that counted the probe
+	// (iptables-save -c before and after it).
+	Counters []CounterDelta `json:"counters,omitempty"`
+	// Requests and Backends: a session-affinity probe's N requests and how
+	// many each backend answered; Spread is the same without affinity.
+	Requests int            `json:"requests,omitempty"`
+	Backends map[string]int `json:"backends,omitempty"`
+	Spread   map[string]int `json:"spread,omitempty"`
+}
+
+// CounterDelta is one kube-proxy chain that counted a probe.
+type CounterDelta struct {
+	Table   string `json:"table"`
+	Chain   string `json:"chain"`
+	Service string `json:"service,omitempty"`
+	Packets uint64 `json:"packets"`
 }
 
 // RulesEvidence are the node's rule counts as inspect read them.
