@@ -108,7 +108,9 @@ log "build-config (Cilium $version, --source=$LAB_CILIUM_CONFIG_SOURCES)"
 [ -s "$cfg/kube-proxy-replacement" ] || die "build-config wrote no kube-proxy-replacement into $cfg ($logs/$node-cilium-config.log)"
 log "config-sources: $(cat "$cfg/config-sources")"
 
-ip="$(ip -4 -o addr show dev eth0 | awk '{print $4}' | cut -d/ -f1)"
+# The node IP: eth0's primary address (a node may have a secondary one,
+# config.env LAB_SECONDARY_IP_<node>).
+ip="$(ip -4 -o addr show dev eth0 | grep -v ' secondary ' | awk '{print $4}' | cut -d/ -f1 | head -n 1)"
 # The runtime BPF compiler: plain clang from PATH (1.18 and 1.20 need no
 # llc; 1.20 wants LLVM >= 18.1). Debian's clang-19 lives here.
 export PATH="/usr/lib/llvm-19/bin:$PATH"

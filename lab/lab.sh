@@ -49,6 +49,7 @@ ip_of() {
   local v="LAB_IP_${1//-/_}"
   echo "${!v}"
 }
+secondary_ip_of() { var_of LAB_SECONDARY_IP_ "$1"; }
 # A node's podCIDR: LAB_POD_NET_PREFIX + the last octet of its IP.
 pod_cidr_of() {
   local ip
@@ -249,6 +250,9 @@ net_up() {
     ip link add "$veth" type veth peer name eth0 netns "$ns"
     ip link set "$veth" master "$LAB_BRIDGE" up
     ip -n "$ns" addr add "$(ip_of "$n")/$LAB_PREFIX_LEN" dev eth0
+    # A second address in the same subnet (the kernel flags it
+    # "secondary"), where config.env gives one (LAB_SECONDARY_IP_<node>).
+    [ -z "$(secondary_ip_of "$n")" ] || ip -n "$ns" addr add "$(secondary_ip_of "$n")/$LAB_PREFIX_LEN" dev eth0
     ip -n "$ns" link set eth0 up
     # No default route: only the lab subnet is reachable. The service CIDR
     # goes to a sink veth pair inside the namespace through a permanent
@@ -721,6 +725,25 @@ check() {
   for n in $(kube_proxy_nodes); do
     want="$(kube_proxy_mode_of "$n")"
     [ "$(in_node "$n" curl -s --max-time 2 127.0.0.1:10249/proxyMode)" = "$want" ] && ok "$n: kube-proxy reports proxyMode $want" || bad "$n: kube-proxy proxyMode is not $want"
+  done
+  # hostPort: the real portmap plugin's chains on LAB_PORTMAP_NODES only
+  # (the pod bodies call it when a pod with a hostPort runs there).
+  for n in $( (kube_proxy_nodes; lab_nodes_in "$LAB_REAL_CILIUM_NODES") | sort -u); do
+    rules="$(in_node "$n" iptables-save -t nat)"
+    if in_list "$n" "${LAB_PORTMAP_NODES:-}"; then
+      [ -x "$CACHE/cni/$CNI_PLUGINS_VERSION/portmap" ] && grep -q "hostPorts through the portmap CNI plugin" "$LAB_DIR/logs/$n-pods.log" &&
+        ok "$n: pod bodies call the portmap CNI plugin $CNI_PLUGINS_VERSION" || bad "$n: pod bodies without portmap"
+    else
+      grep -q CNI-HOSTPORT <<<"$rules" && bad "$n: portmap chains on a node without portmap" || ok "$n: no portmap (CNI-HOSTPORT) chains"
+    fi
+  done
+  # Secondary addresses (LAB_SECONDARY_IP_<node>).
+  local sec
+  for n in $LAB_NODES; do
+    sec="$(secondary_ip_of "$n")"
+    [ -n "$sec" ] || continue
+    in_node "$n" ip -4 -o addr show dev eth0 | grep -q " $sec/$LAB_PREFIX_LEN .*secondary" &&
+      ok "$n: secondary address $sec on eth0" || bad "$n: secondary address $sec missing"
   done
   node_config_checks
   [ "$(kubectl_admin get node node-notready -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" != True ] &&

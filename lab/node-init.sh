@@ -151,7 +151,14 @@ EOF
 esac
 
 # Every node: bodies for its pod-network pods (verify's backends).
-KPR_LAB_POD_NET_PREFIX="$LAB_POD_NET_PREFIX" "$lab/bin/kpr-lab-node" pods >>"$logs/$node-pods.log" 2>&1 &
+# On LAB_PORTMAP_NODES they also call the real portmap CNI plugin for
+# pods with hostPorts (KPR_LAB_PORTMAP; lab/build/build.sh builds it).
+portmap=""
+if in_list "$node" "${LAB_PORTMAP_NODES:-}"; then
+  . "$(dirname "$0")/build/versions.env"
+  portmap="$KPR_LAB_CACHE/cni/$CNI_PLUGINS_VERSION/portmap"
+fi
+KPR_LAB_PORTMAP="$portmap" KPR_LAB_POD_NET_PREFIX="$LAB_POD_NET_PREFIX" "$lab/bin/kpr-lab-node" pods >>"$logs/$node-pods.log" 2>&1 &
 
 case "$node" in
 node-cilium) "$lab/bin/kpr-lab-node" httpd --listen :80 --name nm-nginx >>"$logs/$node-httpd.log" 2>&1 & ;;

@@ -112,4 +112,16 @@ if [ ! -d "$cache/kwok-stages" ]; then
   mv "$cache/kwok-stages.tmp" "$cache/kwok-stages"
 fi
 
+# The REAL portmap CNI plugin (hostPort on LAB_PORTMAP_NODES), from
+# github.com/containernetworking/plugins through the Go module proxy, its
+# own module (no replace lines: `go install pkg@version` builds it as
+# released). Cached by version: about 5 s cold.
+cni_bin="$cache/cni/$CNI_PLUGINS_VERSION"
+if [ ! -x "$cni_bin/portmap" ]; then
+  log "building the portmap CNI plugin (containernetworking/plugins $CNI_PLUGINS_VERSION) into $cni_bin"
+  mkdir -p "$cni_bin"
+  GOBIN="$cni_bin" go install -trimpath -ldflags "-s -w" \
+    "github.com/containernetworking/plugins/plugins/meta/portmap@$CNI_PLUGINS_VERSION"
+fi
+
 log "binaries ready in $bin"
