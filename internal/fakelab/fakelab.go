@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -134,7 +135,7 @@ func (f *Exec) Exec(_ context.Context, ns, pod, container string, cmd []string) 
 		)}, nil
 	case "kpr-probe":
 		var out strings.Builder
-		for i, url := range cmd[8:] {
+		for i, url := range cmd[9:] {
 			addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
 			key := pod + " " + addr
 			f.Probed[key]++
@@ -151,6 +152,23 @@ func (f *Exec) Exec(_ context.Context, ns, pod, container string, cmd []string) 
 				fmt.Fprintf(&out, "* connect to %s failed: Connection refused\n", addr)
 			}
 			fmt.Fprintf(&out, "%s w %s %s 0.01\n%s rc %s\n", boundary, fs[1], fs[2], boundary, fs[0])
+		}
+		return collect.ExecResult{Stdout: []byte(out.String())}, nil
+	case "kpr-repeat":
+		// Every answered request names the address it went to, so one
+		// client always meets one "backend".
+		var out strings.Builder
+		count, _ := strconv.Atoi(cmd[7])
+		for t, url := range cmd[8:] {
+			addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/hostname")
+			ans, ok := n.Probes[addr]
+			for i := 0; i < count; i++ {
+				if ok && strings.HasPrefix(ans, "0 ") {
+					fmt.Fprintf(&out, "%s r %d %d 0 %s\n", boundary, t, i, addr)
+				} else {
+					fmt.Fprintf(&out, "%s r %d %d 7 \n", boundary, t, i)
+				}
+			}
 		}
 		return collect.ExecResult{Stdout: []byte(out.String())}, nil
 	}

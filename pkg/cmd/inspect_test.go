@@ -103,7 +103,7 @@ func (d *debugExec) Exec(_ context.Context, ns, pod, container string, cmd []str
 		)}, nil
 	case "kpr-probe":
 		var out strings.Builder
-		for i, url := range cmd[8:] {
+		for i, url := range cmd[9:] {
 			addr := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/")
 			ans, ok := n.probes[addr]
 			if !ok {

@@ -35,6 +35,8 @@ type VerifyOptions struct {
 	Services        []string
 	DeployBackends  bool
 	BackendImage    string
+	HostPort        int32
+	NoExternalIPs   bool
 	Sample          int
 	AllNodes        bool
 	Nodes           []string
@@ -54,7 +56,7 @@ type VerifyOptions struct {
 }
 
 func newVerifyCmd(root *RootOptions) *cobra.Command {
-	o := &VerifyOptions{root: root, Pods: newDebugPodFlags(), ProbeFlags: defaultProbeFlags(), Sample: 2, BackendImage: backends.DefaultImage, Settle: 15 * time.Second}
+	o := &VerifyOptions{root: root, Pods: newDebugPodFlags(), ProbeFlags: defaultProbeFlags(), Sample: 2, BackendImage: backends.DefaultImage, HostPort: backends.DefaultHostPort, Settle: 15 * time.Second}
 	c := &cobra.Command{
 		Use:   "verify (--service NS/NAME... | --deploy-backends) [--sample N | --all-nodes | --node NODE...]",
 		Short: "Run the whole KPR acceptance test: classify nodes, reconcile agents, read rules and probe from every class",
@@ -67,12 +69,22 @@ reports:
  3. from the chosen nodes (--sample N per class, default 2, reproducible
     with --seed; or --all-nodes; or --node): their rules (inspect) and
     probes of every target's ClusterIP and NodePort on the node's IP,
-    127.0.0.1 and 0.0.0.0, and of its NodePort on one node of every class.
+    127.0.0.1 and 0.0.0.0, and of its NodePort on one node of every class;
+ 4. the Service behaviour checks: hostport, nodeport-every-address,
+    etp-local (externalTrafficPolicy Local), session-affinity (ClientIP)
+    and externalip, each probe with servedBy: which datapath translated
+    it (kube-proxy's rule counters are read around the probe where both
+    kube-proxy and Cilium are on the path).
 
-Targets are the Services named with --service, and with --deploy-backends
-a backend of kpr's own on one node of each class (namespace
-kpr-verify-<random>, one pod and one NodePort Service per class, deleted at
-the end, also on Ctrl-C; "kubectl kpr cleanup" removes a killed run's).
+Targets are the Services named with --service (each gets the behaviour
+checks that apply to it), and with --deploy-backends kpr's own on one node
+of each class (namespace kpr-verify-<random>: two backend pods, a
+hostPort pod, NodePort Services with externalTrafficPolicy Cluster and
+Local, a ClientIP-affinity Service and an externalIP Service per class,
+deleted at the end, also on Ctrl-C; "kubectl kpr cleanup" removes a killed
+run's). The hostPort pod needs the namespace's Pod Security level
+"privileged" (--host-port 0 leaves it out); clusters that forbid
+externalIPs skip that check with a note.
 
 Every check expects what the node's class implies: a cilium node must
 answer everything and hold no KUBE-SVC rules; a kube-proxy node must have
@@ -95,6 +107,8 @@ Exit status: 0 every check passed (warnings allowed), 1 a check failed,
 	f.StringSliceVar(&o.Services, "service", nil, "Probe these Services (NAMESPACE/NAME, repeatable)")
 	f.BoolVar(&o.DeployBackends, "deploy-backends", false, "Deploy a test backend and NodePort Service on one node of each class (deleted at the end)")
 	f.StringVar(&o.BackendImage, "backend-image", o.BackendImage, "Image of the deployed backends (an HTTP server on :8080 started with `netexec --http-port=8080`, as agnhost)")
+	f.Int32Var(&o.HostPort, "host-port", o.HostPort, "Host port of the deployed hostPort pod (0: no hostport check); keep it outside the NodePort range")
+	f.BoolVar(&o.NoExternalIPs, "no-external-ips", false, "Do not deploy the externalIP Services (for clusters whose policy forbids externalIPs)")
 	f.IntVar(&o.Sample, "sample", o.Sample, "Check from this many nodes of each class (chosen reproducibly, see --seed)")
 	f.BoolVar(&o.AllNodes, "all-nodes", false, "Check from every node")
 	f.StringSliceVar(&o.Nodes, "node", nil, "Check from these nodes only (repeatable or comma-separated)")
@@ -170,6 +184,9 @@ func (o *VerifyOptions) validate() error {
 	if o.Settle < 0 {
 		return fmt.Errorf("--settle must not be negative, got %s", o.Settle)
 	}
+	if o.HostPort < 0 || o.HostPort > 65535 {
+		return fmt.Errorf("--host-port must be 0 (no hostport check) or a port number, got %d", o.HostPort)
+	}
 	if o.DeployBackends && strings.TrimSpace(o.BackendImage) == "" {
 		return errors.New("--backend-image must not be empty")
 	}
@@ -221,6 +238,7 @@ func (o *VerifyOptions) run(ctx context.Context, cs kubernetes.Interface, dyn dy
 		},
 	}, verify.Options{
 		Services: o.Services, DeployBackends: o.DeployBackends, BackendImage: o.BackendImage,
+		HostPort: o.HostPort, NoExternalIPs: o.NoExternalIPs,
 		Nodes: o.Nodes, AllNodes: o.AllNodes, Sample: o.Sample, Seed: o.Seed, SeedSet: o.seedSet,
 		Strict: o.Strict, DryRun: o.DryRun, CiliumNamespace: o.CiliumNamespace, Settle: o.Settle,
 		Probe: o.ProbeFlags.Options(), Pods: o.Pods.Options(), Concurrency: o.Pods.Concurrency, CommandLine: o.commandLine,

@@ -60,6 +60,10 @@ type Options struct {
 	Concurrency int
 	// CommandLine is the invocation as the user would retype it.
 	CommandLine string
+	// HostPort is the deployed hostPort pod's port (0: no hostport check);
+	// NoExternalIPs leaves out the externalIP Services.
+	HostPort      int32
+	NoExternalIPs bool
 }
 
 // Progress hears the run's phases (render.Progress is one).
@@ -112,6 +116,14 @@ type run struct {
 	chosen   []string
 	targets  []target
 	deployed *backends.Deployment
+
+	// The behaviour checks' Services and pods, every node's datapath for
+	// them, the translators on each node's paths, and the chosen nodes'
+	// global addresses (from their dumps).
+	behaviours []acceptance.Behaviour
+	datapaths  map[string]acceptance.Datapath
+	paths      map[string]acceptance.PathFacts
+	addrs      map[string][]string
 }
 
 // target is one Service port with what probing it needs.
@@ -259,6 +271,7 @@ func (r *run) classify(ctx context.Context) error {
 	for _, cl := range r.res.Classes {
 		parts = append(parts, fmt.Sprintf("%s %d/%d", cl.Name, len(cl.Chosen), len(cl.Nodes)))
 	}
+	r.datapathsFromStatus()
 	r.endPhase("status", fmt.Sprintf("%d nodes in %d classes; checking from %s (seed %d)", len(st.Nodes), len(r.res.Classes), strings.Join(parts, ", "), o.Seed))
 	if len(r.chosen) == 0 {
 		return cannotRun("no node can be checked from: every node is NotReady or not Linux (name nodes with --node to try anyway)")
@@ -275,6 +288,9 @@ func (r *run) resolveServices(ctx context.Context) error {
 			return cannotRun("--service %s: %w", s, err)
 		}
 		if err := r.addTargets(ctx, svcs[0], false); err != nil {
+			return cannotRun("%w", err)
+		}
+		if err := r.behavioursFor(ctx, svcs[0], ""); err != nil {
 			return cannotRun("%w", err)
 		}
 	}
@@ -338,6 +354,7 @@ func (r *run) execute(ctx context.Context) error {
 		d, err := backends.Deploy(ctx, r.deps.Client, ns, nodeByClass, backends.Options{
 			Image: o.BackendImage, PullSecrets: o.Pods.ImagePullSecrets, SecretsFrom: o.Pods.Namespace,
 			RunID: debugpod.NewRunID(), Timeout: 2 * o.Pods.Timeout, Lifetime: 30 * time.Minute,
+			HostPort: o.HostPort, ExternalIPs: !o.NoExternalIPs,
 		})
 		r.deployed = d
 		if d != nil {
@@ -358,11 +375,14 @@ func (r *run) execute(ctx context.Context) error {
 				return cannotRun("%w", err)
 			}
 		}
+		if err := r.deployedBehaviours(ctx, d); err != nil {
+			return cannotRun("%w", err)
+		}
 		var where []string
 		for _, b := range d.Backends {
 			where = append(where, b.Class+" on "+b.Node)
 		}
-		r.endPhase("backends", fmt.Sprintf("namespace %s: %s", ns, strings.Join(where, ", ")))
+		r.endPhase("backends", fmt.Sprintf("namespace %s: %s; behaviour checks: %s", ns, strings.Join(where, ", "), behaviourSummary(r.behaviours)))
 	}
 	if len(r.targets) == 0 {
 		return cannotRun("no TCP Service port to probe among the targets")
@@ -471,7 +491,7 @@ func (r *run) checkNodes(ctx context.Context) map[string]acceptance.Node {
 	// Every node counts, those whose pod never started too.
 	runner.Pods.Progress = r.deps.Progress.Count
 	runner.Pods.Warn = func(msg string) { r.deps.Progress.End(); r.deps.Warn("note", msg) }
-	_, errs := runner.Run(ctx, r.chosen, nodecheck.Work{ReadRules: true, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
+	dumps, errs := runner.Run(ctx, r.chosen, nodecheck.Work{ReadRules: true, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
 		name := r.chosen[i]
 		st := r.statusOf[name]
 		agentKPR := ""
@@ -485,9 +505,29 @@ func (r *run) checkNodes(ctx context.Context) map[string]acceptance.Node {
 			socketLB = acceptance.SocketLBServesRemoteNodePorts(st.KubeProxyReplacement)
 		}
 		var err error
-		probes[i], err = r.probeFrom(ctx, pod, name, peers[name], socketLB)
-		return err
+		probes[i], err = r.probeFrom(ctx, pod, name, peers[name], socketLB, d)
+		if err != nil {
+			return err
+		}
+		// A failed request script marks its probes "error" (skipped),
+		// not the whole node.
+		aff, _ := r.affinityFrom(ctx, pod, name)
+		probes[i] = append(probes[i], aff...)
+		return nil
 	}})
+	r.addrs = map[string][]string{}
+	for i, n := range r.chosen {
+		r.addDumpFacts(n, dumps[i], inspected[i])
+	}
+	r.secondRound(ctx, runner, peers, probes, errs)
+	for i, n := range r.chosen {
+		for j := range probes[i] {
+			if s := probes[i][j].Serving.Name; s != "" {
+				probes[i][j].Serving = r.datapaths[s]
+			}
+		}
+		r.servedByFromFacts(n, probes[i])
+	}
 	failed := 0
 	for i, n := range r.chosen {
 		in := out[n]
@@ -513,7 +553,7 @@ func (r *run) checkNodes(ctx context.Context) map[string]acceptance.Node {
 
 // probeFrom probes every target from one node and retries, until Settle,
 // the probes whose outcome disagrees with their expectation.
-func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peers []acceptance.Peer, clientSocketLB bool) ([]acceptance.Probe, error) {
+func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peers []acceptance.Peer, clientSocketLB bool, dump *hostdump.Dump) ([]acceptance.Probe, error) {
 	class := r.classOf[node]
 	self := probe.Node{Name: node}
 	if ip := r.nodes[node].InternalIP; ip != "" {
@@ -541,8 +581,19 @@ func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peer
 			}
 		}
 	}
+	for _, p := range acceptance.PlanBehaviours(r.prober(node, dump), r.behaviours, peers, r.datapaths, r.internalIPs()) {
+		targets = append(targets, probeTarget(p))
+		probes = append(probes, p)
+	}
+	return r.runProbes(ctx, pod, class, targets, probes)
+}
+
+// runProbes probes targets and retries, until Settle, the probes whose
+// outcome disagrees with their expectation. hostport probes are not
+// retried: their expectation waits for the serving node's rules.
+func (r *run) runProbes(ctx context.Context, pod probe.Runner, class string, targets []probe.Target, probes []acceptance.Probe) ([]acceptance.Probe, error) {
 	if len(targets) == 0 {
-		return nil, nil
+		return probes, nil
 	}
 	deadline := time.Now().Add(r.opts.Settle)
 	pending := make([]int, len(targets))
@@ -567,7 +618,7 @@ func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peer
 			pr := &probes[i]
 			pr.Attempts++
 			pr.Outcome, pr.LatencyMs, pr.HTTPStatus, pr.Detail = res.Outcome, res.LatencyMs, res.HTTPStatus, res.Detail
-			if res.Outcome != probe.Error && !acceptance.Agrees(pr.Expect(class, r.opts.Strict), res.Outcome) {
+			if res.Outcome != probe.Error && pr.Check != report.CheckHostPort && !acceptance.Agrees(pr.Expect(class, r.opts.Strict), res.Outcome) {
 				again = append(again, i)
 			}
 		}

@@ -31,6 +31,7 @@ const (
 	SecKubeIPVS0       = hostdump.SecKubeIPVS0
 	SecIPSet           = hostdump.SecIPSet
 	SecProxyMode       = hostdump.SecProxyMode
+	SecAddresses       = hostdump.SecAddresses
 
 	SourceChroot  = hostdump.SourceChroot
 	SourceNsenter = hostdump.SourceNsenter
@@ -91,6 +92,7 @@ if [ -e /proc/net/ip_vs ]; then tool ipvsadm host ipvsadm -Ln
 else skipped ipvsadm "ip_vs is not loaded (/proc/net/ip_vs absent): no IPVS services"; fi
 tool kube-ipvs0 host ip -d link show kube-ipvs0
 tool ipset host ipset list -n
+tool addresses host ip -o -4 addr show scope global
 tool proxymode image curl -s --max-time 2 http://127.0.0.1:10249/proxyMode
 rm -f "$E"
 `

@@ -28,8 +28,10 @@ type Datapath struct {
 	// devices' addresses); nil when unknown or not a Cilium node.
 	NodePortAddrs []string
 	// SocketLB: the node's own connections are translated by Cilium's
-	// socket-LB (full KPR or bpf-lb-sock with NodePort on).
-	SocketLB bool
+	// socket-LB (full KPR or bpf-lb-sock with NodePort on); CiliumAgent:
+	// an agent runs there (other agents' socket-LB knows its address).
+	SocketLB    bool
+	CiliumAgent bool
 }
 
 // Who serves hostPorts on a node.

@@ -204,7 +204,7 @@ func JudgeNode(n Node, strict bool, r Reproducer) []report.VerifyCheck {
 	}
 
 	for _, p := range n.Probes {
-		add(judgeProbe(n, p, strict, r))
+		add(withServedBy(judgeProbe(n, p, strict, r), p))
 	}
 	return out
 }
@@ -309,6 +309,14 @@ func judgeProbe(n Node, p Probe, strict bool, r Reproducer) report.VerifyCheck {
 		} else {
 			c.Reason = fmt.Sprintf("answered although it should not: %s", e.Why)
 		}
+	}
+	return c
+}
+
+// withServedBy adds who served an answered probe to its reason.
+func withServedBy(c report.VerifyCheck, p Probe) report.VerifyCheck {
+	if p.ServedBy != "" && p.ServedBy != ServedByNone && c.Result != report.ResultSkip {
+		c.Reason += "; served by " + p.ServedBy
 	}
 	return c
 }

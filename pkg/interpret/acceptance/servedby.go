@@ -86,3 +86,72 @@ func ServedBy(f ServedFacts) (string, string) {
 	}
 	return ServedByUnknown, "kube-proxy's counters were not read, and both datapaths are on the path"
 }
+
+// ServedByPortmap: the portmap CNI plugin's DNAT rules served a hostPort.
+const ServedByPortmap = "portmap"
+
+// PathFacts are the translators on one node: kube-proxy's rules (and their
+// mode), Cilium's socket-LB for the node's own connections, and Cilium's
+// BPF NodePort for packets arriving there.
+type PathFacts struct {
+	KubeProxy     bool
+	KubeProxyMode string
+	SocketLB      bool
+	BPF           bool
+}
+
+// ServedByProbe says who translated probe p from client (the probing
+// node) to serving (p.Serving's node, or the client itself for its own
+// addresses); counters are kube-proxy's chains that moved around the
+// probe on the client (nil when not read).
+func ServedByProbe(p Probe, client, serving PathFacts, countersRead bool, moved []netfilter.ChainDelta) (string, string) {
+	answered := Answered(p.Outcome)
+	if p.Check == report.CheckSessionAffinity {
+		n := 0
+		for _, c := range p.Backends {
+			n += c
+		}
+		answered = n > 0
+	}
+	if !answered {
+		return ServedByNone, "the probe got no answer"
+	}
+	if p.Check == report.CheckHostPort {
+		switch p.Serving.HostPortBy {
+		case HostPortCilium:
+			if p.Case == report.CaseSameNode {
+				return ServedByCiliumSocketLB, "Cilium's socket-LB translates a hostPort on the node's own address at connect()"
+			}
+			return ServedByCiliumBPF, "Cilium's BPF program on " + p.Serving.Name + " translates its HostPort frontend"
+		case HostPortPortmap:
+			return ServedByPortmap, "portmap's CNI-HOSTPORT-DNAT rules are the only hostPort translator on " + p.Serving.Name
+		}
+		return ServedByUnknown, "answered, but kpr sees no hostPort translator on " + p.Serving.Name
+	}
+	local := p.Via == "" || p.Case == report.CaseSameNode || p.Case == report.CaseEmptyNodeOwn || p.Case == report.CaseOwnAddress
+	if p.Check == report.CheckExternalIP && p.Case == report.CaseOtherNode && client.KubeProxy {
+		// kube-proxy translates any externalIP in nat OUTPUT on the
+		// client; Cilium's socket-LB leaves a non-local one alone.
+		return ServedBy(ServedFacts{Check: report.CheckClusterIP, Answered: true, CountersRead: countersRead, Moved: moved,
+			KubeProxy: true, KubeProxyMode: client.KubeProxyMode})
+	}
+	if local {
+		clientSLB := client.SocketLB
+		if p.Check == report.CheckExternalIP {
+			clientSLB = client.SocketLB && p.Case == report.CaseSameNode
+		}
+		return ServedBy(ServedFacts{Check: p.Check, Answered: true, CountersRead: countersRead, Moved: moved,
+			KubeProxy: client.KubeProxy, KubeProxyMode: client.KubeProxyMode, ClientSocketLB: clientSLB})
+	}
+	return ServedBy(ServedFacts{Check: report.CheckNodePortRemote, Answered: true,
+		KubeProxy: serving.KubeProxy, KubeProxyMode: serving.KubeProxyMode, ClientSocketLB: p.ClientSocketLB, TargetBPF: serving.BPF})
+}
+
+// CounterDeltas are moved chains as the report shows them.
+func CounterDeltas(moved []netfilter.ChainDelta) []report.CounterDelta {
+	var out []report.CounterDelta
+	for _, m := range moved {
+		out = append(out, report.CounterDelta{Table: m.Table, Chain: m.Chain, Service: m.Service, Packets: m.Delta})
+	}
+	return out
+}

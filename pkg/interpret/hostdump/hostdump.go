@@ -21,6 +21,9 @@ const (
 	SecKubeIPVS0       = "kube-ipvs0"
 	SecIPSet           = "ipset"
 	SecProxyMode       = "proxymode"
+	// SecAddresses is `ip -o -4 addr show scope global`: the node's own
+	// addresses, whose NodePorts verify's nodeport-every-address probes.
+	SecAddresses = "addresses"
 )
 
 // Sources of a section's tool.

@@ -1,0 +1,433 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/backends"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
+)
+
+// AffinityRequests is how many requests a session-affinity probe sends
+// from one client, with and without affinity.
+const AffinityRequests = 10
+
+// The Service behaviour checks (hostport, nodeport-every-address,
+// etp-local, session-affinity, externalip): which Services they probe,
+// what each node's datapath is, and who served each probe (servedBy).
+
+// behavioursFor adds the behaviour checks that apply to one Service:
+// externalTrafficPolicy Local, ClientIP affinity, externalIPs, and
+// NodePort on every address (once, for the first Cluster-policy NodePort).
+// control is the same backends without affinity, for session-affinity.
+func (r *run) behavioursFor(ctx context.Context, svc corev1.Service, control string) error {
+	nodes, _, err := collect.ReadyEndpoints(ctx, r.deps.Client, svc)
+	if err != nil {
+		return err
+	}
+	eps := map[string]bool{}
+	for _, n := range nodes {
+		eps[n] = true
+	}
+	for _, p := range svc.Spec.Ports {
+		if p.Protocol != "" && p.Protocol != corev1.ProtocolTCP {
+			continue
+		}
+		b := acceptance.Behaviour{Service: servicePortName(svc, p), Port: p.Port, NodePort: p.NodePort, ClusterIP: svc.Spec.ClusterIP,
+			ExternalIPs: svc.Spec.ExternalIPs, EndpointNodes: eps}
+		if svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal && p.NodePort != 0 {
+			b.Check = report.CheckETPLocal
+			r.behaviours = append(r.behaviours, b)
+		}
+		if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP && svc.Spec.ClusterIP != "" && svc.Spec.ClusterIP != corev1.ClusterIPNone {
+			b.Check, b.Control = report.CheckSessionAffinity, control
+			r.behaviours = append(r.behaviours, b)
+		}
+		if len(svc.Spec.ExternalIPs) > 0 {
+			b.Check = report.CheckExternalIP
+			r.behaviours = append(r.behaviours, b)
+		}
+		if p.NodePort != 0 && svc.Spec.ExternalTrafficPolicy != corev1.ServiceExternalTrafficPolicyLocal && !r.hasBehaviour(report.CheckNodePortEveryAddress) {
+			b.Check = report.CheckNodePortEveryAddress
+			r.behaviours = append(r.behaviours, b)
+		}
+	}
+	return nil
+}
+
+func (r *run) hasBehaviour(check string) bool {
+	for _, b := range r.behaviours {
+		if b.Check == check {
+			return true
+		}
+	}
+	return false
+}
+
+// servicePortName is "ns/name:port" (the port's name, else its number).
+func servicePortName(svc corev1.Service, p corev1.ServicePort) string {
+	name := p.Name
+	if name == "" {
+		name = strconv.Itoa(int(p.Port))
+	}
+	return svc.Namespace + "/" + svc.Name + ":" + name
+}
+
+// deployedBehaviours reads the check Services and hostPort pods verify
+// deployed and adds their behaviours.
+func (r *run) deployedBehaviours(ctx context.Context, d *backends.Deployment) error {
+	get := func(name string) (*corev1.Service, error) {
+		svc, err := r.deps.Client.CoreV1().Services(d.Namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("reading Service %s/%s: %w", d.Namespace, name, err)
+		}
+		return svc, nil
+	}
+	for _, b := range d.Backends {
+		main, err := get(b.Service)
+		if err != nil {
+			return err
+		}
+		control := ""
+		if main.Spec.ClusterIP != "" && len(main.Spec.Ports) > 0 {
+			control = net.JoinHostPort(main.Spec.ClusterIP, strconv.Itoa(int(main.Spec.Ports[0].Port)))
+		}
+		if err := r.behavioursFor(ctx, *main, control); err != nil {
+			return err
+		}
+		for _, name := range []string{b.LocalService, b.AffinityService, b.ExternalIPService} {
+			if name == "" {
+				continue
+			}
+			svc, err := get(name)
+			if err != nil {
+				return err
+			}
+			if err := r.behavioursFor(ctx, *svc, control); err != nil {
+				return err
+			}
+		}
+		if b.HostPortPod != "" && b.HostPort != 0 {
+			r.behaviours = append(r.behaviours, acceptance.Behaviour{Check: report.CheckHostPort,
+				Service: fmt.Sprintf("%s/%s:%d", d.Namespace, b.HostPortPod, b.HostPort), HostPort: b.HostPort, HostNode: b.Node,
+				EndpointNodes: map[string]bool{b.Node: true}})
+		}
+	}
+	for _, s := range d.Skipped {
+		r.deps.Warn("note", s)
+	}
+	return nil
+}
+
+// datapathsFromStatus is every node's datapath as status saw it; dumps
+// add portmap later (addDumpFacts).
+func (r *run) datapathsFromStatus() {
+	r.datapaths = map[string]acceptance.Datapath{}
+	r.paths = map[string]acceptance.PathFacts{}
+	for name, class := range r.classOf {
+		d := acceptance.Datapath{Name: name, Class: class}
+		pf := acceptance.PathFacts{}
+		sc := verdict.ServicesBy(class)
+		switch sc {
+		case verdict.KubeProxyIPTables, verdict.KubeProxyIPVS, verdict.KubeProxyNFTables:
+			pf.KubeProxy, pf.KubeProxyMode = true, strings.TrimPrefix(class, "kube-proxy-")
+		case verdict.Both, verdict.Partial:
+			pf.KubeProxy, pf.KubeProxyMode = true, r.res.Cluster.KubeProxyMode
+		}
+		if st := r.statusOf[name]; st != nil {
+			d.CiliumAgent = st.CiliumAgent != nil
+			if k := st.KubeProxyReplacement; k != nil && st.CiliumAgent != nil {
+				d.SocketLB = acceptance.SocketLBServesRemoteNodePorts(k)
+				pf.SocketLB = d.SocketLB
+				pf.BPF = k.ReplacesKubeProxy == report.ReplacesFull || (k.NodePort != nil && *k.NodePort)
+				for _, dev := range k.Devices {
+					for _, a := range dev.Addresses {
+						if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+							d.NodePortAddrs = append(d.NodePortAddrs, a)
+						}
+					}
+				}
+				if k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
+					d.HostPortBy = acceptance.HostPortCilium
+				}
+			}
+		}
+		r.datapaths[name] = d
+		r.paths[name] = pf
+	}
+}
+
+// addDumpFacts adds what a node's rules show: portmap's hostPort rules,
+// kube-proxy's rules left or running next to Cilium, and its addresses.
+func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode) {
+	if d == nil {
+		return
+	}
+	dp := r.datapaths[node]
+	if dp.HostPortBy == "" && d.HasPortmap() {
+		dp.HostPortBy = acceptance.HostPortPortmap
+	}
+	r.datapaths[node] = dp
+	var addrs []string
+	for _, a := range d.Addresses() {
+		addrs = append(addrs, a.IP)
+	}
+	r.addrs[node] = addrs
+	if in != nil && in.Netfilter != nil {
+		pf := r.paths[node]
+		nf := in.Netfilter
+		switch {
+		case len(nf.KubeServiceChains) > 0:
+			pf.KubeProxy, pf.KubeProxyMode = true, "iptables"
+		case len(nf.KubeProxyNFTables) > 0:
+			pf.KubeProxy, pf.KubeProxyMode = true, "nftables"
+		case nf.IPVS != nil && len(nf.IPVS.Services) > 0:
+			pf.KubeProxy, pf.KubeProxyMode = true, "ipvs"
+		}
+		r.paths[node] = pf
+	}
+}
+
+// prober is node as the behaviour plan needs it.
+func (r *run) prober(node string, d *hostdump.Dump) acceptance.Prober {
+	p := acceptance.Prober{Name: node, InternalIP: r.nodes[node].InternalIP, SocketLB: r.datapaths[node].SocketLB}
+	if d != nil {
+		for _, a := range d.Addresses() {
+			p.Addresses = append(p.Addresses, a.IP)
+		}
+	}
+	return p
+}
+
+func (r *run) internalIPs() map[string]string {
+	out := map[string]string{}
+	for n, f := range r.nodes {
+		if f.InternalIP != "" {
+			out[n] = f.InternalIP
+		}
+	}
+	return out
+}
+
+// probeTarget is the curl target of a behaviour probe.
+func probeTarget(p acceptance.Probe) probe.Target {
+	host, port, _ := net.SplitHostPort(p.Target)
+	n, _ := strconv.Atoi(port)
+	svc, portName, _ := strings.Cut(p.Service, ":")
+	return probe.Target{Kind: probe.Kind(p.Check), Service: svc, Port: portName, Host: host, PortNum: int32(n), Via: p.Via}
+}
+
+// affinityFrom runs the session-affinity requests from one node.
+func (r *run) affinityFrom(ctx context.Context, pod probe.Runner, node string) ([]acceptance.Probe, error) {
+	var out []acceptance.Probe
+	var urls []string
+	var hasControl []bool
+	for _, b := range r.behaviours {
+		if b.Check != report.CheckSessionAffinity {
+			continue
+		}
+		target := net.JoinHostPort(b.ClusterIP, strconv.Itoa(int(b.Port)))
+		d := r.datapaths[node]
+		out = append(out, acceptance.Probe{Check: b.Check, Service: b.Service, Target: target, Case: report.CaseOneClient, Serving: d, Requests: AffinityRequests})
+		urls = append(urls, "http://"+target+"/hostname")
+		// Without a control, the affinity Service is asked twice and the
+		// second answers are not reported.
+		control := urls[len(urls)-1]
+		if b.Control != "" {
+			control = "http://" + b.Control + "/hostname"
+		}
+		urls = append(urls, control)
+		hasControl = append(hasControl, b.Control != "")
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	ans, err := probe.Repeat(ctx, pod, urls, AffinityRequests, r.opts.Probe)
+	if err != nil {
+		for i := range out {
+			out[i].Outcome, out[i].Detail = probe.Error, err.Error()
+		}
+		return out, fmt.Errorf("session-affinity requests: %w", err)
+	}
+	for i := range out {
+		a, c := ans[2*i], ans[2*i+1]
+		out[i].Backends = a.ByBody
+		out[i].Outcome = probe.OK
+		if a.Failed > 0 {
+			out[i].Outcome = "failed"
+			out[i].Detail = fmt.Sprintf("%d of %d requests got no answer", a.Failed, a.Requests)
+		}
+		if hasControl[i] {
+			out[i].Spread = c.ByBody
+		}
+	}
+	return out, nil
+}
+
+// countedNeeded: on this node kube-proxy's iptables rules and Cilium's
+// socket-LB are both on the path of its own probes, so only counters
+// tell who served them.
+func (r *run) countedNeeded(node string) bool {
+	pf := r.paths[node]
+	return pf.KubeProxy && pf.KubeProxyMode == "iptables" && pf.SocketLB
+}
+
+// countedLocal probes the node's own ClusterIP and NodePort targets once
+// more, one at a time, reading kube-proxy's counters around each, and
+// records who served them on the matching probes.
+func (r *run) countedLocal(ctx context.Context, pod probe.Runner, node string, probes []acceptance.Probe) error {
+	var idx []int
+	var targets []probe.Target
+	for i, p := range probes {
+		switch p.Check {
+		case report.CheckClusterIP, report.CheckNodePortLocal, report.CheckNodePortLoopback, report.CheckNodePortAny:
+		default:
+			continue
+		}
+		idx = append(idx, i)
+		targets = append(targets, probeTarget(p))
+	}
+	if len(targets) == 0 {
+		return nil
+	}
+	res, dumps, err := probe.RunCounted(ctx, pod, targets, r.opts.Probe)
+	if err != nil {
+		return fmt.Errorf("servedBy probes: %w", err)
+	}
+	for j, i := range idx {
+		p := &probes[i]
+		if j >= len(res) || j+1 >= len(dumps) {
+			break
+		}
+		before, err1 := netfilter.ParseCounters(strings.NewReader(dumps[j]))
+		after, err2 := netfilter.ParseCounters(strings.NewReader(dumps[j+1]))
+		if err1 != nil || err2 != nil {
+			p.ServedBy, p.ServedByReason = acceptance.ServedByUnknown, "kube-proxy's counters could not be read: "+firstErr(err1, err2).Error()
+			continue
+		}
+		moved := netfilter.Moved(before, after, kubeProxyName(p.Service))
+		cp := *p
+		cp.Outcome = res[j].Outcome
+		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(cp, r.paths[node], acceptance.PathFacts{}, true, moved)
+		p.Counters = acceptance.CounterDeltas(moved)
+		if res[j].Outcome != p.Outcome {
+			p.ServedByReason += fmt.Sprintf(" (on a repeat probe, which was %s)", res[j].Outcome)
+		}
+	}
+	return nil
+}
+
+// kubeProxyName is the Service port as kube-proxy's rule comments name it:
+// "ns/name:port-name", or "ns/name" for an unnamed port.
+func kubeProxyName(service string) string {
+	svc, port, _ := strings.Cut(service, ":")
+	if _, err := strconv.Atoi(port); err == nil {
+		return svc
+	}
+	return service
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// servedByFromFacts fills servedBy on probes that counters did not decide.
+func (r *run) servedByFromFacts(node string, probes []acceptance.Probe) {
+	for i := range probes {
+		p := &probes[i]
+		if p.ServedBy != "" || p.Outcome == probe.Error {
+			continue
+		}
+		serving := acceptance.PathFacts{}
+		if p.Serving.Name != "" {
+			serving = r.paths[p.Serving.Name]
+		} else if p.Via != "" {
+			serving = r.paths[p.Via]
+		}
+		if p.Check == report.CheckNodePortRemote && p.Via != "" {
+			serving = r.paths[p.Via]
+		}
+		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(*p, r.paths[node], serving, false, nil)
+	}
+}
+
+// behaviourSummary words the behaviour checks for the backends phase.
+func behaviourSummary(bs []acceptance.Behaviour) string {
+	count := map[string]int{}
+	for _, b := range bs {
+		count[b.Check]++
+	}
+	var parts []string
+	for c, n := range count {
+		parts = append(parts, fmt.Sprintf("%s %d", c, n))
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", ")
+}
+
+// secondRound runs what needs every chosen node's rules first: probes at
+// the peers' addresses other than their InternalIP (nodeport-every-address)
+// and, where kube-proxy's iptables rules and Cilium's socket-LB are both on
+// a node's own path, its own probes again with kube-proxy's counters read
+// around each (servedBy). A node's failure here joins errs.
+func (r *run) secondRound(ctx context.Context, runner nodecheck.Runner, peers map[string][]acceptance.Peer, probes [][]acceptance.Probe, errs []error) {
+	var nodes []string
+	var idx []int
+	extra := make([][]acceptance.Probe, len(r.chosen))
+	for i, n := range r.chosen {
+		if errs[i] != nil {
+			continue
+		}
+		extra[i] = acceptance.PlanOtherAddresses(r.prober(n, nil), r.behaviours, peers[n], r.datapaths, r.addrs)
+		if len(extra[i]) > 0 || r.countedNeeded(n) {
+			nodes = append(nodes, n)
+			idx = append(idx, i)
+		}
+	}
+	if len(nodes) == 0 || ctx.Err() != nil {
+		return
+	}
+	_, errs2 := runner.Run(ctx, nodes, nodecheck.Work{Probe: func(ctx context.Context, j int, pod probe.Runner, _ *hostdump.Dump) error {
+		i := idx[j]
+		n := r.chosen[i]
+		if r.countedNeeded(n) {
+			if err := r.countedLocal(ctx, pod, n, probes[i]); err != nil {
+				return err
+			}
+		}
+		if len(extra[i]) == 0 {
+			return nil
+		}
+		targets := make([]probe.Target, len(extra[i]))
+		for k, p := range extra[i] {
+			targets[k] = probeTarget(p)
+		}
+		got, err := r.runProbes(ctx, pod, r.classOf[n], targets, extra[i])
+		probes[i] = append(probes[i], got...)
+		return err
+	}})
+	for j, err := range errs2 {
+		if err != nil && errs[idx[j]] == nil {
+			errs[idx[j]] = err
+		}
+	}
+}
