@@ -651,6 +651,44 @@ node_config_checks() {
 # Probe the scenario from inside the nodes: the datapaths are real where
 # they should be and absent where they should be. Loopback and lab
 # addresses only.
+HOSTPORT_CHECK_NS=kpr-lab-selfcheck HOSTPORT_CHECK_PORT=18080
+hostport_check() {
+  local n nodes rules i
+  nodes="$( (lab_nodes_in "${LAB_PORTMAP_NODES:-}"; lab_nodes_in node-nftables) | sort -u)"
+  {
+    echo "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"$HOSTPORT_CHECK_NS\"}}"
+    for n in $nodes; do
+      echo "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"hostport-$n\",\"namespace\":\"$HOSTPORT_CHECK_NS\"},\"spec\":{\"nodeName\":\"$n\",\"tolerations\":[{\"operator\":\"Exists\"}],\"containers\":[{\"name\":\"app\",\"image\":\"registry.k8s.io/e2e-test-images/agnhost:2.53\",\"ports\":[{\"containerPort\":8080,\"hostPort\":$HOSTPORT_CHECK_PORT}]}]}}"
+    done
+  } | kubectl_admin apply -f - >/dev/null
+  for n in $nodes; do
+    for i in $(seq 1 20); do
+      rules="$(in_node "$n" iptables-save -t nat)"
+      grep -q '^-A CNI-DN-.*DNAT' <<<"$rules" && break
+      in_list "$n" "${LAB_PORTMAP_NODES:-}" || { sleep 3; break; }
+      sleep 0.5
+    done
+    if in_list "$n" "${LAB_PORTMAP_NODES:-}"; then
+      grep -q -- '-A PREROUTING .*-j CNI-HOSTPORT-DNAT' <<<"$rules" && grep -q '^-A CNI-DN-.*DNAT --to-destination' <<<"$rules" &&
+        ok "$n: real portmap $CNI_PLUGINS_VERSION wrote CNI-HOSTPORT-DNAT and CNI-DN-* for a hostPort pod" || bad "$n: no portmap rules for a hostPort pod"
+      [ "$(in_node node-bare curl -s --max-time 3 "http://$(ip_of "$n"):$HOSTPORT_CHECK_PORT/hostname" || true)" = "hostport-$n" ] &&
+        ok "node-bare -> $n:$HOSTPORT_CHECK_PORT answers (hostPort through portmap)" || bad "hostPort on $n does not answer"
+    else
+      grep -q CNI-HOSTPORT <<<"$rules" && bad "$n: portmap chains on a node without portmap" || ok "$n: no portmap rules for a hostPort pod (no hostPort support)"
+      in_node node-bare curl -s --max-time 2 "http://$(ip_of "$n"):$HOSTPORT_CHECK_PORT/" >/dev/null 2>&1 &&
+        bad "hostPort on $n answers" || ok "node-bare -> $n:$HOSTPORT_CHECK_PORT refused (no hostPort support)"
+    fi
+  done
+  kubectl_admin delete namespace "$HOSTPORT_CHECK_NS" --wait=true --timeout=60s >/dev/null
+  for n in $(lab_nodes_in "${LAB_PORTMAP_NODES:-}"); do
+    for i in $(seq 1 10); do
+      in_node "$n" iptables-save -t nat | grep -q '^:CNI-DN-' || break
+      sleep 0.5
+    done
+    in_node "$n" iptables-save -t nat | grep -q '^:CNI-DN-' && bad "$n: portmap DEL left CNI-DN-* behind" || ok "$n: portmap DEL removed the pod's CNI-DN-* chain"
+  done
+}
+
 check() {
   local fail=0
   ok() { printf '[lab] check ok:   %s\n' "$1" >&2; }
@@ -737,6 +775,11 @@ check() {
       grep -q CNI-HOSTPORT <<<"$rules" && bad "$n: portmap chains on a node without portmap" || ok "$n: no portmap (CNI-HOSTPORT) chains"
     fi
   done
+  # A hostPort round trip: one pod with hostPort on each portmap node and
+  # on node-nftables (no portmap, no hostPort support), in a throwaway
+  # namespace; portmap's CNI-HOSTPORT-DNAT and CNI-DN-* appear, the
+  # hostPort answers from node-bare, and DEL removes the CNI-DN-* chain.
+  hostport_check
   # Secondary addresses (LAB_SECONDARY_IP_<node>).
   local sec
   for n in $LAB_NODES; do
