@@ -333,14 +333,24 @@ func (r *run) dryRun() {
 		ns := backends.NamespacePrefix + "<random>"
 		r.res.Options.Namespace = ns
 		r.res.Created = append(r.res.Created, "namespace/"+ns)
-		for _, b := range backends.Plan(ns, acceptance.BackendNodes(r.res.Classes, r.nodes)) {
-			r.res.Created = append(r.res.Created, fmt.Sprintf("pod/%s/%s (node %s, image %s)", ns, b.Pod, b.Node, r.opts.BackendImage), fmt.Sprintf("service/%s/%s (NodePort)", ns, b.Service))
+		for _, b := range backends.PlanWith(ns, acceptance.BackendNodes(r.res.Classes, r.nodes), r.backendOptions()) {
+			r.res.Created = append(r.res.Created, b.Objects()...)
 		}
 	}
 	for _, n := range r.chosen {
 		r.res.Created = append(r.res.Created, fmt.Sprintf("pod/%s/kpr-%s-<random> (debug pod, image %s)", r.opts.Pods.Namespace, n, r.opts.Pods.Image))
 	}
 	r.res.DryRun = true
+}
+
+// backendOptions are the deployment's settings, for Deploy and --dry-run.
+func (r *run) backendOptions() backends.Options {
+	o := r.opts
+	return backends.Options{
+		Image: o.BackendImage, PullSecrets: o.Pods.ImagePullSecrets, SecretsFrom: o.Pods.Namespace,
+		RunID: debugpod.NewRunID(), Timeout: 2 * o.Pods.Timeout, Lifetime: 30 * time.Minute,
+		HostPort: o.HostPort, ExternalIPs: !o.NoExternalIPs,
+	}
 }
 
 // execute deploys, reconciles, inspects, probes and judges.
@@ -351,11 +361,7 @@ func (r *run) execute(ctx context.Context) error {
 		r.res.Options.Namespace = ns
 		nodeByClass := acceptance.BackendNodes(r.res.Classes, r.nodes)
 		r.deps.Progress.Start("backends", fmt.Sprintf("deploying %d backend(s) in namespace %s", len(nodeByClass), ns))
-		d, err := backends.Deploy(ctx, r.deps.Client, ns, nodeByClass, backends.Options{
-			Image: o.BackendImage, PullSecrets: o.Pods.ImagePullSecrets, SecretsFrom: o.Pods.Namespace,
-			RunID: debugpod.NewRunID(), Timeout: 2 * o.Pods.Timeout, Lifetime: 30 * time.Minute,
-			HostPort: o.HostPort, ExternalIPs: !o.NoExternalIPs,
-		})
+		d, err := backends.Deploy(ctx, r.deps.Client, ns, nodeByClass, r.backendOptions())
 		r.deployed = d
 		if d != nil {
 			r.res.Created = append(r.res.Created, d.Created...)

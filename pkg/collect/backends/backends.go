@@ -77,7 +77,6 @@ const (
 // Pod Security admission labels of the namespace.
 const (
 	psaEnforce = "pod-security.kubernetes.io/enforce"
-	psaWarn    = "pod-security.kubernetes.io/warn"
 	psaAudit   = "pod-security.kubernetes.io/audit"
 )
 
@@ -259,10 +258,11 @@ func Deploy(ctx context.Context, cs kubernetes.Interface, namespace string, node
 	} else {
 		// Both baseline and restricted forbid hostPort, and only the
 		// hostPort pod needs it: enforce "privileged" for that pod alone,
-		// and warn/audit against "restricted", which every other pod (and
-		// the hostPort pod's securityContext) still complies with.
+		// and audit against "restricted", which every other pod (and the
+		// hostPort pod's securityContext) still complies with. No "warn":
+		// the API server would print a warning for the one hostPort pod
+		// on every run.
 		nsLabels[psaEnforce] = "privileged"
-		nsLabels[psaWarn] = "restricted"
 		nsLabels[psaAudit] = "restricted"
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Labels: nsLabels}}
