@@ -75,6 +75,8 @@ type Node struct {
 	// datapath that has not caught up yet).
 	FirstProbes map[string]string
 	DumpErr     error
+	// Addresses are the node's global IPv4 addresses besides IP.
+	Addresses []string
 }
 
 // Exec answers agent execs and kpr's debug-pod execs.
@@ -131,6 +133,7 @@ func (f *Exec) Exec(_ context.Context, ns, pod, container string, cmd []string) 
 			hostdump.Section{Name: debugpod.SecIP6TablesNFT, Source: host},
 			hostdump.Section{Name: debugpod.SecNFT, Source: host},
 			hostdump.Section{Name: debugpod.SecIPVS, Source: debugpod.SourceSkipped, Stderr: "ip_vs is not loaded"},
+			hostdump.Section{Name: debugpod.SecAddresses, Source: host, Stdout: ipAddrShow(n)},
 			n.Proxy,
 		)}, nil
 	case "kpr-probe":
@@ -173,6 +176,20 @@ func (f *Exec) Exec(_ context.Context, ns, pod, container string, cmd []string) 
 		return collect.ExecResult{Stdout: []byte(out.String())}, nil
 	}
 	return collect.ExecResult{ExitCode: 2}, nil
+}
+
+// ipAddrShow is `ip -o -4 addr show scope global` for the node's IP and
+// Addresses, as iproute2 prints it.
+func ipAddrShow(n *Node) string {
+	var b strings.Builder
+	for i, a := range append([]string{n.IP}, n.Addresses...) {
+		sec := ""
+		if i > 0 {
+			sec = "secondary "
+		}
+		fmt.Fprintf(&b, "2: eth0    inet %s/16 scope global %seth0\\       valid_lft forever preferred_lft forever\n", a, sec)
+	}
+	return b.String()
 }
 
 // K8sNode is a Ready Linux node with one InternalIP.

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,8 +16,10 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/kubectl-kpr/kubectl-kpr/internal/fakelab"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 )
 
@@ -444,5 +447,133 @@ func TestVerifyExternalTrafficPolicyLocal(t *testing.T) {
 	}
 	if res.Targets[0].ExternalTrafficPolicy != "Local" {
 		t.Errorf("target %+v", res.Targets[0])
+	}
+}
+
+// A user Service with externalTrafficPolicy Local, ClientIP affinity and
+// an externalIP gets those behaviour checks; a NodePort gets
+// nodeport-every-address on every address of the node, the other nodes'
+// secondary addresses included; every answered probe says who served it.
+func TestVerifyBehaviourChecksOnAUserService(t *testing.T) {
+	l := fakelab.New(t)
+	ctx := context.Background()
+	s, err := l.CS.CoreV1().Services("kube-system").Get(ctx, "nm-nginx", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+	s.Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+	s.Spec.ExternalIPs = []string{"172.30.0.12"}
+	if _, err := l.CS.CoreV1().Services("kube-system").Update(ctx, s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// node-cilium has a secondary address; node-bare reaches it.
+	l.Ex.Nodes["node-cilium"].Addresses = []string{"172.30.1.11"}
+	l.Ex.Nodes["node-bare"].Probes["172.30.1.11:30081"] = "7 000 0"
+	l.Ex.Nodes["node-iptables"].Probes["172.30.0.12:80"] = "0 200 0.001"
+	o := baseOptions()
+	// nm-nginx-ovs is a NodePort Service with externalTrafficPolicy Cluster.
+	o.Services = append(o.Services, "kube-system/nm-nginx-ovs")
+	res, _, err := runVerify(t, ctx, l, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCase := map[string]report.VerifyCheck{}
+	for _, c := range res.Checks {
+		if c.Case != "" {
+			byCase[c.Node+" "+c.Name+" "+c.Case+" "+c.Target] = c
+		}
+	}
+	for key, want := range map[string]string{
+		// The backend's own node answers its ETP-Local NodePort.
+		"node-cilium etp-local same-node 172.30.0.11:30080": report.ResultPass,
+		// kube-proxy's node without a local backend: its own host is
+		// answered (route LOCAL traffic), the fake answers.
+		"node-iptables etp-local empty-node-own 172.30.0.12:30080": report.ResultPass,
+		// From node-bare (no datapath) at node-iptables, which has no
+		// backend: the fake answers, which it must not.
+		"node-bare etp-local empty-node 172.30.0.12:30080": report.ResultFail,
+		// The externalIP is node-iptables' address: its own kube-proxy.
+		"node-iptables externalip same-node 172.30.0.12:80": report.ResultPass,
+		// node-cilium's secondary address, from node-bare: refused; the
+		// address is not among the agent's NodePort addresses (its KPR
+		// devices'), which kube-proxy users expect to answer: a failure.
+		"node-bare nodeport-every-address another-address 172.30.1.11:30081": report.ResultFail,
+		"node-cilium nodeport-every-address own-address 172.30.1.11:30081":   report.ResultPass,
+	} {
+		c, ok := byCase[key]
+		if !ok {
+			var keys []string
+			for k := range byCase {
+				keys = append(keys, k)
+			}
+			t.Fatalf("no check %q; have:\n%s", key, strings.Join(keys, "\n"))
+		}
+		if c.Result != want {
+			t.Errorf("%s: %s (%s), want %s", key, c.Result, c.Reason, want)
+		}
+	}
+	if c := byCase["node-bare nodeport-every-address another-address 172.30.1.11:30081"]; !strings.Contains(c.Reason, "is not one of the agent's NodePort addresses (172.30.0.11)") {
+		t.Errorf("secondary address: %s", c.Reason)
+	}
+	aff := check(t, res, "node-cilium", report.CheckSessionAffinity, "10.96.100.10:80")
+	if ev := aff.Evidence.Probe; ev == nil || ev.Requests != AffinityRequests || ev.Backends["10.96.100.10:80"] != AffinityRequests || aff.Result != report.ResultPass {
+		t.Errorf("session-affinity on node-cilium: %s (%s) %+v", aff.Result, aff.Reason, aff.Evidence.Probe)
+	}
+	if c := check(t, res, "node-cilium", report.CheckClusterIP, "10.96.100.10:80"); c.Evidence.Probe.ServedBy != "cilium-socket-lb" {
+		t.Errorf("node-cilium's ClusterIP served by %q (%s)", c.Evidence.Probe.ServedBy, c.Evidence.Probe.ServedByReason)
+	}
+	if c := check(t, res, "node-iptables", report.CheckClusterIP, "10.96.100.10:80"); c.Evidence.Probe.ServedBy != "kube-proxy" || !strings.Contains(c.Reason, "served by kube-proxy") {
+		t.Errorf("node-iptables' ClusterIP served by %q: %s", c.Evidence.Probe.ServedBy, c.Reason)
+	}
+	ids := map[string]bool{}
+	for _, c := range res.Checks {
+		if ids[c.ID] {
+			t.Errorf("duplicate check id %s", c.ID)
+		}
+		ids[c.ID] = true
+	}
+}
+
+// cannedPod answers one exec with fixed output.
+type cannedPod struct{ out string }
+
+func (c cannedPod) Exec(_ context.Context, cmd []string) (collect.ExecResult, error) {
+	return collect.ExecResult{Stdout: []byte(strings.ReplaceAll(c.out, "@@B", cmd[4]))}, nil
+}
+
+// On a node with kube-proxy's iptables rules and Cilium's socket-LB,
+// kube-proxy's counters decide who served each of the node's own probes:
+// the ClusterIP's chains moved (kube-proxy), the NodePort's did not
+// (socket-LB); another Service's chains moving is not this probe's.
+func TestCountedLocalNamesTheTranslator(t *testing.T) {
+	dump := func(svc, sep uint64, other uint64) string {
+		return fmt.Sprintf("*nat\n[%d:60] -A KUBE-SVC-AAA -m comment --comment \"v/backend:http -> 10.244.1.5:8080\" -j KUBE-SEP-AAA\n"+
+			"[%d:60] -A KUBE-SEP-AAA -p tcp -m comment --comment v/backend:http -j DNAT --to-destination 10.244.1.5:8080\n"+
+			"[%d:60] -A KUBE-SVC-OTHER -m comment --comment \"v/other:http\" -j KUBE-SEP-OTHER\nCOMMIT\n", svc, sep, other)
+	}
+	out := "@@B nat 0\n" + dump(3, 3, 0) + "@@B nat 1\n" + dump(4, 4, 0) + "@@B nat 2\n" + dump(4, 4, 9) +
+		"@@B probe 0\n\n@@B w 000 0.001 0.002\n@@B rc 0\n@@B probe 1\n\n@@B w 000 0.001 0.002\n@@B rc 0\n"
+	r := &run{opts: Options{Probe: probe.Options{Timeout: time.Second}},
+		paths: map[string]acceptance.PathFacts{"node-both": {KubeProxy: true, KubeProxyMode: "iptables", SocketLB: true, BPF: true}}}
+	if !r.countedNeeded("node-both") {
+		t.Fatal("node-both needs counters")
+	}
+	probes := []acceptance.Probe{
+		{Check: report.CheckClusterIP, Service: "v/backend:http", Target: "10.96.0.20:80", Outcome: "ok"},
+		{Check: report.CheckNodePortLoopback, Service: "v/backend:http", Target: "127.0.0.1:30080", Outcome: "ok"},
+		{Check: report.CheckNodePortRemote, Service: "v/backend:http", Target: "172.30.0.12:30080", Outcome: "ok"},
+	}
+	if err := r.countedLocal(context.Background(), cannedPod{out}, "node-both", probes); err != nil {
+		t.Fatal(err)
+	}
+	if p := probes[0]; p.ServedBy != acceptance.ServedByKubeProxy || len(p.Counters) != 2 || p.Counters[0].Chain != "KUBE-SEP-AAA" {
+		t.Errorf("ClusterIP: %s (%s) %+v", p.ServedBy, p.ServedByReason, p.Counters)
+	}
+	if p := probes[1]; p.ServedBy != acceptance.ServedByCiliumSocketLB || len(p.Counters) != 0 {
+		t.Errorf("loopback NodePort: %s (%s) %+v", p.ServedBy, p.ServedByReason, p.Counters)
+	}
+	if probes[2].ServedBy != "" {
+		t.Errorf("a remote probe is not re-probed with the node's counters: %+v", probes[2])
 	}
 }
