@@ -145,6 +145,9 @@ func junitBody(c report.VerifyCheck) string {
 	if c.Via != "" {
 		fmt.Fprintf(&b, "via: %s (%s)\n", c.Via, c.ViaClass)
 	}
+	if c.Case != "" {
+		fmt.Fprintf(&b, "case: %s\n", c.Case)
+	}
 	fmt.Fprintf(&b, "expect: %s\nresult: %s: %s\n", c.Expect, c.Result, c.Reason)
 	if ev := VerifyEvidenceLine(c.Evidence); ev != "" {
 		fmt.Fprintf(&b, "evidence: %s\n", ev)

@@ -221,6 +221,9 @@ func resultMark(r string) string {
 // CheckLabel names a check with its target: "nodeport-remote ns/svc:http via node-b".
 func CheckLabel(c report.VerifyCheck) string {
 	s := c.Name
+	if c.Case != "" {
+		s += " [" + c.Case + "]"
+	}
 	if c.Service != "" {
 		s += " " + c.Service
 	}
@@ -234,6 +237,23 @@ func CheckLabel(c report.VerifyCheck) string {
 		}
 	}
 	return s
+}
+
+// countsLine is "backend-a 10, backend-b 0" in name order.
+func countsLine(m map[string]int) string {
+	if len(m) == 0 {
+		return "no answer"
+	}
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // VerifyEvidenceLine is a check's evidence in one line.
@@ -253,7 +273,20 @@ func VerifyEvidenceLine(ev report.VerifyEvidence) string {
 		if pr.Detail != "" {
 			s += " (" + pr.Detail + ")"
 		}
+		if pr.Requests > 0 {
+			s += fmt.Sprintf("; %d requests: %s", pr.Requests, countsLine(pr.Backends))
+			if len(pr.Spread) > 0 {
+				s += "; without affinity: " + countsLine(pr.Spread)
+			}
+		}
 		parts = append(parts, s)
+		if pr.ServedBy != "" {
+			sb := "served by " + pr.ServedBy
+			if pr.ServedByReason != "" {
+				sb += " (" + pr.ServedByReason + ")"
+			}
+			parts = append(parts, sb)
+		}
 	}
 	if r := ev.Rules; r != nil {
 		s := fmt.Sprintf("rules: %d KUBE-SVC/SVL chains, %d KUBE-SEP chains, %d KUBE-NODEPORTS rules, %d CILIUM_* chains",
