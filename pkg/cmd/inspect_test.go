@@ -450,11 +450,18 @@ func TestDiffScenario(t *testing.T) {
 	if a, b, diff := row("services by"); a != "kube-proxy-iptables" || b != "none" || !diff {
 		t.Errorf("services by: %s | %s", a, b)
 	}
-	if a, b, diff := row("ns1/svc1:p80 clusterip (10.96.0.50:80)"); a != "ok" || b != "timeout" || !diff {
+	// Who served it: node-iptables' kube-proxy (no Cilium there).
+	if a, b, diff := row("ns1/svc1:p80 clusterip (10.96.0.50:80)"); a != "ok (kube-proxy)" || b != "timeout" || !diff {
 		t.Errorf("clusterip probe: %s | %s", a, b)
 	}
-	if a, b, _ := row("ns1/svc1:p80 nodeport-local (own IP:30080)"); a != "ok" || b != "refused" {
+	if a, b, _ := row("ns1/svc1:p80 nodeport-local (own IP:30080)"); a != "ok (kube-proxy)" || b != "refused" {
 		t.Errorf("nodeport-local probe: %s | %s", a, b)
+	}
+	if a, b, _ := row("hostPort served by"); a != "none" || b != "none" {
+		t.Errorf("hostPort served by: %s | %s", a, b)
+	}
+	if a, b, _ := row("NodePort addresses"); a != "every local address" || b != "none" {
+		t.Errorf("NodePort addresses: %s | %s", a, b)
 	}
 	if left := debugPods(t, cs); len(left) != 0 {
 		t.Errorf("%d debug pods left", len(left))

@@ -89,16 +89,31 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 	probes := make([][]probe.Result, 2)
 	probed := make([]bool, 2)
 	w := Work{ReadRules: true}
+	served := make([][]Served, 2)
+	affinity := make([][]report.ProbeResult, 2)
 	if len(svcs) > 0 {
-		w.Probe = func(ctx context.Context, i int, pod probe.Runner, _ *hostdump.Dump) error {
+		w.Probe = func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
 			// Each node probes the same Services, and the other node's NodePort.
 			other := ProbeNodes(nodes[1-i : 2-i])
 			targets, _ := probe.Plan(ProbeNodes(nodes[i : i+1])[0], other, svcs, 1)
-			rs, err := probe.Run(ctx, pod, targets, o.Probe)
+			var in *report.InspectNode
+			if d != nil {
+				n := inspectNode(names[i], *d, facts, agentKPR[names[i]])
+				in = &n
+			}
+			otherSt := statusByNode[names[1-i]]
+			peers := map[string]Peer{names[1-i]: {Path: PathFactsOf(otherSt, nil), CiliumAgent: otherSt != nil && otherSt.CiliumAgent != nil}}
+			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, PathFactsOf(statusByNode[names[i]], in), peers)
 			if err != nil {
 				return fmt.Errorf("probes: %w", err)
 			}
-			probes[i], probed[i] = rs, true
+			probes[i], served[i], probed[i] = rs, sv, true
+			// A failed request script leaves the affinity rows out, with a warning.
+			aff, err := AffinityResults(ctx, pod, names[i], AffinityTargets(svcs), AffinityRequests, o.Probe)
+			if err != nil {
+				warn("%s: %v", names[i], err)
+			}
+			affinity[i] = aff
 			return nil
 		}
 	}
@@ -112,8 +127,19 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 			in := inspectNode(name, *dumps[i], facts, agentKPR[name])
 			nf.Inspect = &in
 		}
-		for _, res := range probes[i] {
-			nf.Probes = append(nf.Probes, ProbeResult(name, res))
+		for j, res := range probes[i] {
+			pr := ProbeResult(name, res)
+			if j < len(served[i]) {
+				pr.ServedBy, pr.ServedByReason, pr.Counters = served[i][j].By, served[i][j].Reason, served[i][j].Counters
+			}
+			nf.Probes = append(nf.Probes, pr)
+		}
+		nf.Probes = append(nf.Probes, affinity[i]...)
+		if dumps[i] != nil {
+			nf.HostPortByPortmap = dumps[i].HasPortmap()
+			for _, a := range dumps[i].Addresses() {
+				nf.Addresses = append(nf.Addresses, a.IP)
+			}
 		}
 		if errs[i] != nil {
 			nodeErrs = append(nodeErrs, NodeError(name, errs[i]))

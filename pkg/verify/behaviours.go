@@ -18,7 +18,6 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/verdict"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 )
 
@@ -140,20 +139,10 @@ func (r *run) datapathsFromStatus() {
 	r.paths = map[string]acceptance.PathFacts{}
 	for name, class := range r.classOf {
 		d := acceptance.Datapath{Name: name, Class: class}
-		pf := acceptance.PathFacts{}
-		sc := verdict.ServicesBy(class)
-		switch sc {
-		case verdict.KubeProxyIPTables, verdict.KubeProxyIPVS, verdict.KubeProxyNFTables:
-			pf.KubeProxy, pf.KubeProxyMode = true, strings.TrimPrefix(class, "kube-proxy-")
-		case verdict.Both, verdict.Partial:
-			pf.KubeProxy, pf.KubeProxyMode = true, r.res.Cluster.KubeProxyMode
-		}
 		if st := r.statusOf[name]; st != nil {
 			d.CiliumAgent = st.CiliumAgent != nil
 			if k := st.KubeProxyReplacement; k != nil && st.CiliumAgent != nil {
 				d.SocketLB = acceptance.SocketLBServesRemoteNodePorts(k)
-				pf.SocketLB = d.SocketLB
-				pf.BPF = k.ReplacesKubeProxy == report.ReplacesFull || (k.NodePort != nil && *k.NodePort)
 				for _, dev := range k.Devices {
 					for _, a := range dev.Addresses {
 						if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
@@ -167,7 +156,7 @@ func (r *run) datapathsFromStatus() {
 			}
 		}
 		r.datapaths[name] = d
-		r.paths[name] = pf
+		r.paths[name] = nodecheck.PathFactsOf(r.statusOf[name], nil)
 	}
 }
 
@@ -187,19 +176,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 		addrs = append(addrs, a.IP)
 	}
 	r.addrs[node] = addrs
-	if in != nil && in.Netfilter != nil {
-		pf := r.paths[node]
-		nf := in.Netfilter
-		switch {
-		case len(nf.KubeServiceChains) > 0:
-			pf.KubeProxy, pf.KubeProxyMode = true, "iptables"
-		case len(nf.KubeProxyNFTables) > 0:
-			pf.KubeProxy, pf.KubeProxyMode = true, "nftables"
-		case nf.IPVS != nil && len(nf.IPVS.Services) > 0:
-			pf.KubeProxy, pf.KubeProxyMode = true, "ipvs"
-		}
-		r.paths[node] = pf
-	}
+	r.paths[node] = nodecheck.PathFactsOf(r.statusOf[node], in)
 }
 
 // prober is node as the behaviour plan needs it.
@@ -281,10 +258,7 @@ func (r *run) affinityFrom(ctx context.Context, pod probe.Runner, node string) (
 // countedNeeded: on this node kube-proxy's iptables rules and Cilium's
 // socket-LB are both on the path of its own probes, so only counters
 // tell who served them.
-func (r *run) countedNeeded(node string) bool {
-	pf := r.paths[node]
-	return pf.KubeProxy && pf.KubeProxyMode == "iptables" && pf.SocketLB
-}
+func (r *run) countedNeeded(node string) bool { return nodecheck.NeedsCounters(r.paths[node]) }
 
 // countedLocal probes the node's own ClusterIP and NodePort targets once
 // more, one at a time, reading kube-proxy's counters around each, and
@@ -319,7 +293,7 @@ func (r *run) countedLocal(ctx context.Context, pod probe.Runner, node string, p
 			p.ServedBy, p.ServedByReason = acceptance.ServedByUnknown, "kube-proxy's counters could not be read: "+firstErr(err1, err2).Error()
 			continue
 		}
-		moved := netfilter.Moved(before, after, kubeProxyName(p.Service))
+		moved := netfilter.Moved(before, after, nodecheck.KubeProxyName(p.Service))
 		cp := *p
 		cp.Outcome = res[j].Outcome
 		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(cp, r.paths[node], acceptance.PathFacts{}, true, moved)
@@ -329,16 +303,6 @@ func (r *run) countedLocal(ctx context.Context, pod probe.Runner, node string, p
 		}
 	}
 	return nil
-}
-
-// kubeProxyName is the Service port as kube-proxy's rule comments name it:
-// "ns/name:port-name", or "ns/name" for an unnamed port.
-func kubeProxyName(service string) string {
-	svc, port, _ := strings.Cut(service, ":")
-	if _, err := strconv.Atoi(port); err == nil {
-		return svc
-	}
-	return service
 }
 
 func firstErr(errs ...error) error {

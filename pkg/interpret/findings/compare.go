@@ -20,6 +20,11 @@ type NodeFacts struct {
 	Probes []report.ProbeResult
 	// Probed: probes were run (false with --no-probe).
 	Probed bool
+	// HostPortByPortmap: the portmap CNI plugin's hostPort rules are on
+	// the node; Addresses are its global IPv4 addresses (both from its
+	// rules dump).
+	HostPortByPortmap bool
+	Addresses         []string
 }
 
 // Compare puts two nodes side by side. A row is decisive when the fact
@@ -173,6 +178,11 @@ func Compare(a, b NodeFacts) *report.Diff {
 		return strings.Join(codes, ","), ""
 	}))
 
+	// Who serves hostPorts and on which addresses NodePorts answer: the
+	// behaviours that change when Cilium's KPR takes over from kube-proxy.
+	add("behaviour", "hostPort served by", false, func(n NodeFacts) (string, string) { return HostPortBy(n), "" })
+	add("behaviour", "NodePort addresses", false, func(n NodeFacts) (string, string) { return NodePortAddresses(n) })
+
 	if a.Probed || b.Probed {
 		for _, k := range probeKeys(a.Probes, b.Probes) {
 			key := k
@@ -184,10 +194,7 @@ func Compare(a, b NodeFacts) *report.Diff {
 				if !ok {
 					return "-", ""
 				}
-				if r.Outcome != "ok" {
-					return r.Outcome, report.StateBad
-				}
-				return "ok", report.StateGood
+				return probeCell(r)
 			})
 		}
 	}
@@ -304,4 +311,83 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// probeCell is a probe's outcome with who served it ("ok (kube-proxy)"),
+// or a session-affinity probe's backends ("1 backend of 10").
+func probeCell(r report.ProbeResult) (string, string) {
+	if r.Kind == report.CheckSessionAffinity {
+		answered := 0
+		for _, c := range r.Backends {
+			answered += c
+		}
+		v := fmt.Sprintf("%d backend(s) for %d/%d", len(r.Backends), answered, r.Requests)
+		if len(r.Backends) == 1 && answered == r.Requests {
+			return v, report.StateGood
+		}
+		return v, report.StateBad
+	}
+	v, state := r.Outcome, report.StateGood
+	if r.Outcome != "ok" {
+		state = report.StateBad
+	}
+	if r.ServedBy != "" && r.ServedBy != "none" {
+		v += " (" + r.ServedBy + ")"
+	}
+	return v, state
+}
+
+// HostPortBy says who serves hostPorts on the node: Cilium's KPR (its
+// HostPort frontends), the portmap CNI plugin's rules, or nobody kpr sees.
+func HostPortBy(n NodeFacts) string {
+	if s := n.Status; s != nil && s.CiliumAgent != nil {
+		if k := s.KubeProxyReplacement; k != nil && k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
+			return "cilium"
+		}
+	}
+	if n.HostPortByPortmap {
+		return "portmap"
+	}
+	if n.Inspect == nil {
+		return "?"
+	}
+	return "none"
+}
+
+// NodePortAddresses are the addresses the node's datapath serves
+// NodePorts on: Cilium's NodePort addresses (one per KPR device), or
+// kube-proxy's (every local address in iptables and ipvs modes, the
+// primary one in nftables mode), and the node's addresses left out.
+func NodePortAddresses(n NodeFacts) (string, string) {
+	s := n.Status
+	if s == nil {
+		return "?", ""
+	}
+	var served []string
+	switch {
+	case s.CiliumAgent != nil && s.KubeProxyReplacement != nil && s.KubeProxyReplacement.ReplacesKubeProxy != report.ReplacesNone:
+		for _, d := range s.KubeProxyReplacement.Devices {
+			served = append(served, d.Addresses...)
+		}
+	case s.ServicesBy == verdict.KubeProxyIPTables || s.ServicesBy == verdict.KubeProxyIPVS:
+		return "every local address", ""
+	case s.ServicesBy == verdict.KubeProxyNFTables:
+		return "primary address (nftables default)", ""
+	default:
+		return "none", ""
+	}
+	var missing []string
+	for _, a := range n.Addresses {
+		if !contains(served, a) {
+			missing = append(missing, a)
+		}
+	}
+	v := strings.Join(served, ",")
+	if v == "" {
+		v = "-"
+	}
+	if len(missing) > 0 {
+		return v + "; not " + strings.Join(missing, ","), report.StateBad
+	}
+	return v, ""
 }

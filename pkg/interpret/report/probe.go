@@ -30,6 +30,16 @@ type ProbeResult struct {
 	// HTTPStatus is the answer's status code with --http (0 otherwise).
 	HTTPStatus int    `json:"httpStatus,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// ServedBy is which datapath translated the probe (cilium-socket-lb,
+	// cilium-bpf, kube-proxy, portmap, none, unknown) and why kpr says so;
+	// Counters are kube-proxy's chains that counted it, when read.
+	ServedBy       string         `json:"servedBy,omitempty"`
+	ServedByReason string         `json:"servedByReason,omitempty"`
+	Counters       []CounterDelta `json:"counters,omitempty"`
+	// Requests and Backends: a ClientIP-affinity Service's repeated
+	// requests (kind session-affinity) and the backends that answered.
+	Requests int            `json:"requests,omitempty"`
+	Backends map[string]int `json:"backends,omitempty"`
 }
 
 // NodeError is a node that could not be inspected or probed.
