@@ -330,7 +330,7 @@ func TestProbeMatrixAndJSON(t *testing.T) {
 	}
 	runner := o.Pods.Runner(cs, ex)
 	runner.Concurrency = 2
-	rep := nodecheck.Probe(context.Background(), runner, from, all, svcs, 1, probe.Options{Timeout: o.ProbeTimeout})
+	rep := nodecheck.Probe(context.Background(), runner, from, all, svcs, 1, probe.Options{Timeout: o.ProbeTimeout}, nil)
 	got := map[string]string{}
 	for _, r := range rep.Results {
 		got[r.From+" "+r.Kind+" "+r.Target] = r.Outcome

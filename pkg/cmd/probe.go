@@ -103,7 +103,11 @@ func (o *ProbeOptions) run(ctx context.Context, cs kubernetes.Interface, ex coll
 	}
 	runner := o.Pods.Runner(cs, ex)
 	prog := o.Pods.nodeProgress(o.root, runner.Pods, "probe", len(from))
-	rep := nodecheck.Probe(ctx, runner, from, all, svcs, o.Remote, o.ProbeFlags.Options())
+	status, err := nodecheck.ProbeStatus(ctx, cs, ex, from, all, o.Remote, o.Pods.Timeout)
+	if err != nil {
+		fmt.Fprintf(o.root.Streams.ErrOut, "note: the agents were not read (%v): servedBy rests on the nodes' rules\n", err)
+	}
+	rep := nodecheck.Probe(ctx, runner, from, all, svcs, o.Remote, o.ProbeFlags.Options(), status)
 	prog.End()
 	if err := finishPods(ctx, o.root, runner); err != nil {
 		return err

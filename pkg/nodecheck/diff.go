@@ -103,13 +103,14 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 			}
 			otherSt := statusByNode[names[1-i]]
 			peers := map[string]Peer{names[1-i]: {Path: PathFactsOf(otherSt, nil), CiliumAgent: otherSt != nil && otherSt.CiliumAgent != nil}}
-			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, PathFactsOf(statusByNode[names[i]], in), peers)
+			self := PathFactsOf(statusByNode[names[i]], in)
+			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, self, peers)
 			if err != nil {
 				return fmt.Errorf("probes: %w", err)
 			}
 			probes[i], served[i], probed[i] = rs, sv, true
 			// A failed request script leaves the affinity rows out, with a warning.
-			aff, err := AffinityResults(ctx, pod, names[i], AffinityTargets(svcs), AffinityRequests, o.Probe)
+			aff, err := AffinityResults(ctx, pod, names[i], AffinityTargets(svcs), AffinityRequests, o.Probe, self)
 			if err != nil {
 				warn("%s: %v", names[i], err)
 			}

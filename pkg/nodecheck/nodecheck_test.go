@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubectl-kpr/kubectl-kpr/internal/fakelab"
@@ -76,7 +77,29 @@ func TestProbeFromNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := Probe(context.Background(), runner(l, false), from, all, svcs, 1, probe.Options{Timeout: time.Second, HTTP: true})
+	svcs[0].Spec.SessionAffinity = corev1.ServiceAffinityClientIP
+	status, err := ProbeStatus(context.Background(), l.CS, l.Ex, from, all, 1, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status["node-cilium"] == nil || status["node-iptables"] == nil {
+		t.Errorf("status read for %v, want the probing nodes and node-cilium (the first other node by name)", status)
+	}
+	rep := Probe(context.Background(), runner(l, false), from, all, svcs, 1, probe.Options{Timeout: time.Second, HTTP: true}, status)
+	served := map[string]string{}
+	for _, r := range rep.Results {
+		served[r.From+" "+r.Kind+" "+r.Target] = r.ServedBy
+	}
+	for k, v := range map[string]string{
+		"node-iptables clusterip 10.96.100.10:80":        "kube-proxy",
+		"node-bare nodeport-remote 172.30.0.11:30080":    "cilium-bpf",
+		"node-bare clusterip 10.96.100.10:80":            "none",
+		"node-iptables session-affinity 10.96.100.10:80": "kube-proxy",
+	} {
+		if served[k] != v {
+			t.Errorf("%s served by %q, want %q", k, served[k], v)
+		}
+	}
 	got := map[string]string{}
 	for _, r := range rep.Results {
 		got[r.From+" "+r.Kind+" "+r.Target] = r.Outcome
@@ -104,7 +127,7 @@ func TestProbeFromNodes(t *testing.T) {
 	// A node whose pod fails is an error; the other's results stay.
 	l2 := fakelab.New(t)
 	delete(l2.Ex.Nodes, "node-bare")
-	rep = Probe(context.Background(), runner(l2, false), from, all, svcs, 1, probe.Options{Timeout: time.Second})
+	rep = Probe(context.Background(), runner(l2, false), from, all, svcs, 1, probe.Options{Timeout: time.Second}, nil)
 	if len(rep.Errors) != 1 || rep.Errors[0].Node != "node-bare" || len(rep.Results) == 0 {
 		t.Errorf("errors %+v, %d results", rep.Errors, len(rep.Results))
 	}

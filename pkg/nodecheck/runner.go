@@ -100,8 +100,11 @@ func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.Cluste
 }
 
 // Probe probes the Services from each node of `from`; remote other nodes'
-// NodePorts are probed too.
-func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []corev1.Service, remote int, po probe.Options) *report.Probe {
+// NodePorts are probed too, and ClientIP-affinity Services are asked
+// AffinityRequests times. Each node's rules are read first, so that every
+// probe says who served it (with status, the agents' facts; nil status:
+// rules only).
+func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []corev1.Service, remote int, po probe.Options, status map[string]*report.NodeStatus) *report.Probe {
 	rep := &report.Probe{Mode: "tcp", Results: []report.ProbeResult{}}
 	if po.HTTP {
 		rep.Mode = "http"
@@ -115,10 +118,34 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 			rep.Skipped = skipped
 		}
 	}
-	results := make([][]probe.Result, len(from))
-	_, errs := r.Run(ctx, collect.NodeNames(from), Work{Probe: func(ctx context.Context, i int, pod probe.Runner, _ *hostdump.Dump) error {
-		rs, err := probe.Run(ctx, pod, plans[i], po)
-		results[i] = rs
+	peers := map[string]Peer{}
+	for _, n := range all {
+		st := status[n.Name]
+		peers[n.Name] = Peer{Path: PathFactsOf(st, nil), CiliumAgent: st != nil && st.CiliumAgent != nil}
+	}
+	affinity := AffinityTargets(svcs)
+	results := make([][]report.ProbeResult, len(from))
+	_, errs := r.Run(ctx, collect.NodeNames(from), Work{ReadRules: true, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
+		name := from[i].Name
+		var in *report.InspectNode
+		if d != nil {
+			n := inspectNode(name, *d, inspect.ClusterFacts{}, "")
+			in = &n
+		}
+		self := PathFactsOf(status[name], in)
+		rs, served, err := ProbeServed(ctx, pod, plans[i], po, self, peers)
+		for j, res := range rs {
+			pr := ProbeResult(name, res)
+			if j < len(served) {
+				pr.ServedBy, pr.ServedByReason, pr.Counters = served[j].By, served[j].Reason, served[j].Counters
+			}
+			results[i] = append(results[i], pr)
+		}
+		if err != nil {
+			return err
+		}
+		aff, err := AffinityResults(ctx, pod, name, affinity, AffinityRequests, po, self)
+		results[i] = append(results[i], aff...)
 		return err
 	}})
 	for i, n := range from {
@@ -126,9 +153,7 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 			rep.Errors = append(rep.Errors, NodeError(n.Name, errs[i]))
 			continue
 		}
-		for _, res := range results[i] {
-			rep.Results = append(rep.Results, ProbeResult(n.Name, res))
-		}
+		rep.Results = append(rep.Results, results[i]...)
 	}
 	return rep
 }

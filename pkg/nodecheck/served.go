@@ -3,11 +3,15 @@ package nodecheck
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
@@ -114,7 +118,7 @@ func KubeProxyName(service string) string {
 
 // AffinityResults asks each ClientIP-affinity Service's ClusterIP n times
 // from one node and reports the backends that answered.
-func AffinityResults(ctx context.Context, pod probe.Runner, from string, targets []probe.Target, n int, o probe.Options) ([]report.ProbeResult, error) {
+func AffinityResults(ctx context.Context, pod probe.Runner, from string, targets []probe.Target, n int, o probe.Options, self acceptance.PathFacts) ([]report.ProbeResult, error) {
 	if len(targets) == 0 {
 		return nil, nil
 	}
@@ -134,6 +138,7 @@ func AffinityResults(ctx context.Context, pod probe.Runner, from string, targets
 		if a.Failed > 0 {
 			r.Outcome, r.Detail = "failed", fmt.Sprintf("%d of %d requests got no answer", a.Failed, a.Requests)
 		}
+		r.ServedBy, r.ServedByReason = acceptance.ServedByProbe(acceptance.Probe{Check: r.Kind, Outcome: r.Outcome, Backends: r.Backends}, self, acceptance.PathFacts{}, false, nil)
 		out[i] = r
 	}
 	return out, nil
@@ -163,4 +168,33 @@ func AffinityTargets(svcs []corev1.Service) []probe.Target {
 		}
 	}
 	return out
+}
+
+// ProbeStatus reads the status of the nodes probe goes from and to (the
+// probing nodes and the first `remote` others by name, as probe.Plan picks
+// them): their agents' socket-LB and BPF NodePort say who served a probe.
+func ProbeStatus(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, from, all []collect.NodeInfo, remote int, timeout time.Duration) (map[string]*report.NodeStatus, error) {
+	want := map[string]bool{}
+	for _, n := range from {
+		want[n.Name] = true
+	}
+	names := collect.NodeNames(all)
+	sort.Strings(names)
+	for i := 0; i < len(names) && i < remote+len(from); i++ {
+		want[names[i]] = true
+	}
+	var nodes []string
+	for n := range want {
+		nodes = append(nodes, n)
+	}
+	sort.Strings(nodes)
+	out := map[string]*report.NodeStatus{}
+	st, err := collect.CollectStatus(ctx, cs, ex, collect.StatusOptions{Nodes: nodes, Timeout: timeout})
+	if err != nil {
+		return out, err
+	}
+	for i := range st.Nodes {
+		out[st.Nodes[i].Name] = &st.Nodes[i]
+	}
+	return out, nil
 }

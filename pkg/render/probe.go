@@ -46,6 +46,9 @@ func Probe(w io.Writer, rep *report.Probe, nodes []string, p Palette) error {
 	} else if err := Table(w, header, rows); err != nil {
 		return err
 	}
+	if l := ProbeLegend(rep); l != "" && len(rows) > 0 {
+		fmt.Fprintln(w, p.Faint(l))
+	}
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(w, "%s %s\n", p.Faint("skipped:"), Safe(s))
 	}
@@ -65,8 +68,20 @@ func ProbeTargetLabel(r report.ProbeResult) string {
 	return r.Target
 }
 
-// ProbeCell is one colored outcome: "ok 1.2ms", "ok 200 3.4ms", "refused".
+// ProbeCell is one colored outcome: "ok 1.2ms", "ok 200 3.4ms kube-proxy",
+// "refused"; a session-affinity row says how many backends answered.
 func ProbeCell(r report.ProbeResult, p Palette) string {
+	if r.Kind == report.CheckSessionAffinity {
+		answered := 0
+		for _, c := range r.Backends {
+			answered += c
+		}
+		s := fmt.Sprintf("%d backend(s) %d/%d", len(r.Backends), answered, r.Requests)
+		if len(r.Backends) == 1 && answered == r.Requests {
+			return p.Good(s)
+		}
+		return p.Bad(s)
+	}
 	if r.Outcome != "ok" {
 		return p.Bad(r.Outcome)
 	}
@@ -75,7 +90,30 @@ func ProbeCell(r report.ProbeResult, p Palette) string {
 		s += " " + strconv.Itoa(r.HTTPStatus)
 	}
 	s += " " + strconv.FormatFloat(r.LatencyMs, 'f', -1, 64) + "ms"
+	if by := servedByShort[r.ServedBy]; by != "" {
+		s += " " + by
+	}
 	return p.Good(s)
+}
+
+// servedByShort keeps the matrix narrow; -o json has the full value and
+// its reason.
+var servedByShort = map[string]string{
+	"cilium-socket-lb": "slb",
+	"cilium-bpf":       "bpf",
+	"kube-proxy":       "kp",
+	"portmap":          "portmap",
+	"unknown":          "?",
+}
+
+// ProbeLegend explains the matrix's servedBy markers, when any shows.
+func ProbeLegend(rep *report.Probe) string {
+	for _, r := range rep.Results {
+		if servedByShort[r.ServedBy] != "" && r.Outcome == "ok" {
+			return "served by: slb Cilium socket-LB, bpf Cilium BPF NodePort, kp kube-proxy (its counters moved where both are on the path), ? cannot tell (see -o json servedByReason)"
+		}
+	}
+	return ""
 }
 
 func splitPort(hostport string) (string, string) {
