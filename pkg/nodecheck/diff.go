@@ -138,7 +138,7 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 		nf.Probes = append(nf.Probes, affinity[i]...)
 		if dumps[i] != nil {
 			nf.HostPortByPortmap = dumps[i].HasPortmap()
-			for _, a := range dumps[i].Addresses() {
+			for _, a := range dumps[i].NodeAddresses() {
 				nf.Addresses = append(nf.Addresses, a.IP)
 			}
 		}

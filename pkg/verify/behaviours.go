@@ -143,13 +143,11 @@ func (r *run) datapathsFromStatus() {
 			d.CiliumAgent = st.CiliumAgent != nil
 			if k := st.KubeProxyReplacement; k != nil && st.CiliumAgent != nil {
 				d.SocketLB = acceptance.SocketLBServesRemoteNodePorts(k)
-				for _, dev := range k.Devices {
-					for _, a := range dev.Addresses {
-						if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
-							d.NodePortAddrs = append(d.NodePortAddrs, a)
-						}
-					}
+				cidrs := r.res.Cluster.CiliumConfig["nodeport-addresses"]
+				if key, ok := st.NodeConfig.Get("nodeport-addresses"); ok {
+					cidrs = key.Value
 				}
+				d.NodePortAddrs = report.NodePortAddrs(k.Devices, r.nodes[name].InternalIP, cidrs)
 				if k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
 					d.HostPortBy = acceptance.HostPortCilium
 				}
@@ -172,7 +170,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 	}
 	r.datapaths[node] = dp
 	var addrs []string
-	for _, a := range d.Addresses() {
+	for _, a := range d.NodeAddresses() {
 		addrs = append(addrs, a.IP)
 	}
 	r.addrs[node] = addrs
@@ -183,7 +181,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 func (r *run) prober(node string, d *hostdump.Dump) acceptance.Prober {
 	p := acceptance.Prober{Name: node, InternalIP: r.nodes[node].InternalIP, SocketLB: r.datapaths[node].SocketLB}
 	if d != nil {
-		for _, a := range d.Addresses() {
+		for _, a := range d.NodeAddresses() {
 			p.Addresses = append(p.Addresses, a.IP)
 		}
 	}

@@ -45,7 +45,7 @@ func TestBehaviourExpectationTable(t *testing.T) {
 		{"etp-local: the backend's node", Probe{Check: report.CheckETPLocal, Case: report.CaseSameNode, Serving: ipt}, "kube-proxy-iptables", want{A, P, F}, "the node with the backend"},
 		{"etp-local: at the backend's node", Probe{Check: report.CheckETPLocal, Case: report.CaseOtherNode, Serving: ipt}, "none", want{A, P, F}, "holds a backend"},
 		{"etp-local: empty kube-proxy node", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNode, Serving: ipt}, "none", want{N, P, F}, "times out"},
-		{"etp-local: empty Cilium node", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNode, Serving: cil}, "none", want{N, P, F}, "refused"},
+		{"etp-local: empty Cilium node", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNode, Serving: cil}, "none", want{N, P, F}, "1.18.8 refuses"},
 		{"etp-local: empty node through the client's socket-LB", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNode, Serving: cil, ClientSocketLB: true}, "cilium", want{A, P, F}, "internal scope"},
 		{"etp-local: empty kube-proxy node's own host", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNodeOwn, Serving: ipt}, "kube-proxy-iptables", want{A, P, F}, "route LOCAL traffic"},
 		{"etp-local: empty Cilium node's own host", Probe{Check: report.CheckETPLocal, Case: report.CaseEmptyNodeOwn, Serving: cil}, "cilium", want{A, P, F}, "cilium/cilium#11746"},

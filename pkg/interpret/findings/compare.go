@@ -366,9 +366,11 @@ func NodePortAddresses(n NodeFacts) (string, string) {
 	var served []string
 	switch {
 	case s.CiliumAgent != nil && s.KubeProxyReplacement != nil && s.KubeProxyReplacement.ReplacesKubeProxy != report.ReplacesNone:
-		for _, d := range s.KubeProxyReplacement.Devices {
-			served = append(served, d.Addresses...)
+		cidrs := ""
+		if k, ok := s.NodeConfig.Get("nodeport-addresses"); ok {
+			cidrs = k.Value
 		}
+		served = report.NodePortAddrs(s.KubeProxyReplacement.Devices, s.InternalIP, cidrs)
 	case s.ServicesBy == verdict.KubeProxyIPTables || s.ServicesBy == verdict.KubeProxyIPVS:
 		return "every local address", ""
 	case s.ServicesBy == verdict.KubeProxyNFTables:

@@ -28,6 +28,30 @@ func (d Dump) Addresses() []Address {
 	return out
 }
 
+// podNetworkDevices are interfaces whose addresses belong to the pod or
+// Service network, not to the node: kube-proxy's ipvs dummy holds every
+// ClusterIP, Cilium's cilium_host the pod CIDR's router address, bridges
+// and tunnels of the usual CNIs theirs.
+var podNetworkDevices = []string{"lo", "kube-ipvs0", "nodelocaldns", "docker0", "cni0", "cbr0", "cilium_", "lxc", "cali", "flannel.", "vxlan.calico", "tunl0", "weave", "kube-bridge", "genev_sys", "ovn-k8s", "br-int"}
+
+// NodeAddresses are Addresses without those of pod-network devices: the
+// addresses a client outside the node may use for a NodePort.
+func (d Dump) NodeAddresses() []Address {
+	var out []Address
+	for _, a := range d.Addresses() {
+		skip := false
+		for _, p := range podNetworkDevices {
+			if a.Device == p || (strings.HasSuffix(p, "_") || strings.HasSuffix(p, ".") || p == "lxc" || p == "cali") && strings.HasPrefix(a.Device, p) {
+				skip = true
+			}
+		}
+		if !skip {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // HasPortmap says whether the portmap CNI plugin's hostPort rules are on
 // the node: its iptables chain CNI-HOSTPORT-DNAT (portmap_iptables.go
 // genToplevelDnatChain) or its nftables table cni_hostport

@@ -14,6 +14,13 @@ func TestAddresses(t *testing.T) {
 	if got := d.Addresses(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Addresses() = %v, want %v", got, want)
 	}
+	d.Sections[SecAddresses] = Section{Stdout: d.Get(SecAddresses).Stdout +
+		"6: cilium_host    inet 10.244.11.66/32 scope global cilium_host\\       valid_lft forever preferred_lft forever\n" +
+		"7: kube-ipvs0    inet 10.96.0.1/32 scope global kube-ipvs0\\       valid_lft forever preferred_lft forever\n" +
+		"8: lxc12ab    inet 10.244.11.9/32 scope global lxc12ab\\       valid_lft forever preferred_lft forever\n"}
+	if got := d.NodeAddresses(); !reflect.DeepEqual(got, want) {
+		t.Errorf("NodeAddresses() = %v, want %v (pod-network devices left out)", got, want)
+	}
 	if got := (Dump{}).Addresses(); got != nil {
 		t.Errorf("no section: %v", got)
 	}

@@ -1,7 +1,9 @@
 package report
 
 import (
+	"net"
 	"slices"
+	"strings"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/cilium"
 )
@@ -139,4 +141,47 @@ func cloneBool(b *bool) *bool {
 	}
 	v := *b
 	return &v
+}
+
+// NodePortAddrs are the addresses a Cilium agent serves NodePorts on
+// (pkg/datapath/tables/node_address.go, 1.18.8 and 1.20.2): with
+// nodeport-addresses (CIDRs), every IPv4 address of its devices inside
+// them; without, one IPv4 per KPR device: the node's InternalIP when the
+// device has it, else the device's first address. `status --verbose`
+// lists every address of a device (the lab's node-cilium lists its
+// secondary address too), so its list alone is not the NodePort list.
+func NodePortAddrs(devices []KPRDevice, internalIP, nodePortCIDRs string) []string {
+	var cidrs []*net.IPNet
+	for _, c := range strings.Split(nodePortCIDRs, ",") {
+		if _, n, err := net.ParseCIDR(strings.TrimSpace(c)); err == nil {
+			cidrs = append(cidrs, n)
+		}
+	}
+	var out []string
+	for _, d := range devices {
+		var v4 []string
+		for _, a := range d.Addresses {
+			if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+				v4 = append(v4, a)
+			}
+		}
+		if len(cidrs) > 0 {
+			for _, a := range v4 {
+				for _, n := range cidrs {
+					if n.Contains(net.ParseIP(a)) {
+						out = append(out, a)
+						break
+					}
+				}
+			}
+			continue
+		}
+		switch {
+		case slices.Contains(v4, internalIP):
+			out = append(out, internalIP)
+		case len(v4) > 0:
+			out = append(out, v4[0])
+		}
+	}
+	return out
 }
