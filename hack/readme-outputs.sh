@@ -145,9 +145,10 @@ for name in made:
     section = open(os.path.join(sections, name + ".md")).read()
     out[path] = splice(path, open(path).read(), begin, end, "\n\n" + section)
 
-# README.md's excerpt: the first `kubectl kpr status` run without its
-# cluster header (everything up to the first blank line), i.e. the node
-# table and the warnings.
+# README.md's excerpt: the node table of the first `kubectl kpr status`
+# run, without its cluster header (up to the first blank line) and
+# without the per-node configuration and warnings after the table (the
+# README stays short; docs/commands/status.md has them all).
 status = open(os.path.join(sections, "status.md")).read()
 opening = "```console\n$ kubectl kpr status\n"
 k = status.find(opening)
@@ -157,6 +158,7 @@ run = status[k + len(opening):status.index("```\n", k + len(opening))]
 _, blank, table = run.partition("\n\n")
 if not blank or not table.startswith("NODE "):
     sys.exit("readme-outputs: the `kubectl kpr status` output has no node table after its header; nothing written")
+table = table.split("\n\n", 1)[0].rstrip("\n") + "\n"
 out["README.md"] = splice("README.md", open("README.md").read(),
                           re.compile(r"<!-- BEGIN STATUS-EXCERPT\b[^\n]*?-->"), "<!-- END STATUS-EXCERPT -->",
                           "\n\n" + opening + table + "```\n")
