@@ -72,16 +72,25 @@ func ChooseNodes(classes []report.VerifyClass, nodes map[string]NodeFacts, c Cho
 }
 
 // BackendNodes picks, for every class with a Ready Linux node, the node
-// that gets the class's backend: its first chosen node, else its first.
+// that gets the class's backends: its first clean chosen node (no status
+// warning: its hostPort and Services speak for the class, not for one
+// node's trouble such as an unready agent), else its first chosen node,
+// else its first.
 func BackendNodes(classes []report.VerifyClass, nodes map[string]NodeFacts) map[string]string {
 	out := map[string]string{}
 	for _, cl := range classes {
 		if cl.Name == string(verdict.Unknown) {
 			continue
 		}
-		for _, n := range append(append([]string{}, cl.Chosen...), cl.Nodes...) {
-			if nf := nodes[n]; nf.Ready && nf.Linux {
-				out[cl.Name] = n
+		order := append(append([]string{}, cl.Chosen...), cl.Nodes...)
+		for _, clean := range []bool{true, false} {
+			for _, n := range order {
+				if nf := nodes[n]; nf.Ready && nf.Linux && (nf.Clean || !clean) {
+					out[cl.Name] = n
+					break
+				}
+			}
+			if out[cl.Name] != "" {
 				break
 			}
 		}
