@@ -36,13 +36,22 @@ type verifyResult struct {
 		Name     string `json:"name"`
 		Node     string `json:"node"`
 		Service  string `json:"service"`
+		Target   string `json:"target"`
 		Via      string `json:"via"`
+		Case     string `json:"case"`
 		Result   string `json:"result"`
 		Reason   string `json:"reason"`
 		Evidence struct {
 			Probe *struct {
-				Outcome  string `json:"outcome"`
-				Attempts int    `json:"attempts"`
+				Outcome        string         `json:"outcome"`
+				Attempts       int            `json:"attempts"`
+				ServedBy       string         `json:"servedBy"`
+				ServedByReason string         `json:"servedByReason"`
+				Requests       int            `json:"requests"`
+				Backends       map[string]int `json:"backends"`
+				Counters       []struct {
+					Chain string `json:"chain"`
+				} `json:"counters"`
 			} `json:"probe"`
 			Rules *struct {
 				KubeServiceChains int      `json:"kubeServiceChains"`
@@ -199,6 +208,7 @@ func TestVerifyDeployBackends(t *testing.T) {
 		check("node-cilium/nodeport-remote/"+svc+"/node-bare", "warn", "refused")
 		check("node-cilium/cilium-frontends/"+svc, "pass", "frontend")
 	}
+	checkBehaviours(t, v)
 	if v.Summary.Result != "fail" || v.Summary.Fail == 0 || v.Summary.Warn == 0 || v.Summary.Checks != len(v.Checks) {
 		t.Errorf("summary %+v", v.Summary)
 	}
@@ -522,4 +532,93 @@ func TestVerifyRealAgents(t *testing.T) {
 		t.Errorf("%s: no kpr-config check", n)
 	}
 	waitNoKprPods(t)
+}
+
+// checkBehaviours asserts the Service behaviour checks of a
+// --deploy-backends --all-nodes run on the lab: each runs on every class,
+// passes where the lab's datapath serves the behaviour and fails where it
+// does not, for the reason the lab was built with (lab/README.md
+// "Service behaviours"); and node-both's probes say who served them.
+func checkBehaviours(t *testing.T, v verifyResult) {
+	t.Helper()
+	type key struct{ node, name, cs, svc, target string }
+	find := func(node, name, cs, svcPart, target string) (res, reason string, served string, ok bool) {
+		for _, c := range v.Checks {
+			if c.Node == node && c.Name == name && (cs == "" || c.Case == cs) && strings.Contains(c.Service, svcPart) && (target == "" || c.Target == target) {
+				by := ""
+				if c.Evidence.Probe != nil {
+					by = c.Evidence.Probe.ServedBy + " " + c.Evidence.Probe.ServedByReason
+				}
+				return c.Result, c.Reason, by, true
+			}
+		}
+		return "", "", "", false
+	}
+	expect := func(node, name, cs, svcPart, target, result, reasonPart string) {
+		t.Helper()
+		res, reason, _, ok := find(node, name, cs, svcPart, target)
+		if !ok {
+			t.Errorf("no %s [%s] %s %s check on %s", name, cs, svcPart, target, node)
+			return
+		}
+		if res != result || !strings.Contains(reason, reasonPart) {
+			t.Errorf("%s [%s] %s %s on %s: %s (%s), want %s with %q", name, cs, svcPart, target, node, res, reason, result, reasonPart)
+		}
+	}
+	// Every check on every class that was checked.
+	classesOf := map[string]map[string]bool{}
+	for _, c := range v.Checks {
+		if classesOf[c.Name] == nil {
+			classesOf[c.Name] = map[string]bool{}
+		}
+		for _, n := range v.Nodes {
+			if n.Name == c.Node {
+				classesOf[c.Name][n.Class] = true
+			}
+		}
+	}
+	for _, name := range []string{"hostport", "nodeport-every-address", "etp-local", "session-affinity", "externalip"} {
+		for _, class := range []string{"cilium", "kube-proxy-iptables", "kube-proxy-nftables", "both", "partial", "none"} {
+			if !classesOf[name][class] {
+				t.Errorf("check %s never ran on a %s node", name, class)
+			}
+		}
+	}
+	// hostport: portmap on node-iptables, Cilium's own on node-cilium and
+	// node-both, nothing on node-nftables (kube-proxy never serves it).
+	expect("node-bare", "hostport", "other-node", "hostport-kube-proxy-iptables", "", "pass", "served by portmap")
+	expect("node-bare", "hostport", "other-node", "hostport-cilium", "", "pass", "served by cilium-bpf")
+	expect("node-cilium", "hostport", "same-node", "hostport-cilium", "", "pass", "served by cilium-socket-lb")
+	expect("node-both", "hostport", "same-node", "hostport-both", "", "pass", "")
+	expect("node-nftables", "hostport", "same-node", "hostport-kube-proxy-nftables", "", "fail", "no hostPort support")
+	expect("node-bare", "hostport", "other-node", "hostport-kube-proxy-nftables", "", "fail", "kube-proxy never serves hostPorts")
+	// NodePort on every address: node-cilium's secondary 172.30.0.111 is
+	// not a NodePort address of its agent; node-iptables' 172.30.0.112 is
+	// served by kube-proxy.
+	expect("node-bare", "nodeport-every-address", "another-address", "", "172.30.0.111:", "fail", "is not one of the agent's NodePort addresses (172.30.0.11)")
+	expect("node-bare", "nodeport-every-address", "another-address", "", "172.30.0.112:", "pass", "served by kube-proxy")
+	expect("node-cilium", "nodeport-every-address", "own-address", "", "172.30.0.111:", "pass", "own socket-LB")
+	// externalTrafficPolicy Local, backends on node-iptables: its own host
+	// and other nodes' answers; an empty node's own host answers too.
+	expect("node-iptables", "etp-local", "same-node", "local-kube-proxy-iptables", "", "pass", "answered")
+	expect("node-bare", "etp-local", "other-node", "local-kube-proxy-iptables", "", "pass", "answered")
+	expect("node-bare", "etp-local", "empty-node", "local-kube-proxy-iptables", "172.30.0.11:", "pass", "as expected")
+	expect("node-cilium", "etp-local", "empty-node-own", "local-kube-proxy-iptables", "", "pass", "cilium/cilium#11746")
+	expect("node-nftables", "etp-local", "empty-node-own", "local-cilium", "", "pass", "route LOCAL traffic")
+	// Session affinity: one backend of two for every request.
+	for _, n := range []string{"node-cilium", "node-iptables", "node-both", "node-stale"} {
+		expect(n, "session-affinity", "one-client", "affinity-cilium", "", "pass", "all 10 requests went to one backend")
+	}
+	// externalIPs: node-cilium's own address from node-cilium, and a
+	// kube-proxy node translating it itself.
+	expect("node-cilium", "externalip", "same-node", "externalip-cilium", "", "pass", "served by cilium-socket-lb")
+	expect("node-iptables", "externalip", "other-node", "externalip-cilium", "", "pass", "served by kube-proxy")
+	// node-both: Cilium served its ClusterIP, NodePort and loopback
+	// NodePort, measured with kube-proxy's counters around each probe.
+	for _, kind := range []string{"clusterip", "nodeport-local", "nodeport-loopback"} {
+		_, reason, by, ok := find("node-both", kind, "", "backend-cilium", "")
+		if !ok || !strings.HasPrefix(by, "cilium-socket-lb ") || !strings.Contains(by, "kube-proxy's counters for this Service did not move") {
+			t.Errorf("node-both %s: served by %q (%s)", kind, by, reason)
+		}
+	}
 }
