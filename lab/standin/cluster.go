@@ -84,6 +84,9 @@ type ServicePort struct {
 	LBIngress       []string
 	ExtLocal        bool
 	IntLocal        bool
+	// Affinity: sessionAffinity ClientIP, for AffinitySeconds.
+	Affinity        bool
+	AffinitySeconds int32
 	Break           string
 	Backends        []Backend
 }
@@ -113,7 +116,15 @@ func servicePorts(snap *Snapshot) []ServicePort {
 				ExternalIPs: svc.Spec.ExternalIPs,
 				ExtLocal:    svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal,
 				IntLocal:    svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal,
+				Affinity:    svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP,
 				Break:       svc.Annotations[BreakAnnotation],
+			}
+			if sp.Affinity {
+				// The API's default, as the agents apply it.
+				sp.AffinitySeconds = 10800
+				if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil {
+					sp.AffinitySeconds = *c.ClientIP.TimeoutSeconds
+				}
 			}
 			if sp.Protocol == "" {
 				sp.Protocol = corev1.ProtocolTCP

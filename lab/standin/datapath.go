@@ -27,12 +27,23 @@ const NftTable = "kpr-lab-ebpf-standin"
 const nftPriority = -110
 
 // renderNft returns an nft script that atomically replaces the stand-in
-// table with DNAT rules for every Service port that has backends:
-// ClusterIPs, externalIPs and LB IPs by address, NodePorts on any local
-// address (node IP, 127.0.0.1: the 0.0.0.0 surrogate).
+// table with DNAT rules for every Service port that has backends, split
+// the way the real agents split them (docs/service-behaviours.md, checked
+// on the lab's real 1.18.8 and 1.20.2 agents):
+//   - the node's own connections (nat output, socket-LB's place): the
+//     ClusterIP, NodePorts on any local address (node IP, 127.0.0.1: the
+//     0.0.0.0 surrogate) and LB IPs with every backend (the internal scope:
+//     externalTrafficPolicy Local does not apply), externalIPs only when
+//     the address is local (the CVE-2020-8554 mitigation);
+//   - packets arriving (nat prerouting, the BPF NodePort's place): the
+//     ClusterIP, and NodePorts, externalIPs and LB IPs with the node's own
+//     backends only under externalTrafficPolicy Local;
+//   - sessionAffinity ClientIP: a client (source address) keeps its
+//     backend for the timeout, per Service port, as kube-proxy's nftables
+//     mode does it (one dynamic set per backend).
 func renderNft(ports []ServicePort, node string) string {
-	var rules []string
-	for _, sp := range ports {
+	var out, in, extra []string
+	for n, sp := range ports {
 		proto := strings.ToLower(string(sp.Protocol))
 		if sp.Protocol != corev1.ProtocolTCP && sp.Protocol != corev1.ProtocolUDP {
 			continue
@@ -44,7 +55,19 @@ func renderNft(ports []ServicePort, node string) string {
 				local = append(local, b)
 			}
 		}
-		dnat := func(bes []Backend) string {
+		comment := fmt.Sprintf(" comment \"%s/%s:%d\"", sp.Namespace, sp.Name, sp.Port)
+		// to is the verdict sending a packet to one of bes: a DNAT, or
+		// with affinity a jump to the Service port's affinity chain.
+		declared := map[string]bool{}
+		to := func(bes []Backend, scope string) string {
+			if sp.Affinity && len(bes) > 0 {
+				name := fmt.Sprintf("aff%d%s", n, scope)
+				if !declared[name] {
+					declared[name] = true
+					extra = append(extra, affinityChain(name, proto, bes, sp.AffinitySeconds)...)
+				}
+				return "goto " + name
+			}
 			if len(bes) == 1 {
 				return fmt.Sprintf("dnat to %s:%d", bes[0].IP, bes[0].Port)
 			}
@@ -54,15 +77,28 @@ func renderNft(ports []ServicePort, node string) string {
 			}
 			return fmt.Sprintf("dnat ip to numgen random mod %d map { %s }", len(bes), strings.Join(elems, ", "))
 		}
-		comment := fmt.Sprintf(" comment \"%s/%s:%d\"", sp.Namespace, sp.Name, sp.Port)
 		if len(all) > 0 {
 			for _, ip := range sp.ClusterIPs {
-				rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, dnat(all), comment))
+				rule := fmt.Sprintf("ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, to(all, "i"), comment)
+				out, in = append(out, rule), append(in, rule)
+			}
+			for _, ip := range sp.ExternalIPs {
+				if net.ParseIP(ip).To4() != nil {
+					out = append(out, fmt.Sprintf("fib daddr type local ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, to(all, "i"), comment))
+				}
+			}
+			for _, ip := range sp.LBIngress {
+				if net.ParseIP(ip).To4() != nil {
+					out = append(out, fmt.Sprintf("ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, to(all, "i"), comment))
+				}
+			}
+			if sp.NodePort != 0 {
+				out = append(out, fmt.Sprintf("fib daddr type local %s dport %d %s%s", proto, sp.NodePort, to(all, "i"), comment))
 			}
 		}
-		ext := all
+		ext, scope := all, "i"
 		if sp.ExtLocal {
-			ext = local
+			ext, scope = local, "e"
 		}
 		if len(ext) == 0 {
 			continue
@@ -71,10 +107,10 @@ func renderNft(ports []ServicePort, node string) string {
 			if net.ParseIP(ip).To4() == nil {
 				continue
 			}
-			rules = append(rules, fmt.Sprintf("ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, dnat(ext), comment))
+			in = append(in, fmt.Sprintf("ip daddr %s %s dport %d %s%s", ip, proto, sp.Port, to(ext, scope), comment))
 		}
 		if sp.NodePort != 0 {
-			rules = append(rules, fmt.Sprintf("fib daddr type local %s dport %d %s%s", proto, sp.NodePort, dnat(ext), comment))
+			in = append(in, fmt.Sprintf("fib daddr type local %s dport %d %s%s", proto, sp.NodePort, to(ext, scope), comment))
 		}
 	}
 	var b strings.Builder
@@ -82,13 +118,21 @@ func renderNft(ports []ServicePort, node string) string {
 	// table existed.
 	fmt.Fprintf(&b, "table ip %s\ndelete table ip %s\n", NftTable, NftTable)
 	fmt.Fprintf(&b, "table ip %s {\n", NftTable)
-	fmt.Fprintf(&b, "\tchain services {\n")
-	for _, r := range rules {
-		fmt.Fprintf(&b, "\t\t%s\n", r)
+	for _, l := range extra {
+		fmt.Fprintf(&b, "\t%s\n", l)
 	}
-	fmt.Fprintf(&b, "\t}\n")
-	fmt.Fprintf(&b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority %d; policy accept;\n\t\tjump services\n\t}\n", nftPriority)
-	fmt.Fprintf(&b, "\tchain output {\n\t\ttype nat hook output priority %d; policy accept;\n\t\tjump services\n\t}\n", nftPriority)
+	for _, c := range []struct {
+		name  string
+		rules []string
+	}{{"services_out", out}, {"services_in", in}} {
+		fmt.Fprintf(&b, "\tchain %s {\n", c.name)
+		for _, r := range c.rules {
+			fmt.Fprintf(&b, "\t\t%s\n", r)
+		}
+		fmt.Fprintf(&b, "\t}\n")
+	}
+	fmt.Fprintf(&b, "\tchain prerouting {\n\t\ttype nat hook prerouting priority %d; policy accept;\n\t\tjump services_in\n\t}\n", nftPriority)
+	fmt.Fprintf(&b, "\tchain output {\n\t\ttype nat hook output priority %d; policy accept;\n\t\tjump services_out\n\t}\n", nftPriority)
 	// NodePort on 127.0.0.1 towards another node: the source must not stay
 	// a loopback address once the packet leaves lo.
 	// A NodePort reached from another node and sent on to a backend
@@ -97,6 +141,26 @@ func renderNft(ports []ServicePort, node string) string {
 	fmt.Fprintf(&b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n\t\tip saddr 127.0.0.0/8 oifname != \"lo\" masquerade\n\t\tiifname \"eth0\" oifname \"eth0\" ct status dnat masquerade\n\t}\n")
 	fmt.Fprintf(&b, "}\n")
 	return b.String()
+}
+
+// affinityChain is one Service port's ClientIP affinity over bes, in
+// kube-proxy nftables mode's shape (pkg/proxy/nftables/proxier.go: a
+// dynamic set per endpoint, looked up before the random choice, updated in
+// the endpoint's chain): sets and chains named after name.
+func affinityChain(name, proto string, bes []Backend, seconds int32) []string {
+	var lines, choice []string
+	var lookups []string
+	for i, b := range bes {
+		set := fmt.Sprintf("%s_s%d", name, i)
+		ep := fmt.Sprintf("%s_e%d", name, i)
+		lines = append(lines,
+			fmt.Sprintf("set %s { type ipv4_addr; flags dynamic,timeout; timeout %ds; }", set, seconds),
+			fmt.Sprintf("chain %s { update @%s { ip saddr } meta l4proto %s dnat to %s:%d; }", ep, set, proto, b.IP, b.Port))
+		lookups = append(lookups, fmt.Sprintf("ip saddr @%s goto %s;", set, ep))
+		choice = append(choice, fmt.Sprintf("%d : goto %s", i, ep))
+	}
+	lines = append(lines, fmt.Sprintf("chain %s { %s numgen random mod %d vmap { %s }; }", name, strings.Join(lookups, " "), len(bes), strings.Join(choice, ", ")))
+	return lines
 }
 
 func renderNftOnce(args []string) int {

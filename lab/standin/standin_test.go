@@ -50,12 +50,52 @@ func TestRenderNft(t *testing.T) {
 			t.Errorf("script lacks %q:\n%s", want, script)
 		}
 	}
-	// No backends: no rule. externalTrafficPolicy=Local without a local
-	// backend: no NodePort rule. Nothing named like kube-proxy.
-	for _, not := range []string{"10.96.0.21", "dport 30090", "KUBE-", "kube-proxy"} {
+	// No backends: no rule. Nothing named like kube-proxy.
+	for _, not := range []string{"10.96.0.21", "KUBE-", "kube-proxy"} {
 		if strings.Contains(script, not) {
 			t.Errorf("script should not contain %q:\n%s", not, script)
 		}
+	}
+	// externalTrafficPolicy=Local without a local backend: the node's own
+	// connections are answered (internal scope, as the real agents did,
+	// cilium/cilium#11746), packets arriving are not.
+	in := chainBody(t, script, "services_in")
+	out := chainBody(t, script, "services_out")
+	if strings.Contains(in, "dport 30090") || !strings.Contains(out, "fib daddr type local tcp dport 30090 dnat to 172.30.0.13:80") {
+		t.Errorf("ETP Local NodePort: in %q, out %q", in, out)
+	}
+}
+
+func chainBody(t *testing.T, script, chain string) string {
+	t.Helper()
+	i := strings.Index(script, "chain "+chain+" {")
+	if i < 0 {
+		t.Fatalf("no chain %s:\n%s", chain, script)
+	}
+	return script[i : i+strings.Index(script[i:], "\n\t}")]
+}
+
+// An externalIP is translated for the node's own connections only when it
+// is a local address; ClientIP affinity keeps a client's backend in
+// kube-proxy nftables mode's shape.
+func TestRenderNftExternalIPAndAffinity(t *testing.T) {
+	sp := ServicePort{Namespace: "v", Name: "aff", Protocol: corev1.ProtocolTCP, ClusterIPs: []string{"10.96.0.40"}, Port: 80,
+		ExternalIPs: []string{"172.30.0.11"}, Affinity: true, AffinitySeconds: 600,
+		Backends: []Backend{{IP: "10.244.11.5", Port: 8080, NodeName: "node-cilium"}, {IP: "10.244.11.6", Port: 8080, NodeName: "node-cilium"}}}
+	script := renderNft([]ServicePort{sp}, "node-cilium")
+	for _, want := range []string{
+		"set aff0i_s0 { type ipv4_addr; flags dynamic,timeout; timeout 600s; }",
+		"chain aff0i_e1 { update @aff0i_s1 { ip saddr } meta l4proto tcp dnat to 10.244.11.6:8080; }",
+		"chain aff0i { ip saddr @aff0i_s0 goto aff0i_e0; ip saddr @aff0i_s1 goto aff0i_e1; numgen random mod 2 vmap { 0 : goto aff0i_e0, 1 : goto aff0i_e1 }; }",
+		"ip daddr 10.96.0.40 tcp dport 80 goto aff0i",
+		"fib daddr type local ip daddr 172.30.0.11 tcp dport 80 goto aff0i",
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	if strings.Count(script, "set aff0i_s0 ") != 1 {
+		t.Errorf("the affinity chain is declared once:\n%s", script)
 	}
 }
 
