@@ -352,24 +352,32 @@ func ms(s float64) float64 {
 }
 
 // repeatScript sends N GETs, one after another (affinity is decided per
-// connection, in order), to each URL and prints "$B r <url#> <i> <curl
-// exit code> <first line of the body>" per request.
+// connection, in order), to each URL, the URLs side by side, and prints
+// "$B r <url#> <i> <curl exit code> <first line of the body>" per request.
+// A URL whose first request gets no answer is not asked again: on a node
+// whose ClusterIP hangs, N timeouts would say nothing more than one.
 const repeatScript = `B="$1"; CT="$2"; MT="$3"; N="$4"; shift 4
 PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
 C=curl
 if ! command -v curl >/dev/null 2>&1; then
   if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
 fi
+D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-repeat.$$; mkdir -p "$D"; }
 t=0
 for u in "$@"; do
-  i=0
-  while [ "$i" -lt "$N" ]; do
-    body=$($C -g -sS --connect-timeout "$CT" --max-time "$MT" "$u" 2>/dev/null); rc=$?
-    echo "$B r $t $i $rc $(printf '%s\n' "$body" | head -n 1)"
-    i=$((i+1))
-  done
+  ( i=0
+    while [ "$i" -lt "$N" ]; do
+      body=$($C -g -sS --connect-timeout "$CT" --max-time "$MT" "$u" 2>/dev/null); rc=$?
+      echo "$B r $t $i $rc $(printf '%s\n' "$body" | head -n 1)"
+      if [ "$i" -eq 0 ] && [ "$rc" -ne 0 ]; then break; fi
+      i=$((i+1))
+    done >"$D/$t" ) &
   t=$((t+1))
 done
+wait
+j=0
+while [ "$j" -lt "$t" ]; do cat "$D/$j"; j=$((j+1)); done
+rm -rf "$D"
 `
 
 // Answers are one URL's repeated requests: how many each answer (the
@@ -387,7 +395,7 @@ func Repeat(ctx context.Context, r Runner, urls []string, n int, o Options) ([]A
 	}
 	o = o.withDefaults()
 	boundary := fmt.Sprintf("@@kpr-repeat-%d", time.Now().UnixNano())
-	budget := time.Duration(len(urls)*n)*(2*o.Timeout) + 15*time.Second
+	budget := time.Duration(n)*(2*o.Timeout) + 15*time.Second
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	cmd := append([]string{"sh", "-c", repeatScript, "kpr-repeat", boundary, seconds(o.Timeout), seconds(2 * o.Timeout), strconv.Itoa(n)}, urls...)
