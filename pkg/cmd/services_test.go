@@ -691,3 +691,43 @@ func BenchmarkServices500Nodes(b *testing.B) {
 		}
 	}
 }
+
+// An agent that reported NodePort off (KPR false: a flag or a per-node
+// setting, cilium-config notwithstanding) has no NodePort or LoadBalancer
+// frontends; verify tells the reconciliation so (AgentNodePort), and their
+// absence is no problem. Without that word the same table is missing them.
+func TestServicesAgentWithNodePortOff(t *testing.T) {
+	var list []map[string]any
+	if err := json.Unmarshal(svcFixture(t, "v1.20.2", "service-list.json"), &list); err != nil {
+		t.Fatal(err)
+	}
+	var noNodePort []map[string]any
+	for _, s := range list {
+		typ := s["spec"].(map[string]any)["flags"].(map[string]any)["type"]
+		if typ != "NodePort" && typ != "LoadBalancer" {
+			noNodePort = append(noNodePort, s)
+		}
+	}
+	js, _ := json.Marshal(noNodePort)
+	run := func(nodePort map[string]bool) []string {
+		ex := &svcExec{json: js}
+		opts := collect.ServicesOptions{Nodes: []string{"kind-worker"}, Timeout: 5 * time.Second, AgentVersions: map[string]string{"kind-worker": "1.20.2"}, AgentNodePort: nodePort}
+		rep, err := collect.CollectServices(context.Background(), fake.NewSimpleClientset(svcCluster(0)...), ex, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, k := range problemKeys(findNode(t, *rep, "kind-worker")) {
+			if strings.Contains(k, ":30080") || strings.Contains(k, ":31443") {
+				got = append(got, k)
+			}
+		}
+		return got
+	}
+	if got := run(map[string]bool{"kind-worker": false}); len(got) != 0 {
+		t.Errorf("NodePort off: problems %q", got)
+	}
+	if got := run(nil); len(got) == 0 {
+		t.Error("without the agent's word, the missing NodePort frontends must be problems")
+	}
+}

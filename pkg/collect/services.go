@@ -40,6 +40,11 @@ type ServicesOptions struct {
 	// per node address up to 1.17, only 0.0.0.0 / :: from 1.18). Nodes not
 	// in it get their agent pod's image tag, else the DaemonSet's.
 	AgentVersions map[string]string
+	// AgentNodePort maps a node name to whether its agent reported
+	// NodePort on (`status`): an agent started with KPR off (a flag, a
+	// per-node setting) has no NodePort or LoadBalancer frontends, whatever
+	// cilium-config says. Nodes not in it follow cilium-config.
+	AgentNodePort map[string]bool
 }
 
 // ServiceInventory is the cluster side of the reconciliation.
@@ -262,6 +267,9 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 		nodeOpts := ropts
 		nodeOpts.AgentVersion = agentVersion(t.node.Name, t.agent, opts.AgentVersions, ci.Install.Version)
 		nodeOpts.IgnoreProtocol = textutil.VersionBefore(nodeOpts.AgentVersion, 1, 17)
+		if on, ok := opts.AgentNodePort[t.node.Name]; ok && !on {
+			nodeOpts.SkipNodePort, nodeOpts.SkipLoadBalancer = true, true
+		}
 		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, nodeOpts)
 		row.Counts, row.Frontends = res.Counts, res.Frontends
 		if res.Problems != nil {

@@ -427,12 +427,17 @@ func (r *run) acceptanceTargets() []acceptance.Target {
 func (r *run) reconcile(ctx context.Context) map[string]acceptance.NodeFrontends {
 	var withAgent []string
 	versions := map[string]string{}
+	nodePort := map[string]bool{}
 	for _, n := range r.chosen {
 		if s := r.statusOf[n]; s != nil && s.CiliumAgent != nil {
 			withAgent = append(withAgent, n)
 			// The release the agent reported decides its NodePort rows.
 			if s.AgentVersion != "" {
 				versions[n] = s.AgentVersion
+			}
+			// So does whether it runs NodePort at all.
+			if k := s.KubeProxyReplacement; k != nil && k.NodePort != nil {
+				nodePort[n] = *k.NodePort
 			}
 		}
 	}
@@ -447,7 +452,7 @@ func (r *run) reconcile(ctx context.Context) map[string]acceptance.NodeFrontends
 	attempts := 0
 	for {
 		attempts++
-		rep, err := collect.CollectServices(ctx, r.deps.Client, r.deps.Exec, collect.ServicesOptions{CiliumNamespace: r.opts.CiliumNamespace, Concurrency: 16, Timeout: r.opts.Pods.Timeout, Nodes: withAgent, AgentVersions: versions})
+		rep, err := collect.CollectServices(ctx, r.deps.Client, r.deps.Exec, collect.ServicesOptions{CiliumNamespace: r.opts.CiliumNamespace, Concurrency: 16, Timeout: r.opts.Pods.Timeout, Nodes: withAgent, AgentVersions: versions, AgentNodePort: nodePort})
 		out = map[string]acceptance.NodeFrontends{}
 		settled := true
 		if err != nil {
