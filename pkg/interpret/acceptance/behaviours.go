@@ -254,4 +254,3 @@ func judgeAffinity(p Probe, e Expectation) (result, reason string) {
 	}
 	return report.ResultPass, fmt.Sprintf("all %d requests went to one backend (%s), while without affinity they spread (%s)", p.Requests, counts(p.Backends), counts(p.Spread))
 }
-
