@@ -40,8 +40,11 @@ const nftPriority = -110
 //     backends only under externalTrafficPolicy Local;
 //   - sessionAffinity ClientIP: a client (source address) keeps its
 //     backend for the timeout, per Service port, as kube-proxy's nftables
-//     mode does it (one dynamic set per backend).
-func renderNft(ports []ServicePort, node string) string {
+//     mode does it (one dynamic set per backend);
+//   - the node's own connections to another registered Cilium node's
+//     NodePort (remote: those nodes' InternalIPs) with every backend, as
+//     socket-LB translates them at connect().
+func renderNft(ports []ServicePort, node string, remote ...string) string {
 	var out, in, extra []string
 	for n, sp := range ports {
 		proto := strings.ToLower(string(sp.Protocol))
@@ -94,6 +97,9 @@ func renderNft(ports []ServicePort, node string) string {
 			}
 			if sp.NodePort != 0 {
 				out = append(out, fmt.Sprintf("fib daddr type local %s dport %d %s%s", proto, sp.NodePort, to(all, "i"), comment))
+				if len(remote) > 0 {
+					out = append(out, fmt.Sprintf("ip daddr { %s } %s dport %d %s%s", strings.Join(remote, ", "), proto, sp.NodePort, to(all, "i"), comment))
+				}
 			}
 		}
 		ext, scope := all, "i"
@@ -233,18 +239,47 @@ func runDatapath(args []string) int {
 		return 1
 	}
 	log.Printf("datapath stand-in: %s (podCIDR %s, cilium_host %s)", res, cfg.PodCIDR, ciliumRouterIP(cfg.PodCIDR))
+	dyn, err := dynamicClient()
+	if err != nil {
+		log.Print(err)
+		return 1
+	}
+	registered := false
+	register := func() {
+		if registered {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := registerCiliumNode(ctx, cs, dyn, node, ciliumRouterIP(cfg.PodCIDR).String()); err != nil {
+			log.Printf("datapath stand-in: %v", err)
+			return
+		}
+		registered = true
+		log.Printf("datapath stand-in: CiliumNode %s registered", node)
+	}
+	register()
 	if mode := os.Getenv("KPR_LAB_CILIUM_KPR_MODE"); strings.EqualFold(mode, "False") || strings.EqualFold(mode, "Disabled") {
 		log.Printf("datapath stand-in: the agent reports KPR %s: no Service datapath, only the chains", mode)
+		for !registered {
+			time.Sleep(*interval)
+			register()
+		}
 		return 0
 	}
 	last := ""
 	for {
+		register()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		snap, err := loadSnapshot(ctx, cs, false)
+		var remote []string
+		if err == nil {
+			remote, err = remoteCiliumNodeIPs(ctx, dyn, node)
+		}
 		cancel()
 		if err != nil {
 			log.Printf("datapath stand-in: %v", err)
-		} else if script := renderNft(servicePorts(snap), node); script != last {
+		} else if script := renderNft(servicePorts(snap), node, remote...); script != last {
 			cmd := exec.Command("nft", "-f", "-")
 			cmd.Stdin = strings.NewReader(script)
 			var stderr bytes.Buffer

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -123,5 +124,26 @@ func TestPodEndpoints(t *testing.T) {
 	})
 	if len(got) != 1 || got[0].Pod != "ns/backend" || got[0].addr() != "10.244.11.5:8080" {
 		t.Fatalf("endpoints %+v", got)
+	}
+}
+
+// The node's own connections to another registered Cilium node's NodePort
+// are translated here, as socket-LB does; CiliumNode looks like an agent's.
+func TestRemoteNodePortsAndCiliumNode(t *testing.T) {
+	script := renderNft(labPorts(), "node-partial", "172.30.0.11", "172.30.0.14")
+	out := chainBody(t, script, "services_out")
+	if !strings.Contains(out, "ip daddr { 172.30.0.11, 172.30.0.14 } tcp dport 30080 dnat to 172.30.0.11:80") || strings.Contains(chainBody(t, script, "services_in"), "172.30.0.14") {
+		t.Errorf("remote NodePorts:\n%s", script)
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-partial", UID: "u1", Labels: map[string]string{"kubernetes.io/hostname": "node-partial"}},
+		Spec:   corev1.NodeSpec{PodCIDRs: []string{"10.244.15.0/24"}},
+		Status: corev1.NodeStatus{Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "172.30.0.15"}, {Type: corev1.NodeHostName, Address: "node-partial"}}}}
+	cn := ciliumNodeFor(n, "10.244.15.1")
+	if cn.GetKind() != "CiliumNode" || cn.GetName() != "node-partial" || cn.GetLabels()["kubernetes.io/hostname"] != "node-partial" || cn.GetOwnerReferences()[0].UID != "u1" {
+		t.Errorf("metadata: %+v", cn.Object["metadata"])
+	}
+	spec := cn.Object["spec"].(map[string]any)
+	if fmt.Sprint(spec["addresses"]) != "[map[ip:172.30.0.15 type:InternalIP] map[ip:10.244.15.1 type:CiliumInternalIP]]" || fmt.Sprint(spec["ipam"]) != "map[podCIDRs:[10.244.15.0/24]]" {
+		t.Errorf("spec: %v", spec)
 	}
 }
