@@ -42,8 +42,9 @@ type ServicesOptions struct {
 	AgentVersions map[string]string
 	// AgentNodePort maps a node name to whether its agent reported
 	// NodePort on (`status`): an agent started with KPR off (a flag, a
-	// per-node setting) has no NodePort or LoadBalancer frontends, whatever
-	// cilium-config says. Nodes not in it follow cilium-config.
+	// per-node setting) has no NodePort, LoadBalancer or externalIP
+	// frontends, whatever cilium-config says. Nodes not in it follow
+	// cilium-config.
 	AgentNodePort map[string]bool
 }
 
@@ -268,7 +269,8 @@ func CollectServices(ctx context.Context, client kubernetes.Interface, ex Execut
 		nodeOpts.AgentVersion = agentVersion(t.node.Name, t.agent, opts.AgentVersions, ci.Install.Version)
 		nodeOpts.IgnoreProtocol = textutil.VersionBefore(nodeOpts.AgentVersion, 1, 17)
 		if on, ok := opts.AgentNodePort[t.node.Name]; ok && !on {
-			nodeOpts.SkipNodePort, nodeOpts.SkipLoadBalancer = true, true
+			// externalIPs need NodePort too (1.18.8 pkg/kpr NewKPRConfig).
+			nodeOpts.SkipNodePort, nodeOpts.SkipLoadBalancer, nodeOpts.SkipExternalIPs = true, true, true
 		}
 		res := ix.Reconcile(reconcile.Node{Name: t.node.Name, Addresses: nodePortAddresses(t.node)}, list.Services, nodeOpts)
 		row.Counts, row.Frontends = res.Counts, res.Frontends

@@ -299,6 +299,10 @@ func judgeProbe(n Node, p Probe, strict bool, r Reproducer) report.VerifyCheck {
 				// Whose datapath answered matters more than how fast.
 				c.Reason += "; " + e.Why
 			}
+		} else if c.Result == report.ResultFail {
+			// Nothing implements it here: the outcome is the expected one,
+			// and the failure.
+			c.Reason = fmt.Sprintf("%s: %s", outcome, e.Why)
 		} else {
 			c.Reason = fmt.Sprintf("%s, as expected: %s", outcome, e.Why)
 		}
