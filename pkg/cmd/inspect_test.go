@@ -330,7 +330,7 @@ func TestProbeMatrixAndJSON(t *testing.T) {
 	}
 	runner := o.Pods.Runner(cs, ex)
 	runner.Concurrency = 2
-	rep := nodecheck.Probe(context.Background(), runner, from, all, svcs, 1, probe.Options{Timeout: o.ProbeTimeout}, nil)
+	rep := nodecheck.Probe(context.Background(), runner, from, all, svcs, nodecheck.ProbeSettings{Remote: 1, Probe: probe.Options{Timeout: o.ProbeTimeout}})
 	got := map[string]string{}
 	for _, r := range rep.Results {
 		got[r.From+" "+r.Kind+" "+r.Target] = r.Outcome

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
@@ -21,6 +22,8 @@ type ProbeOptions struct {
 	From     []string
 	AllNodes bool
 	Remote   int
+	// HostPorts also probes the namespace's pods' hostPorts.
+	HostPorts bool
 	ProbeFlags
 	Output string
 
@@ -35,7 +38,12 @@ func newProbeCmd(root *RootOptions) *cobra.Command {
 		Long: `probe runs a debug pod on each chosen node and, from the node's host network
 namespace, connects to the Service's ClusterIP:port, its NodePort on the
 node's own InternalIP, on 127.0.0.1 and on 0.0.0.0, on other nodes' IPs
-(--remote N of them), and its LoadBalancer ingress and external IPs.
+(--remote N of them), on the node's other addresses, and its LoadBalancer
+ingress and external IPs; a ClientIP-affinity Service is asked 10 times
+(which backends answered), and --host-ports adds the namespace's pods'
+hostPorts. Every answer says who served it (servedBy: Cilium's socket-LB
+or BPF, kube-proxy from its rule counters, portmap), read from the node's
+rules and its Cilium agent.
 
 Each probe is a TCP connect (default) or an HTTP GET (--http) with a
 per-probe timeout; outcomes are ok (with latency), refused, timeout,
@@ -51,6 +59,7 @@ Without SERVICE, every NodePort Service of the namespace is probed.`,
 	f.StringSliceVar(&o.From, "from", nil, "Probe from these nodes (repeatable or comma-separated)")
 	f.BoolVar(&o.AllNodes, "all-nodes", false, "Probe from every node")
 	f.IntVar(&o.Remote, "remote", o.Remote, "Also probe NodePorts on this many other nodes' InternalIPs")
+	f.BoolVar(&o.HostPorts, "host-ports", false, "Also probe the hostPorts of the namespace's Running pods, on their node's IP, from every chosen node")
 	o.ProbeFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
 	o.Pods.AddFlags(f)
@@ -107,7 +116,19 @@ func (o *ProbeOptions) run(ctx context.Context, cs kubernetes.Interface, ex coll
 	if err != nil {
 		fmt.Fprintf(o.root.Streams.ErrOut, "note: the agents were not read (%v): servedBy rests on the nodes' rules\n", err)
 	}
-	rep := nodecheck.Probe(ctx, runner, from, all, svcs, o.Remote, o.ProbeFlags.Options(), status)
+	var hostPorts []probe.Target
+	if o.HostPorts {
+		pods, err := collect.HostPortPods(ctx, cs, ns)
+		if err != nil {
+			return err
+		}
+		ips := map[string]string{}
+		for _, n := range all {
+			ips[n.Name] = n.InternalIP
+		}
+		hostPorts = probe.HostPortTargets(pods, ips)
+	}
+	rep := nodecheck.Probe(ctx, runner, from, all, svcs, nodecheck.ProbeSettings{Remote: o.Remote, Probe: o.ProbeFlags.Options(), Status: status, HostPorts: hostPorts})
 	prog.End()
 	if err := finishPods(ctx, o.root, runner); err != nil {
 		return err

@@ -209,3 +209,25 @@ func NodeNames(ns []NodeInfo) []string {
 	}
 	return out
 }
+
+// HostPortPods lists namespace's Running pods that declare a hostPort
+// ("" for every namespace).
+func HostPortPods(ctx context.Context, cs kubernetes.Interface, namespace string) ([]corev1.Pod, error) {
+	list, err := cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Running"})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods with hostPorts: %w", err)
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.HostPort != 0 && !p.Spec.HostNetwork {
+					out = append(out, p)
+					goto next
+				}
+			}
+		}
+	next:
+	}
+	return out, nil
+}

@@ -101,16 +101,23 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 				n := inspectNode(names[i], *d, facts, agentKPR[names[i]])
 				in = &n
 			}
-			otherSt := statusByNode[names[1-i]]
-			peers := map[string]Peer{names[1-i]: {Path: PathFactsOf(otherSt, nil), CiliumAgent: otherSt != nil && otherSt.CiliumAgent != nil}}
-			self := PathFactsOf(statusByNode[names[i]], in)
-			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, self, peers)
+			peers := map[string]Peer{names[1-i]: PeerOf(statusByNode[names[1-i]])}
+			self := PeerOf(statusByNode[names[i]])
+			self.Path = PathFactsOf(statusByNode[names[i]], in)
+			if d != nil {
+				var addrs []string
+				for _, a := range d.NodeAddresses() {
+					addrs = append(addrs, a.IP)
+				}
+				targets = append(targets, probe.AddressTargets(targets, nodes[i].InternalIP, addrs)...)
+			}
+			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, names[i], self, peers)
 			if err != nil {
 				return fmt.Errorf("probes: %w", err)
 			}
 			probes[i], served[i], probed[i] = rs, sv, true
 			// A failed request script leaves the affinity rows out, with a warning.
-			aff, err := AffinityResults(ctx, pod, names[i], AffinityTargets(svcs), AffinityRequests, o.Probe, self)
+			aff, err := AffinityResults(ctx, pod, names[i], AffinityTargets(svcs), AffinityRequests, o.Probe, self.Path)
 			if err != nil {
 				warn("%s: %v", names[i], err)
 			}

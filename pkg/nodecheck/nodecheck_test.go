@@ -85,16 +85,25 @@ func TestProbeFromNodes(t *testing.T) {
 	if status["node-cilium"] == nil || status["node-iptables"] == nil {
 		t.Errorf("status read for %v, want the probing nodes and node-cilium (the first other node by name)", status)
 	}
-	rep := Probe(context.Background(), runner(l, false), from, all, svcs, 1, probe.Options{Timeout: time.Second, HTTP: true}, status)
+	// node-iptables' secondary address, and a hostPort pod on node-cilium.
+	l.Ex.Nodes["node-iptables"].Addresses = []string{"172.30.0.112"}
+	l.Ex.Nodes["node-iptables"].Probes["172.30.0.112:30080"] = "0 200 0.001"
+	l.Ex.Nodes["node-bare"].Probes["172.30.0.11:18080"] = "0 200 0.001"
+	hostPorts := probe.HostPortTargets([]corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Namespace: "v", Name: "hp"}, Spec: corev1.PodSpec{NodeName: "node-cilium",
+		Containers: []corev1.Container{{Ports: []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 18080}}}}}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}},
+		map[string]string{"node-cilium": "172.30.0.11"})
+	rep := Probe(context.Background(), runner(l, false), from, all, svcs, ProbeSettings{Remote: 1, Probe: probe.Options{Timeout: time.Second, HTTP: true}, Status: status, HostPorts: hostPorts})
 	served := map[string]string{}
 	for _, r := range rep.Results {
 		served[r.From+" "+r.Kind+" "+r.Target] = r.ServedBy
 	}
 	for k, v := range map[string]string{
-		"node-iptables clusterip 10.96.100.10:80":        "kube-proxy",
-		"node-bare nodeport-remote 172.30.0.11:30080":    "cilium-bpf",
-		"node-bare clusterip 10.96.100.10:80":            "none",
-		"node-iptables session-affinity 10.96.100.10:80": "kube-proxy",
+		"node-iptables clusterip 10.96.100.10:80":           "kube-proxy",
+		"node-bare nodeport-remote 172.30.0.11:30080":       "cilium-bpf",
+		"node-bare clusterip 10.96.100.10:80":               "none",
+		"node-iptables session-affinity 10.96.100.10:80":    "kube-proxy",
+		"node-iptables nodeport-address 172.30.0.112:30080": "kube-proxy",
+		"node-bare hostport 172.30.0.11:18080":              "cilium-bpf",
 	} {
 		if served[k] != v {
 			t.Errorf("%s served by %q, want %q", k, served[k], v)
@@ -127,7 +136,7 @@ func TestProbeFromNodes(t *testing.T) {
 	// A node whose pod fails is an error; the other's results stay.
 	l2 := fakelab.New(t)
 	delete(l2.Ex.Nodes, "node-bare")
-	rep = Probe(context.Background(), runner(l2, false), from, all, svcs, 1, probe.Options{Timeout: time.Second}, nil)
+	rep = Probe(context.Background(), runner(l2, false), from, all, svcs, ProbeSettings{Remote: 1, Probe: probe.Options{Timeout: time.Second}, Status: nil})
 	if len(rep.Errors) != 1 || rep.Errors[0].Node != "node-bare" || len(rep.Results) == 0 {
 		t.Errorf("errors %+v, %d results", rep.Errors, len(rep.Results))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/inspect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
@@ -99,12 +100,25 @@ func Inspect(ctx context.Context, r Runner, nodes []string, facts inspect.Cluste
 	return rep
 }
 
-// Probe probes the Services from each node of `from`; remote other nodes'
-// NodePorts are probed too, and ClientIP-affinity Services are asked
-// AffinityRequests times. Each node's rules are read first, so that every
-// probe says who served it (with status, the agents' facts; nil status:
-// rules only).
-func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []corev1.Service, remote int, po probe.Options, status map[string]*report.NodeStatus) *report.Probe {
+// ProbeSettings are one probe run's choices.
+type ProbeSettings struct {
+	// Remote: probe NodePorts on this many other nodes' InternalIPs.
+	Remote int
+	Probe  probe.Options
+	// Status are the nodes' status rows (nil: not read): who served each
+	// probe rests on the agents' facts and the nodes' rules.
+	Status map[string]*report.NodeStatus
+	// HostPorts are pods' hostPorts to probe from every node.
+	HostPorts []probe.Target
+}
+
+// Probe probes the Services from each node of `from`: their ClusterIPs,
+// NodePorts on the node's every address, 127.0.0.1 and 0.0.0.0 and on
+// remote other nodes, LB and external IPs, the given hostPorts, and
+// ClientIP-affinity Services AffinityRequests times. Each node's rules are
+// read first, so that every probe says who served it.
+func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []corev1.Service, s ProbeSettings) *report.Probe {
+	po := s.Probe
 	rep := &report.Probe{Mode: "tcp", Results: []report.ProbeResult{}}
 	if po.HTTP {
 		rep.Mode = "http"
@@ -113,27 +127,35 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 	plans := make([][]probe.Target, len(from))
 	for i, n := range ProbeNodes(from) {
 		var skipped []string
-		plans[i], skipped = probe.Plan(n, everyNode, svcs, remote)
+		plans[i], skipped = probe.Plan(n, everyNode, svcs, s.Remote)
 		if i == 0 {
 			rep.Skipped = skipped
 		}
 	}
 	peers := map[string]Peer{}
 	for _, n := range all {
-		st := status[n.Name]
-		peers[n.Name] = Peer{Path: PathFactsOf(st, nil), CiliumAgent: st != nil && st.CiliumAgent != nil}
+		peers[n.Name] = PeerOf(s.Status[n.Name])
 	}
 	affinity := AffinityTargets(svcs)
 	results := make([][]report.ProbeResult, len(from))
 	_, errs := r.Run(ctx, collect.NodeNames(from), Work{ReadRules: true, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
 		name := from[i].Name
-		var in *report.InspectNode
+		self := peers[name]
+		targets := plans[i]
 		if d != nil {
 			n := inspectNode(name, *d, inspect.ClusterFacts{}, "")
-			in = &n
+			self.Path = PathFactsOf(s.Status[name], &n)
+			if self.HostPortBy == "" && d.HasPortmap() {
+				self.HostPortBy = acceptance.HostPortPortmap
+			}
+			var addrs []string
+			for _, a := range d.NodeAddresses() {
+				addrs = append(addrs, a.IP)
+			}
+			targets = append(targets, probe.AddressTargets(plans[i], from[i].InternalIP, addrs)...)
 		}
-		self := PathFactsOf(status[name], in)
-		rs, served, err := ProbeServed(ctx, pod, plans[i], po, self, peers)
+		targets = append(targets, s.HostPorts...)
+		rs, served, err := ProbeServed(ctx, pod, targets, po, name, self, peers)
 		for j, res := range rs {
 			pr := ProbeResult(name, res)
 			if j < len(served) {
@@ -144,7 +166,7 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 		if err != nil {
 			return err
 		}
-		aff, err := AffinityResults(ctx, pod, name, affinity, AffinityRequests, po, self)
+		aff, err := AffinityResults(ctx, pod, name, affinity, AffinityRequests, po, self.Path)
 		results[i] = append(results[i], aff...)
 		return err
 	}})

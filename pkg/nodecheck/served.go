@@ -53,22 +53,35 @@ func NeedsCounters(pf acceptance.PathFacts) bool {
 	return pf.KubeProxy && pf.KubeProxyMode == "iptables" && pf.SocketLB
 }
 
-// Peer is another node a probe may go to: its translators, and whether a
-// Cilium agent runs there (so this node's socket-LB translates its
-// NodePorts itself).
+// Peer is a node a probe may go to: its translators, whether a Cilium
+// agent runs there (so another node's socket-LB translates its NodePorts
+// itself), and who serves its hostPorts (acceptance.HostPort*: Cilium's
+// KPR from its status, portmap from its rules when they were read).
 type Peer struct {
 	Path        acceptance.PathFacts
 	CiliumAgent bool
+	HostPortBy  string
+}
+
+// PeerOf is a node's Peer from its status (nil: not read).
+func PeerOf(st *report.NodeStatus) Peer {
+	p := Peer{Path: PathFactsOf(st, nil), CiliumAgent: st != nil && st.CiliumAgent != nil}
+	if st != nil && st.CiliumAgent != nil {
+		if k := st.KubeProxyReplacement; k != nil && k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
+			p.HostPortBy = acceptance.HostPortCilium
+		}
+	}
+	return p
 }
 
 // ProbeServed probes targets from one node and says who served each:
 // one at a time with kube-proxy's counters read around each when the node
 // NeedsCounters, else all at once with servedBy from the facts.
-func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, o probe.Options, self acceptance.PathFacts, peers map[string]Peer) ([]probe.Result, []Served, error) {
+func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, o probe.Options, selfName string, self Peer, peers map[string]Peer) ([]probe.Result, []Served, error) {
 	var res []probe.Result
 	var dumps []string
 	var err error
-	counted := NeedsCounters(self)
+	counted := NeedsCounters(self.Path)
 	if counted {
 		res, dumps, err = probe.RunCounted(ctx, pod, targets, o)
 	} else {
@@ -81,8 +94,16 @@ func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, 
 	for i, r := range res {
 		p := acceptance.Probe{Check: string(r.Kind), Service: r.Service + ":" + r.Port, Target: r.Address(), Via: r.Via, Outcome: r.Outcome}
 		peer := peers[r.Via]
-		if r.Kind == probe.KindNodePortRemote {
-			p.ClientSocketLB = self.SocketLB && peer.CiliumAgent
+		switch r.Kind {
+		case probe.KindNodePortRemote:
+			p.ClientSocketLB = self.Path.SocketLB && peer.CiliumAgent
+		case probe.KindNodePortAddress:
+			p.Case = report.CaseOwnAddress
+		case probe.KindHostPort:
+			p.Check, p.Case, p.Serving = report.CheckHostPort, report.CaseOtherNode, acceptance.Datapath{Name: r.Via, HostPortBy: peer.HostPortBy}
+			if r.Via == selfName {
+				p.Via, p.Case, p.Serving.HostPortBy = "", report.CaseSameNode, self.HostPortBy
+			}
 		}
 		var moved []netfilter.ChainDelta
 		read := false
@@ -93,7 +114,7 @@ func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, 
 				moved, read = netfilter.Moved(before, after, KubeProxyName(p.Service)), true
 			}
 		}
-		served[i].By, served[i].Reason = acceptance.ServedByProbe(p, self, peer.Path, read, moved)
+		served[i].By, served[i].Reason = acceptance.ServedByProbe(p, self.Path, peer.Path, read, moved)
 		served[i].Counters = acceptance.CounterDeltas(moved)
 	}
 	return res, served, nil

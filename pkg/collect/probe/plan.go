@@ -133,3 +133,61 @@ func clusterIPs(svc corev1.Service) []string {
 	}
 	return out
 }
+
+// More kinds of target (verify's behaviour checks; probe and diff too).
+const (
+	// KindNodePortAddress is a NodePort on one of the node's addresses
+	// other than its InternalIP (a secondary or another interface's).
+	KindNodePortAddress Kind = "nodeport-address"
+	// KindHostPort is a pod's hostPort on its node's InternalIP.
+	KindHostPort Kind = "hostport"
+)
+
+// AddressTargets adds, for every nodeport-local target, the same NodePort
+// on each of the node's other addresses.
+func AddressTargets(targets []Target, internalIP string, addrs []string) []Target {
+	var out []Target
+	for _, t := range targets {
+		if t.Kind != KindNodePortLocal {
+			continue
+		}
+		for _, a := range addrs {
+			if a != internalIP && a != t.Host {
+				out = append(out, Target{Kind: KindNodePortAddress, Service: t.Service, Port: t.Port, Host: a, PortNum: t.PortNum})
+			}
+		}
+	}
+	return out
+}
+
+// HostPortTargets are the hostPorts of Running pods, on their node's
+// InternalIP (nodeIPs: node name → InternalIP); a hostIP the pod asked
+// for wins. Service is "ns/pod", Port the container port's name or number.
+func HostPortTargets(pods []corev1.Pod, nodeIPs map[string]string) []Target {
+	var out []Target
+	for _, p := range pods {
+		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil || p.Spec.HostNetwork {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.HostPort == 0 || (cp.Protocol != "" && cp.Protocol != corev1.ProtocolTCP) {
+					continue
+				}
+				host := nodeIPs[p.Spec.NodeName]
+				if cp.HostIP != "" && cp.HostIP != "0.0.0.0" {
+					host = cp.HostIP
+				}
+				if host == "" {
+					continue
+				}
+				name := cp.Name
+				if name == "" {
+					name = strconv.Itoa(int(cp.HostPort))
+				}
+				out = append(out, Target{Kind: KindHostPort, Service: p.Namespace + "/" + p.Name, Port: name, Host: host, PortNum: cp.HostPort, Via: p.Spec.NodeName})
+			}
+		}
+	}
+	return out
+}

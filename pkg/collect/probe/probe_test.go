@@ -388,3 +388,29 @@ func TestParseRepeatMissingLines(t *testing.T) {
 		t.Error("no output: want an error")
 	}
 }
+
+func TestAddressAndHostPortTargets(t *testing.T) {
+	local := []Target{{Kind: KindNodePortLocal, Service: "ns/s", Port: "http", Host: "10.0.0.1", PortNum: 30080}, {Kind: KindClusterIP, Host: "10.96.0.1", PortNum: 80}}
+	got := AddressTargets(local, "10.0.0.1", []string{"10.0.0.1", "10.0.1.1"})
+	if len(got) != 1 || got[0].Address() != "10.0.1.1:30080" || got[0].Kind != KindNodePortAddress || got[0].Service != "ns/s" {
+		t.Errorf("address targets %+v", got)
+	}
+	pod := func(name, node string, phase corev1.PodPhase, cp corev1.ContainerPort) corev1.Pod {
+		return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name}, Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Ports: []corev1.ContainerPort{cp}}}},
+			Status: corev1.PodStatus{Phase: phase}}
+	}
+	hp := HostPortTargets([]corev1.Pod{
+		pod("a", "n1", corev1.PodRunning, corev1.ContainerPort{Name: "http", ContainerPort: 8080, HostPort: 18080}),
+		pod("b", "n1", corev1.PodPending, corev1.ContainerPort{ContainerPort: 8080, HostPort: 18081}),
+		pod("c", "n2", corev1.PodRunning, corev1.ContainerPort{ContainerPort: 8080}),
+		pod("d", "n2", corev1.PodRunning, corev1.ContainerPort{ContainerPort: 53, HostPort: 53, Protocol: corev1.ProtocolUDP}),
+		pod("e", "n2", corev1.PodRunning, corev1.ContainerPort{ContainerPort: 9, HostPort: 19, HostIP: "127.0.0.1"}),
+	}, map[string]string{"n1": "10.0.0.1", "n2": "10.0.0.2"})
+	var addrs []string
+	for _, t := range hp {
+		addrs = append(addrs, t.Service+" "+t.Port+" "+t.Address()+" "+t.Via)
+	}
+	if strings.Join(addrs, ";") != "ns/a http 10.0.0.1:18080 n1;ns/e 19 127.0.0.1:19 n2" {
+		t.Errorf("hostPort targets %q", addrs)
+	}
+}
