@@ -56,13 +56,14 @@ func Probe(w io.Writer, rep *report.Probe, nodes []string, p Palette) error {
 }
 
 // ProbeTargetLabel is the address column: the node's own IP varies by
-// row node for nodeport-local, so it is named rather than shown.
+// row node for nodeport-local, so it is named rather than shown; a remote
+// NodePort and a hostPort name their node.
 func ProbeTargetLabel(r report.ProbeResult) string {
 	switch r.Kind {
 	case "nodeport-local":
 		_, port := splitPort(r.Target)
 		return "<node IP>:" + port
-	case "nodeport-remote":
+	case "nodeport-remote", "hostport":
 		return r.Target + " (" + r.Via + ")"
 	}
 	return r.Target
