@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -103,7 +104,7 @@ func (o *ProbeOptions) run(ctx context.Context, cs kubernetes.Interface, ex coll
 		return err
 	}
 	svcs, err := collect.ProbeServices(ctx, cs, ns, o.Service)
-	if err != nil {
+	if err != nil && !(o.HostPorts && o.Service == "" && errors.Is(err, collect.ErrNoNodePortServices)) {
 		return err
 	}
 	from, all, err := collect.ChooseNodes(ctx, cs, o.From, o.AllNodes, "--from NODE")

@@ -34,7 +34,7 @@ func TestDiffCiliumVersusBare(t *testing.T) {
 	if got := rows["services by"]; got != [2]string{"cilium", "none"} {
 		t.Errorf("services by = %v, want cilium | none", got)
 	}
-	if got := rows["kube-system/nm-nginx:http clusterip (10.96.100.10:80)"]; got[0] != "ok" || got[1] != "timeout" {
+	if got := rows["kube-system/nm-nginx:http clusterip (10.96.100.10:80)"]; got[0] != "ok (cilium-socket-lb)" || got[1] != "timeout" {
 		var facts []string
 		for f := range rows {
 			facts = append(facts, f)

@@ -126,7 +126,7 @@ func ServedByProbe(p Probe, client, serving PathFacts, countersRead bool, moved 
 		case HostPortPortmap:
 			return ServedByPortmap, "portmap's CNI-HOSTPORT-DNAT rules are the only hostPort translator on " + p.Serving.Name
 		}
-		return ServedByUnknown, "answered, but kpr sees no hostPort translator on " + p.Serving.Name
+		return ServedByUnknown, "answered, but kpr knows of no hostPort translator on " + p.Serving.Name + " (its rules were not read here: portmap's show when probing from it)"
 	}
 	local := p.Via == "" || p.Case == report.CaseSameNode || p.Case == report.CaseEmptyNodeOwn || p.Case == report.CaseOwnAddress
 	if p.Check == report.CheckExternalIP && p.Case == report.CaseOtherNode && client.KubeProxy {
