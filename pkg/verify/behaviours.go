@@ -165,6 +165,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 		return
 	}
 	dp := r.datapaths[node]
+	dp.RulesRead = true
 	if dp.HostPortBy == "" && d.HasPortmap() {
 		dp.HostPortBy = acceptance.HostPortPortmap
 	}
@@ -383,7 +384,8 @@ func (r *run) secondRound(ctx context.Context, runner nodecheck.Runner, peers ma
 		for k, p := range extra[i] {
 			targets[k] = probeTarget(p)
 		}
-		got, err := r.runProbes(ctx, pod, r.classOf[n], targets, extra[i])
+		// The first round gave the datapaths their settle time already.
+		got, err := r.runProbes(ctx, pod, r.classOf[n], targets, extra[i], 0)
 		probes[i] = append(probes[i], got...)
 		return err
 	}})

@@ -596,17 +596,17 @@ func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peer
 		targets = append(targets, probeTarget(p))
 		probes = append(probes, p)
 	}
-	return r.runProbes(ctx, pod, class, targets, probes)
+	return r.runProbes(ctx, pod, class, targets, probes, r.opts.Settle)
 }
 
-// runProbes probes targets and retries, until Settle, the probes whose
+// runProbes probes targets and retries, until settle, the probes whose
 // outcome disagrees with their expectation. hostport probes are not
 // retried: their expectation waits for the serving node's rules.
-func (r *run) runProbes(ctx context.Context, pod probe.Runner, class string, targets []probe.Target, probes []acceptance.Probe) ([]acceptance.Probe, error) {
+func (r *run) runProbes(ctx context.Context, pod probe.Runner, class string, targets []probe.Target, probes []acceptance.Probe, settle time.Duration) ([]acceptance.Probe, error) {
 	if len(targets) == 0 {
 		return probes, nil
 	}
-	deadline := time.Now().Add(r.opts.Settle)
+	deadline := time.Now().Add(settle)
 	pending := make([]int, len(targets))
 	for i := range pending {
 		pending[i] = i

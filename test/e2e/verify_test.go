@@ -544,7 +544,7 @@ func checkBehaviours(t *testing.T, v verifyResult) {
 	type key struct{ node, name, cs, svc, target string }
 	find := func(node, name, cs, svcPart, target string) (res, reason string, served string, ok bool) {
 		for _, c := range v.Checks {
-			if c.Node == node && c.Name == name && (cs == "" || c.Case == cs) && strings.Contains(c.Service, svcPart) && (target == "" || c.Target == target) {
+			if c.Node == node && c.Name == name && (cs == "" || c.Case == cs) && strings.Contains(c.Service, svcPart) && strings.HasPrefix(c.Target, target) {
 				by := ""
 				if c.Evidence.Probe != nil {
 					by = c.Evidence.Probe.ServedBy + " " + c.Evidence.Probe.ServedByReason

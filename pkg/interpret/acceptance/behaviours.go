@@ -32,6 +32,9 @@ type Datapath struct {
 	// an agent runs there (other agents' socket-LB knows its address).
 	SocketLB    bool
 	CiliumAgent bool
+	// RulesRead: the node's rules were read (it was checked from), so a
+	// portmap there would be known.
+	RulesRead bool
 }
 
 // Who serves hostPorts on a node.
@@ -99,9 +102,11 @@ func hostPortExpectation(p Probe, strict bool) Expectation {
 	case HostPortPortmap:
 		return must("the portmap CNI plugin's rules (CNI-HOSTPORT-DNAT) serve hostPorts " + where)
 	}
-	switch verdict.ServicesBy(s.Class) {
-	case verdict.Partial:
+	switch {
+	case verdict.ServicesBy(s.Class) == verdict.Partial:
 		return either("partial KPR " + where + ": hostPort depends on enable-host-port, which the agent does not report")
+	case !s.RulesRead:
+		return either("kpr did not read the rules " + where + " (it was not checked from), so a portmap plugin there is not known: outcome recorded, not judged")
 	}
 	return unsupported("no hostPort support " + where + ": kube-proxy never serves hostPorts, no portmap rules (CNI-HOSTPORT-DNAT, nft table cni_hostport) are there and no Cilium KPR serves them; chain portmap or run Cilium's KPR there")
 }

@@ -19,7 +19,8 @@ func TestBehaviourExpectationTable(t *testing.T) {
 	cil := Datapath{Name: "node-cilium", Class: "cilium", HostPortBy: HostPortCilium, NodePortAddrs: []string{"172.30.0.11"}, SocketLB: true, CiliumAgent: true}
 	ipt := Datapath{Name: "node-iptables", Class: "kube-proxy-iptables"}
 	iptPortmap := Datapath{Name: "node-iptables", Class: "kube-proxy-iptables", HostPortBy: HostPortPortmap}
-	nft := Datapath{Name: "node-nftables", Class: "kube-proxy-nftables"}
+	nft := Datapath{Name: "node-nftables", Class: "kube-proxy-nftables", RulesRead: true}
+	nftUnread := Datapath{Name: "node-nftables", Class: "kube-proxy-nftables"}
 	bare := Datapath{Name: "node-bare", Class: "none"}
 	unknown := Datapath{Name: "node-x", Class: "unknown"}
 	both := Datapath{Name: "node-both", Class: "both", HostPortBy: HostPortCilium, SocketLB: true, CiliumAgent: true}
@@ -34,6 +35,7 @@ func TestBehaviourExpectationTable(t *testing.T) {
 		{"hostport on Cilium", Probe{Check: report.CheckHostPort, Case: report.CaseOtherNode, Target: "172.30.0.11:18080", Serving: cil}, "none", want{A, P, F}, "HostPort frontends"},
 		{"hostport by portmap", Probe{Check: report.CheckHostPort, Case: report.CaseSameNode, Serving: iptPortmap}, "kube-proxy-iptables", want{A, P, F}, "CNI-HOSTPORT-DNAT"},
 		{"hostport unsupported", Probe{Check: report.CheckHostPort, Case: report.CaseSameNode, Serving: nft}, "kube-proxy-nftables", want{N, F, W}, "kube-proxy never serves hostPorts"},
+		{"hostport, rules not read", Probe{Check: report.CheckHostPort, Case: report.CaseOtherNode, Serving: nftUnread}, "cilium", want{X, P, P}, "not known"},
 		{"hostport, unknown class", Probe{Check: report.CheckHostPort, Case: report.CaseSameNode, Serving: unknown}, "cilium", want{X, S, S}, "unknown"},
 		{"every address: Cilium's own", Probe{Check: report.CheckNodePortEveryAddress, Case: report.CaseAnotherAddress, Target: "172.30.0.11:30080", Serving: cil}, "none", want{A, P, F}, "is one of the agent's NodePort addresses"},
 		{"every address: a secondary one", Probe{Check: report.CheckNodePortEveryAddress, Case: report.CaseAnotherAddress, Target: "172.30.1.11:30080", Serving: cil}, "none", want{A, P, F}, "cilium/cilium#21471"},

@@ -295,8 +295,9 @@ func judgeProbe(n Node, p Probe, strict bool, r Reproducer) report.VerifyCheck {
 		c.Result = e.OnMatch
 		if e.Expect == report.ExpectAnswer {
 			c.Reason = fmt.Sprintf("answered in %sms", trimFloat(p.LatencyMs))
-			if p.Check == report.CheckNodePortRemote && p.ClientSocketLB {
-				// Whose datapath answered matters more than how fast.
+			if p.Case != "" || (p.Check == report.CheckNodePortRemote && p.ClientSocketLB) {
+				// Whose datapath answered, and why it must, matter more
+				// than how fast.
 				c.Reason += "; " + e.Why
 			}
 		} else if c.Result == report.ResultFail {
