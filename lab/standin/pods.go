@@ -78,11 +78,8 @@ func (e podEndpoint) addr() string { return net.JoinHostPort(e.IP, strconv.Itoa(
 func podEndpoints(pods []corev1.Pod) []podEndpoint {
 	var out []podEndpoint
 	for _, p := range pods {
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
-		}
-		ip := net.ParseIP(p.Status.PodIP)
-		if ip == nil || ip.To4() == nil {
+		ip := runningPodIPv4(p)
+		if ip == nil {
 			continue
 		}
 		for _, c := range p.Spec.Containers {
@@ -209,11 +206,8 @@ func (p hostPortPod) equal(q hostPortPod) bool {
 func podHostPorts(pods []corev1.Pod) []hostPortPod {
 	var out []hostPortPod
 	for _, p := range pods {
-		if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-			continue
-		}
-		ip := net.ParseIP(p.Status.PodIP)
-		if ip == nil || ip.To4() == nil {
+		ip := runningPodIPv4(p)
+		if ip == nil {
 			continue
 		}
 		h := hostPortPod{UID: string(p.UID), Pod: p.Namespace + "/" + p.Name, IP: ip.String()}
@@ -355,4 +349,18 @@ func (m *portmapper) reconcile(want []hostPortPod) {
 		m.mapped[uid] = p
 		log.Printf("pods: portmap ADD %s %s %v", p.Pod, p.IP, p.Maps)
 	}
+}
+
+// runningPodIPv4 is the IPv4 of a Running pod-network pod that is not
+// being deleted (nil otherwise): the pods that get a body and, on portmap
+// nodes, their hostPorts.
+func runningPodIPv4(p corev1.Pod) net.IP {
+	if p.Spec.HostNetwork || p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
+		return nil
+	}
+	ip := net.ParseIP(p.Status.PodIP)
+	if ip == nil || ip.To4() == nil {
+		return nil
+	}
+	return ip
 }

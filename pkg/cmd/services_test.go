@@ -444,16 +444,7 @@ func TestServicesNodePortRowsFollowTheAgentRelease(t *testing.T) {
 			if c.reported != "" {
 				opts.AgentVersions = map[string]string{"kind-worker": c.reported}
 			}
-			rep, err := collect.CollectServices(context.Background(), fake.NewSimpleClientset(withImage(c.image)...), ex, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, k := range problemKeys(findNode(t, *rep, "kind-worker")) {
-				if strings.Contains(k, ":30080") || strings.Contains(k, ":31443") {
-					got = append(got, k)
-				}
-			}
+			got := nodePortProblems(t, withImage(c.image), ex, opts)
 			want := append([]string{}, c.want...)
 			sort.Strings(want)
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -712,17 +703,7 @@ func TestServicesAgentWithNodePortOff(t *testing.T) {
 	run := func(nodePort map[string]bool) []string {
 		ex := &svcExec{json: js}
 		opts := collect.ServicesOptions{Nodes: []string{"kind-worker"}, Timeout: 5 * time.Second, AgentVersions: map[string]string{"kind-worker": "1.20.2"}, AgentNodePort: nodePort}
-		rep, err := collect.CollectServices(context.Background(), fake.NewSimpleClientset(svcCluster(0)...), ex, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, k := range problemKeys(findNode(t, *rep, "kind-worker")) {
-			if strings.Contains(k, ":30080") || strings.Contains(k, ":31443") {
-				got = append(got, k)
-			}
-		}
-		return got
+		return nodePortProblems(t, svcCluster(0), ex, opts)
 	}
 	if got := run(map[string]bool{"kind-worker": false}); len(got) != 0 {
 		t.Errorf("NodePort off: problems %q", got)
@@ -730,4 +711,21 @@ func TestServicesAgentWithNodePortOff(t *testing.T) {
 	if got := run(nil); len(got) == 0 {
 		t.Error("without the agent's word, the missing NodePort frontends must be problems")
 	}
+}
+
+// nodePortProblems reconciles kind-worker's agent table (ex) against objs
+// and keeps the problems of the fixtures' NodePorts (30080, 31443).
+func nodePortProblems(t *testing.T, objs []runtime.Object, ex collect.Executor, opts collect.ServicesOptions) []string {
+	t.Helper()
+	rep, err := collect.CollectServices(context.Background(), fake.NewSimpleClientset(objs...), ex, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range problemKeys(findNode(t, *rep, "kind-worker")) {
+		if strings.Contains(k, ":30080") || strings.Contains(k, ":31443") {
+			got = append(got, k)
+		}
+	}
+	return got
 }

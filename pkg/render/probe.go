@@ -73,12 +73,8 @@ func ProbeTargetLabel(r report.ProbeResult) string {
 // "refused"; a session-affinity row says how many backends answered.
 func ProbeCell(r report.ProbeResult, p Palette) string {
 	if r.Kind == report.CheckSessionAffinity {
-		answered := 0
-		for _, c := range r.Backends {
-			answered += c
-		}
-		s := fmt.Sprintf("%d backend(s) %d/%d", len(r.Backends), answered, r.Requests)
-		if len(r.Backends) == 1 && answered == r.Requests {
+		s, sticky := r.Affinity()
+		if sticky {
 			return p.Good(s)
 		}
 		return p.Bad(s)

@@ -266,9 +266,7 @@ func (r *run) countedLocal(ctx context.Context, pod probe.Runner, node string, p
 	var idx []int
 	var targets []probe.Target
 	for i, p := range probes {
-		switch p.Check {
-		case report.CheckClusterIP, report.CheckNodePortLocal, report.CheckNodePortLoopback, report.CheckNodePortAny:
-		default:
+		if !ownDatapathKind(probe.Kind(p.Check)) {
 			continue
 		}
 		idx = append(idx, i)
@@ -394,4 +392,14 @@ func (r *run) secondRound(ctx context.Context, runner nodecheck.Runner, peers ma
 			errs[idx[j]] = err
 		}
 	}
+}
+
+// ownDatapathKind: a probe of the node's own datapath (its ClusterIP and
+// NodePorts on its own addresses), which the node's translators serve.
+func ownDatapathKind(k probe.Kind) bool {
+	switch k {
+	case probe.KindClusterIP, probe.KindNodePortLocal, probe.KindNodePortLoopback, probe.KindNodePortAny:
+		return true
+	}
+	return false
 }

@@ -577,9 +577,7 @@ func (r *run) probeFrom(ctx context.Context, pod probe.Runner, node string, peer
 		svc.Spec.Ports = []corev1.ServicePort{t.port}
 		planned, _ := probe.Plan(self, nil, []corev1.Service{svc}, 0)
 		for _, pt := range planned {
-			switch pt.Kind {
-			case probe.KindClusterIP, probe.KindNodePortLocal, probe.KindNodePortLoopback, probe.KindNodePortAny:
-			default:
+			if !ownDatapathKind(pt.Kind) {
 				continue
 			}
 			targets = append(targets, pt)

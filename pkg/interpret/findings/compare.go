@@ -317,12 +317,8 @@ func orDash(s string) string {
 // or a session-affinity probe's backends ("1 backend of 10").
 func probeCell(r report.ProbeResult) (string, string) {
 	if r.Kind == report.CheckSessionAffinity {
-		answered := 0
-		for _, c := range r.Backends {
-			answered += c
-		}
-		v := fmt.Sprintf("%d backend(s) for %d/%d", len(r.Backends), answered, r.Requests)
-		if len(r.Backends) == 1 && answered == r.Requests {
+		v, sticky := r.Affinity()
+		if sticky {
 			return v, report.StateGood
 		}
 		return v, report.StateBad

@@ -1,5 +1,7 @@
 package report
 
+import "fmt"
+
 // Probe is `kubectl kpr probe -o json`.
 type Probe struct {
 	TypeMeta
@@ -47,4 +49,14 @@ type NodeError struct {
 	Node    string `json:"node"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message"`
+}
+
+// Affinity sums up a session-affinity probe: "2 backend(s) 10/10", and
+// whether it shows affinity (every request answered, by one backend).
+func (r ProbeResult) Affinity() (string, bool) {
+	answered := 0
+	for _, c := range r.Backends {
+		answered += c
+	}
+	return fmt.Sprintf("%d backend(s) %d/%d", len(r.Backends), answered, r.Requests), len(r.Backends) == 1 && answered == r.Requests
 }
