@@ -6,7 +6,7 @@ that survives marks a test that is missing. Usage: python3 hack/mutants.py
 import subprocess, sys
 
 PKGS = ["./pkg/verify/", "./pkg/nodecheck/", "./pkg/interpret/acceptance/", "./pkg/interpret/inspect/",
-        "./pkg/interpret/nodeconfig/", "./pkg/collect/"]
+        "./pkg/interpret/nodeconfig/", "./pkg/collect/", "./pkg/interpret/report/"]
 
 MUTANTS = [
     ("flipped peer preference", "pkg/interpret/acceptance/plan.go",
@@ -28,7 +28,7 @@ MUTANTS = [
     ("sample takes NotReady nodes", "pkg/interpret/acceptance/plan.go",
      "return nodes[n].Linux && nodes[n].Ready", "return nodes[n].Linux"),
     ("backend on a NotReady node", "pkg/interpret/acceptance/plan.go",
-     "if nf := nodes[n]; nf.Ready && nf.Linux {", "if nf := nodes[n]; nf.Linux {"),
+     "if nf := nodes[n]; nf.Ready && nf.Linux && (nf.Clean || !clean) {", "if nf := nodes[n]; nf.Linux && (nf.Clean || !clean) {"),
     ("socket-LB claimed for peers without agent", "pkg/interpret/acceptance/plan.go",
      "ClientSocketLB: clientSocketLB && pe.CiliumAgent", "ClientSocketLB: clientSocketLB"),
     ("socket-LB without NodePort", "pkg/interpret/acceptance/expect.go",
@@ -60,6 +60,22 @@ MUTANTS = [
      "return ha.Unmap() == hb.Unmap()", "return false"),
     ("agent's config dir never read", "pkg/collect/status.go",
      "if perNode.Involves(nodes[i]) {", "if false && perNode.Involves(nodes[i]) {"),
+    # Service behaviours and servedBy (issue 21).
+    ("empty kube-proxy node must answer ETP Local", "pkg/interpret/acceptance/behaviours.go",
+     'return mustNot("externalTrafficPolicy=Local: " + s.Name + " has no local backend, so kube-proxy',
+     'return must("externalTrafficPolicy=Local: " + s.Name + " has no local backend, so kube-proxy'),
+    ("every address a NodePort address", "pkg/interpret/acceptance/behaviours.go",
+     "if hasString(s.NodePortAddrs, addr) {", "if true {"),
+    ("every device address a NodePort address", "pkg/interpret/report/kpr.go",
+     "case slices.Contains(v4, internalIP):", "case len(v4) > 0:\n\t\t\tout = append(out, v4...)\n\t\tcase false:"),
+    ("portmap never seen", "pkg/verify/behaviours.go",
+     'if dp.HostPortBy == "" && d.HasPortmap() {', "if false {"),
+    ("kube-proxy's counters never read", "pkg/nodecheck/served.go",
+     'return pf.KubeProxy && pf.KubeProxyMode == "iptables" && pf.SocketLB', "return false"),
+    ("affinity across backends accepted", "pkg/interpret/acceptance/behaviours.go",
+     "case len(p.Backends) > 1:", "case len(p.Backends) > 2:"),
+    ("socket-LB served though kube-proxy counted", "pkg/interpret/acceptance/servedby.go",
+     "if f.CountersRead && len(f.Moved) > 0 {", "if f.CountersRead && len(f.Moved) > 9 {"),
 ]
 
 def run_tests():

@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/debugpod"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 )
 
@@ -575,5 +576,26 @@ func TestCountedLocalNamesTheTranslator(t *testing.T) {
 	}
 	if probes[2].ServedBy != "" {
 		t.Errorf("a remote probe is not re-probed with the node's counters: %+v", probes[2])
+	}
+}
+
+// A node's rules decide who serves hostPorts there when its agent does not:
+// portmap's CNI-HOSTPORT-DNAT chain; its addresses come from the dump too.
+func TestDumpFactsFindPortmap(t *testing.T) {
+	r := &run{datapaths: map[string]acceptance.Datapath{"node-iptables": {Name: "node-iptables", Class: "kube-proxy-iptables"}, "node-nftables": {Name: "node-nftables"}},
+		paths: map[string]acceptance.PathFacts{}, addrs: map[string][]string{}, statusOf: map[string]*report.NodeStatus{}}
+	withPortmap := &hostdump.Dump{Sections: map[string]hostdump.Section{
+		hostdump.SecIPTablesNFT: {Stdout: "*nat\n:CNI-HOSTPORT-DNAT - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT\nCOMMIT\n"},
+		hostdump.SecAddresses:   {Stdout: "2: eth0    inet 172.30.0.12/24 scope global eth0\n2: eth0    inet 172.30.0.112/24 scope global secondary eth0\n"}}}
+	r.addDumpFacts("node-iptables", withPortmap, nil)
+	r.addDumpFacts("node-nftables", &hostdump.Dump{}, nil)
+	if d := r.datapaths["node-iptables"]; d.HostPortBy != acceptance.HostPortPortmap || !d.RulesRead {
+		t.Errorf("node-iptables: %+v, want portmap, rules read", d)
+	}
+	if d := r.datapaths["node-nftables"]; d.HostPortBy != "" || !d.RulesRead {
+		t.Errorf("node-nftables: %+v, want nobody, rules read", d)
+	}
+	if a := r.addrs["node-iptables"]; len(a) != 2 || a[1] != "172.30.0.112" {
+		t.Errorf("addresses %v", a)
 	}
 }
