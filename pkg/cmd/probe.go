@@ -10,6 +10,7 @@ import (
 
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
+	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/render"
 )
@@ -25,6 +26,8 @@ type ProbeOptions struct {
 	Remote   int
 	// HostPorts also probes the namespace's pods' hostPorts.
 	HostPorts bool
+	// NoServedBy: one exec per node, as before servedBy.
+	NoServedBy bool
 	ProbeFlags
 	Output string
 
@@ -60,6 +63,7 @@ Without SERVICE, every NodePort Service of the namespace is probed.`,
 	f.StringSliceVar(&o.From, "from", nil, "Probe from these nodes (repeatable or comma-separated)")
 	f.BoolVar(&o.AllNodes, "all-nodes", false, "Probe from every node")
 	f.IntVar(&o.Remote, "remote", o.Remote, "Also probe NodePorts on this many other nodes' InternalIPs")
+	f.BoolVar(&o.NoServedBy, "no-served-by", false, "Do not read the nodes' rules and agents to say who served each probe (one exec per node instead of up to three)")
 	f.BoolVar(&o.HostPorts, "host-ports", false, "Also probe the hostPorts of the namespace's Running pods, on their node's IP, from every chosen node")
 	o.ProbeFlags.AddFlags(f)
 	f.StringVarP(&o.Output, "output", "o", "", "Output format: json or yaml")
@@ -113,9 +117,12 @@ func (o *ProbeOptions) run(ctx context.Context, cs kubernetes.Interface, ex coll
 	}
 	runner := o.Pods.Runner(cs, ex)
 	prog := o.Pods.nodeProgress(o.root, runner.Pods, "probe", len(from))
-	status, err := nodecheck.ProbeStatus(ctx, cs, ex, from, all, o.Remote, o.Pods.Timeout)
-	if err != nil {
-		fmt.Fprintf(o.root.Streams.ErrOut, "note: the agents were not read (%v): servedBy rests on the nodes' rules\n", err)
+	var status map[string]*report.NodeStatus
+	if !o.NoServedBy {
+		status, err = nodecheck.ProbeStatus(ctx, cs, ex, from, all, o.Remote, o.Pods.Timeout)
+		if err != nil {
+			fmt.Fprintf(o.root.Streams.ErrOut, "note: the agents were not read (%v): servedBy rests on the nodes' rules\n", err)
+		}
 	}
 	var hostPorts []probe.Target
 	if o.HostPorts {
@@ -129,7 +136,7 @@ func (o *ProbeOptions) run(ctx context.Context, cs kubernetes.Interface, ex coll
 		}
 		hostPorts = probe.HostPortTargets(pods, ips)
 	}
-	rep := nodecheck.Probe(ctx, runner, from, all, svcs, nodecheck.ProbeSettings{Remote: o.Remote, Probe: o.ProbeFlags.Options(), Status: status, HostPorts: hostPorts})
+	rep := nodecheck.Probe(ctx, runner, from, all, svcs, nodecheck.ProbeSettings{Remote: o.Remote, Probe: o.ProbeFlags.Options(), Status: status, HostPorts: hostPorts, NoServedBy: o.NoServedBy})
 	prog.End()
 	if err := finishPods(ctx, o.root, runner); err != nil {
 		return err

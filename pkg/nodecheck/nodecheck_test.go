@@ -133,6 +133,13 @@ func TestProbeFromNodes(t *testing.T) {
 	if rep.Mode != "http" || len(rep.Errors) != 0 {
 		t.Errorf("mode %q errors %v", rep.Mode, rep.Errors)
 	}
+	// --no-served-by: no rules read, no servedBy.
+	rep = Probe(context.Background(), runner(l, false), from, all, svcs, ProbeSettings{Remote: 1, Probe: probe.Options{Timeout: time.Second}, NoServedBy: true})
+	for _, r := range rep.Results {
+		if r.ServedBy != "" || r.Kind == string(probe.KindNodePortAddress) {
+			t.Errorf("--no-served-by: %s %s served by %q", r.From, r.Target, r.ServedBy)
+		}
+	}
 	// A node whose pod fails is an error; the other's results stay.
 	l2 := fakelab.New(t)
 	delete(l2.Ex.Nodes, "node-bare")

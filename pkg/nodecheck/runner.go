@@ -110,6 +110,9 @@ type ProbeSettings struct {
 	Status map[string]*report.NodeStatus
 	// HostPorts are pods' hostPorts to probe from every node.
 	HostPorts []probe.Target
+	// NoServedBy skips the rules dump (one exec per node less): servedBy
+	// then rests on Status alone, and other addresses are not probed.
+	NoServedBy bool
 }
 
 // Probe probes the Services from each node of `from`: their ClusterIPs,
@@ -138,7 +141,7 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 	}
 	affinity := AffinityTargets(svcs)
 	results := make([][]report.ProbeResult, len(from))
-	_, errs := r.Run(ctx, collect.NodeNames(from), Work{ReadRules: true, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
+	_, errs := r.Run(ctx, collect.NodeNames(from), Work{ReadRules: !s.NoServedBy, Probe: func(ctx context.Context, i int, pod probe.Runner, d *hostdump.Dump) error {
 		name := from[i].Name
 		self := peers[name]
 		targets := plans[i]
@@ -158,7 +161,7 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 		rs, served, err := ProbeServed(ctx, pod, targets, po, name, self, peers)
 		for j, res := range rs {
 			pr := ProbeResult(name, res)
-			if j < len(served) {
+			if j < len(served) && !s.NoServedBy {
 				pr.ServedBy, pr.ServedByReason, pr.Counters = served[j].By, served[j].Reason, served[j].Counters
 			}
 			results[i] = append(results[i], pr)
@@ -167,6 +170,11 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 			return err
 		}
 		aff, err := AffinityResults(ctx, pod, name, affinity, AffinityRequests, po, self.Path)
+		if s.NoServedBy {
+			for k := range aff {
+				aff[k].ServedBy, aff[k].ServedByReason = "", ""
+			}
+		}
 		results[i] = append(results[i], aff...)
 		return err
 	}})
