@@ -12,22 +12,6 @@ import (
 // Issue 21 in probe and diff: who served each probe (servedBy), NodePorts
 // on the node's other addresses, hostPorts, on the lab's real datapaths.
 
-type servedJSON struct {
-	Results []struct {
-		From           string `json:"from"`
-		Target         string `json:"target"`
-		Kind           string `json:"kind"`
-		Via            string `json:"via"`
-		Outcome        string `json:"outcome"`
-		ServedBy       string `json:"servedBy"`
-		ServedByReason string `json:"servedByReason"`
-		Counters       []struct {
-			Chain   string `json:"chain"`
-			Packets int    `json:"packets"`
-		} `json:"counters"`
-	} `json:"results"`
-}
-
 // node-both runs kube-proxy (iptables) and Cilium 1.20.2's full KPR: kpr
 // reads kube-proxy's counters around each of its own probes and names
 // Cilium's socket-LB, whose translation happens before netfilter; on
@@ -35,7 +19,7 @@ type servedJSON struct {
 func TestProbeServedBy(t *testing.T) {
 	needLab(t)
 	r := kpr(t, "probe", "nm-nginx", "-n", "kube-system", "--from", "node-both", "--from", "node-iptables", "--probe-timeout", "2s", "-o", "json")
-	var rep servedJSON
+	var rep probeJSON
 	mustJSON(t, r, &rep)
 	got := map[string]string{}
 	for _, p := range rep.Results {
@@ -95,11 +79,11 @@ spec:
 		}
 	}
 	// portmap's rules follow the pod within the pod bodies' resync (1 s).
-	var rep servedJSON
+	var rep probeJSON
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		r := kpr(t, "probe", "-n", ns, "--host-ports", "--from", "node-bare", "--from", "node-cilium", "--probe-timeout", "2s", "-o", "json")
-		rep = servedJSON{}
+		rep = probeJSON{}
 		mustJSON(t, r, &rep)
 		ok := false
 		for _, p := range rep.Results {

@@ -6,12 +6,15 @@ import (
 
 type probeJSON struct {
 	Results []struct {
-		From      string  `json:"from"`
-		Target    string  `json:"target"`
-		Kind      string  `json:"kind"`
-		Service   string  `json:"service"`
-		Outcome   string  `json:"outcome"`
-		LatencyMs float64 `json:"latencyMs"`
+		From           string  `json:"from"`
+		Target         string  `json:"target"`
+		Kind           string  `json:"kind"`
+		Service        string  `json:"service"`
+		Via            string  `json:"via"`
+		Outcome        string  `json:"outcome"`
+		LatencyMs      float64 `json:"latencyMs"`
+		ServedBy       string  `json:"servedBy"`
+		ServedByReason string  `json:"servedByReason"`
 	} `json:"results"`
 }
 
