@@ -207,48 +207,49 @@ func probeTarget(p acceptance.Probe) probe.Target {
 	return probe.Target{Kind: probe.Kind(p.Check), Service: svc, Port: portName, Host: host, PortNum: int32(n), Via: p.Via}
 }
 
-// affinityFrom runs the session-affinity requests from one node.
+// affinityFrom runs the session-affinity requests from one node: each
+// affinity Service and, where there is one, its control (the same
+// backends without affinity), through nodecheck.AffinityResults.
 func (r *run) affinityFrom(ctx context.Context, pod probe.Runner, node string) ([]acceptance.Probe, error) {
 	var out []acceptance.Probe
-	var urls []string
-	var hasControl []bool
+	var targets []probe.Target
+	control := map[int]int{} // out index → targets index of its control
+	hostPort := func(s string) (string, int32) {
+		h, p, _ := net.SplitHostPort(s)
+		n, _ := strconv.Atoi(p)
+		return h, int32(n)
+	}
 	for _, b := range r.behaviours {
 		if b.Check != report.CheckSessionAffinity {
 			continue
 		}
 		target := net.JoinHostPort(b.ClusterIP, strconv.Itoa(int(b.Port)))
-		d := r.datapaths[node]
-		out = append(out, acceptance.Probe{Check: b.Check, Service: b.Service, Target: target, Case: report.CaseOneClient, Serving: d, Requests: AffinityRequests})
-		urls = append(urls, "http://"+target+"/hostname")
-		// Without a control, the affinity Service is asked twice and the
-		// second answers are not reported.
-		control := urls[len(urls)-1]
+		out = append(out, acceptance.Probe{Check: b.Check, Service: b.Service, Target: target, Case: report.CaseOneClient, Serving: r.datapaths[node], Requests: AffinityRequests})
+		targets = append(targets, probeTarget(out[len(out)-1]))
 		if b.Control != "" {
-			control = "http://" + b.Control + "/hostname"
+			h, p := hostPort(b.Control)
+			control[len(out)-1] = len(targets)
+			targets = append(targets, probe.Target{Kind: probe.Kind(report.CheckSessionAffinity), Service: b.Service, Host: h, PortNum: p})
 		}
-		urls = append(urls, control)
-		hasControl = append(hasControl, b.Control != "")
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
-	ans, err := probe.Repeat(ctx, pod, urls, AffinityRequests, r.opts.Probe)
+	res, err := nodecheck.AffinityResults(ctx, pod, node, targets, AffinityRequests, r.opts.Probe, r.paths[node])
 	if err != nil {
 		for i := range out {
 			out[i].Outcome, out[i].Detail = probe.Error, err.Error()
 		}
-		return out, fmt.Errorf("session-affinity requests: %w", err)
+		return out, err
 	}
+	k := 0
 	for i := range out {
-		a, c := ans[2*i], ans[2*i+1]
-		out[i].Backends = a.ByBody
-		out[i].Outcome = probe.OK
-		if a.Failed > 0 {
-			out[i].Outcome = "failed"
-			out[i].Detail = fmt.Sprintf("%d of %d requests got no answer", a.Failed, a.Requests)
-		}
-		if hasControl[i] {
-			out[i].Spread = c.ByBody
+		a := res[k]
+		out[i].Backends, out[i].Outcome, out[i].Detail = a.Backends, a.Outcome, a.Detail
+		k++
+		if c, ok := control[i]; ok {
+			out[i].Spread = res[c].Backends
+			k++
 		}
 	}
 	return out, nil
