@@ -41,6 +41,10 @@ for n in $LAB_REAL_CILIUM_NODES; do
   dbg version >"$out/version.txt"
   # `config get` is what an operator tries first; keep its real answer.
   dbg config get kube-proxy-replacement >"$out/config-get-kube-proxy-replacement.txt" 2>&1 || true
+  # The agent's startup log up to its KPR decision (`kubectl logs`, what
+  # pods/log serves): every option it registered, then the line with the
+  # KPR configuration it settled on.
+  "$KUBECTL" logs -n kube-system "$pod" -c cilium-agent | sed -e "s|$PWD/||g" -e '/kube-proxy replacement starting/q' >"$out/agent-startup-log.txt"
   # The agent's real command line, as lab/cilium-agent.sh started it.
   flags="$(sed "s|$PWD/||" ".lab/run/cilium/$n/flags" | tr '\n' ' ')"
   cat >"$out/README.md" <<EOF
@@ -73,6 +77,7 @@ Lab values: node IP $(var_of LAB_IP_ "$n") on eth0, Services nm-nginx
 | service-list.json | \`cilium-dbg service list -o json\` |
 | version.txt | \`cilium-dbg version\` |
 | config-get-kube-proxy-replacement.txt | \`cilium-dbg config get kube-proxy-replacement\` (stdout and stderr) |
+| agent-startup-log.txt | \`kubectl logs -c cilium-agent\` up to the line "kube-proxy replacement starting" |
 
 Do not edit by hand: recapture with \`sudo make lab-up && make capture-cilium\`.
 EOF
