@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,7 +73,21 @@ spec:
 	if r := kubectl(t, "apply", "-f", f); r.code != 0 {
 		t.Fatalf("apply: %s", r)
 	}
-	t.Cleanup(func() { kubectl(t, "delete", "namespace", ns, "--wait=false") })
+	// Gone before the next test: the pods, and portmap's CNI-DN-* chains on
+	// node-iptables (DEL within the pod bodies' 1 s resync), which later
+	// tests count among the node's rules.
+	t.Cleanup(func() {
+		kubectl(t, "delete", "namespace", ns, "--timeout=90s")
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			out, _ := exec.Command("ip", "netns", "exec", "kprlab-node-iptables", "iptables-save", "-t", "nat").Output()
+			if !strings.Contains(string(out), ":CNI-DN-") {
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Errorf("portmap's CNI-DN-* chains still on node-iptables 20 s after the hostPort pods went")
+	})
 	for _, node := range []string{"node-iptables", "node-nftables"} {
 		if r := kubectl(t, "-n", ns, "wait", "--for=condition=Ready", "pod/hp-"+node, "--timeout=60s"); r.code != 0 {
 			t.Fatalf("pod on %s: %s", node, r)
