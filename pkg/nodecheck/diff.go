@@ -105,11 +105,7 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 			self := PeerOf(statusByNode[names[i]])
 			self.Path = PathFactsOf(statusByNode[names[i]], in)
 			if d != nil {
-				var addrs []string
-				for _, a := range d.NodeAddresses() {
-					addrs = append(addrs, a.IP)
-				}
-				targets = append(targets, probe.AddressTargets(targets, nodes[i].InternalIP, addrs)...)
+				targets = append(targets, probe.AddressTargets(targets, nodes[i].InternalIP, d.NodeIPs())...)
 			}
 			rs, sv, err := ProbeServed(ctx, pod, targets, o.Probe, names[i], self, peers)
 			if err != nil {
@@ -135,19 +131,11 @@ func Diff(ctx context.Context, cs kubernetes.Interface, ex collect.Executor, r R
 			in := inspectNode(name, *dumps[i], facts, agentKPR[name])
 			nf.Inspect = &in
 		}
-		for j, res := range probes[i] {
-			pr := ProbeResult(name, res)
-			if j < len(served[i]) {
-				pr.ServedBy, pr.ServedByReason, pr.Counters = served[i][j].By, served[i][j].Reason, served[i][j].Counters
-			}
-			nf.Probes = append(nf.Probes, pr)
-		}
+		nf.Probes = append(nf.Probes, ServedResults(name, probes[i], served[i])...)
 		nf.Probes = append(nf.Probes, affinity[i]...)
 		if dumps[i] != nil {
 			nf.HostPortByPortmap = dumps[i].HasPortmap()
-			for _, a := range dumps[i].NodeAddresses() {
-				nf.Addresses = append(nf.Addresses, a.IP)
-			}
+			nf.Addresses = dumps[i].NodeIPs()
 		}
 		if errs[i] != nil {
 			nodeErrs = append(nodeErrs, NodeError(name, errs[i]))

@@ -151,21 +151,14 @@ func Probe(ctx context.Context, r Runner, from, all []collect.NodeInfo, svcs []c
 			if self.HostPortBy == "" && d.HasPortmap() {
 				self.HostPortBy = acceptance.HostPortPortmap
 			}
-			var addrs []string
-			for _, a := range d.NodeAddresses() {
-				addrs = append(addrs, a.IP)
-			}
-			targets = append(targets, probe.AddressTargets(plans[i], from[i].InternalIP, addrs)...)
+			targets = append(targets, probe.AddressTargets(plans[i], from[i].InternalIP, d.NodeIPs())...)
 		}
 		targets = append(targets, s.HostPorts...)
 		rs, served, err := ProbeServed(ctx, pod, targets, po, name, self, peers)
-		for j, res := range rs {
-			pr := ProbeResult(name, res)
-			if j < len(served) && !s.NoServedBy {
-				pr.ServedBy, pr.ServedByReason, pr.Counters = served[j].By, served[j].Reason, served[j].Counters
-			}
-			results[i] = append(results[i], pr)
+		if s.NoServedBy {
+			served = nil
 		}
+		results[i] = append(results[i], ServedResults(name, rs, served)...)
 		if err != nil {
 			return err
 		}

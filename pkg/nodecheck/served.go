@@ -2,6 +2,7 @@ package nodecheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -66,10 +67,8 @@ type Peer struct {
 // PeerOf is a node's Peer from its status (nil: not read).
 func PeerOf(st *report.NodeStatus) Peer {
 	p := Peer{Path: PathFactsOf(st, nil), CiliumAgent: st != nil && st.CiliumAgent != nil}
-	if st != nil && st.CiliumAgent != nil {
-		if k := st.KubeProxyReplacement; k != nil && k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
-			p.HostPortBy = acceptance.HostPortCilium
-		}
+	if st.CiliumHostPort() {
+		p.HostPortBy = acceptance.HostPortCilium
 	}
 	return p
 }
@@ -110,9 +109,11 @@ func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, 
 		if counted && r.Via == "" && i+1 < len(dumps) {
 			before, err1 := netfilter.ParseCounters(strings.NewReader(dumps[i]))
 			after, err2 := netfilter.ParseCounters(strings.NewReader(dumps[i+1]))
-			if err1 == nil && err2 == nil {
-				moved, read = netfilter.Moved(before, after, KubeProxyName(p.Service)), true
+			if err := errors.Join(err1, err2); err != nil {
+				served[i].By, served[i].Reason = acceptance.ServedByUnknown, "kube-proxy's counters could not be read: "+err.Error()
+				continue
 			}
+			moved, read = netfilter.Moved(before, after, KubeProxyName(p.Service)), true
 		}
 		served[i].By, served[i].Reason = acceptance.ServedByProbe(p, self.Path, peer.Path, read, moved)
 		served[i].Counters = acceptance.CounterDeltas(moved)
@@ -124,6 +125,19 @@ func ProbeServed(ctx context.Context, pod probe.Runner, targets []probe.Target, 
 type Served struct {
 	By, Reason string
 	Counters   []report.CounterDelta
+}
+
+// ServedResults are one node's probe results as reports show them, with
+// who served each (served: ProbeServed's, nil for none).
+func ServedResults(from string, rs []probe.Result, served []Served) []report.ProbeResult {
+	out := make([]report.ProbeResult, len(rs))
+	for j, res := range rs {
+		out[j] = ProbeResult(from, res)
+		if j < len(served) {
+			out[j].ServedBy, out[j].ServedByReason, out[j].Counters = served[j].By, served[j].Reason, served[j].Counters
+		}
+	}
+	return out
 }
 
 // KubeProxyName is a Service port as kube-proxy's rule comments name it:

@@ -16,7 +16,6 @@ import (
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/collect/probe"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/acceptance"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/hostdump"
-	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/netfilter"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/interpret/report"
 	"github.com/kubectl-kpr/kubectl-kpr/pkg/nodecheck"
 )
@@ -143,14 +142,10 @@ func (r *run) datapathsFromStatus() {
 			d.CiliumAgent = st.CiliumAgent != nil
 			if k := st.KubeProxyReplacement; k != nil && st.CiliumAgent != nil {
 				d.SocketLB = acceptance.SocketLBServesRemoteNodePorts(k)
-				cidrs := r.res.Cluster.CiliumConfig["nodeport-addresses"]
-				if key, ok := st.NodeConfig.Get("nodeport-addresses"); ok {
-					cidrs = key.Value
-				}
-				d.NodePortAddrs = report.NodePortAddrs(k.Devices, r.nodes[name].InternalIP, cidrs)
-				if k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
-					d.HostPortBy = acceptance.HostPortCilium
-				}
+			}
+			d.NodePortAddrs = st.CiliumNodePortAddrs(r.res.Cluster.CiliumConfig["nodeport-addresses"])
+			if st.CiliumHostPort() {
+				d.HostPortBy = acceptance.HostPortCilium
 			}
 		}
 		r.datapaths[name] = d
@@ -170,11 +165,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 		dp.HostPortBy = acceptance.HostPortPortmap
 	}
 	r.datapaths[node] = dp
-	var addrs []string
-	for _, a := range d.NodeAddresses() {
-		addrs = append(addrs, a.IP)
-	}
-	r.addrs[node] = addrs
+	r.addrs[node] = d.NodeIPs()
 	r.paths[node] = nodecheck.PathFactsOf(r.statusOf[node], in)
 }
 
@@ -182,9 +173,7 @@ func (r *run) addDumpFacts(node string, d *hostdump.Dump, in *report.InspectNode
 func (r *run) prober(node string, d *hostdump.Dump) acceptance.Prober {
 	p := acceptance.Prober{Name: node, InternalIP: r.nodes[node].InternalIP, SocketLB: r.datapaths[node].SocketLB}
 	if d != nil {
-		for _, a := range d.NodeAddresses() {
-			p.Addresses = append(p.Addresses, a.IP)
-		}
+		p.Addresses = d.NodeIPs()
 	}
 	return p
 }
@@ -214,11 +203,6 @@ func (r *run) affinityFrom(ctx context.Context, pod probe.Runner, node string) (
 	var out []acceptance.Probe
 	var targets []probe.Target
 	control := map[int]int{} // out index → targets index of its control
-	hostPort := func(s string) (string, int32) {
-		h, p, _ := net.SplitHostPort(s)
-		n, _ := strconv.Atoi(p)
-		return h, int32(n)
-	}
 	for _, b := range r.behaviours {
 		if b.Check != report.CheckSessionAffinity {
 			continue
@@ -227,9 +211,8 @@ func (r *run) affinityFrom(ctx context.Context, pod probe.Runner, node string) (
 		out = append(out, acceptance.Probe{Check: b.Check, Service: b.Service, Target: target, Case: report.CaseOneClient, Serving: r.datapaths[node], Requests: AffinityRequests})
 		targets = append(targets, probeTarget(out[len(out)-1]))
 		if b.Control != "" {
-			h, p := hostPort(b.Control)
 			control[len(out)-1] = len(targets)
-			targets = append(targets, probe.Target{Kind: probe.Kind(report.CheckSessionAffinity), Service: b.Service, Host: h, PortNum: p})
+			targets = append(targets, probeTarget(acceptance.Probe{Check: b.Check, Service: b.Service, Target: b.Control}))
 		}
 	}
 	if len(out) == 0 {
@@ -276,37 +259,18 @@ func (r *run) countedLocal(ctx context.Context, pod probe.Runner, node string, p
 	if len(targets) == 0 {
 		return nil
 	}
-	res, dumps, err := probe.RunCounted(ctx, pod, targets, r.opts.Probe)
+	res, served, err := nodecheck.ProbeServed(ctx, pod, targets, r.opts.Probe, node, nodecheck.Peer{Path: r.paths[node]}, nil)
 	if err != nil {
 		return fmt.Errorf("servedBy probes: %w", err)
 	}
 	for j, i := range idx {
-		p := &probes[i]
-		if j >= len(res) || j+1 >= len(dumps) {
+		if j >= len(served) {
 			break
 		}
-		before, err1 := netfilter.ParseCounters(strings.NewReader(dumps[j]))
-		after, err2 := netfilter.ParseCounters(strings.NewReader(dumps[j+1]))
-		if err1 != nil || err2 != nil {
-			p.ServedBy, p.ServedByReason = acceptance.ServedByUnknown, "kube-proxy's counters could not be read: "+firstErr(err1, err2).Error()
-			continue
-		}
-		moved := netfilter.Moved(before, after, nodecheck.KubeProxyName(p.Service))
-		cp := *p
-		cp.Outcome = res[j].Outcome
-		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(cp, r.paths[node], acceptance.PathFacts{}, true, moved)
-		p.Counters = acceptance.CounterDeltas(moved)
+		p := &probes[i]
+		p.ServedBy, p.ServedByReason, p.Counters = served[j].By, served[j].Reason, served[j].Counters
 		if res[j].Outcome != p.Outcome {
 			p.ServedByReason += fmt.Sprintf(" (on a repeat probe, which was %s)", res[j].Outcome)
-		}
-	}
-	return nil
-}
-
-func firstErr(errs ...error) error {
-	for _, e := range errs {
-		if e != nil {
-			return e
 		}
 	}
 	return nil
@@ -319,16 +283,13 @@ func (r *run) servedByFromFacts(node string, probes []acceptance.Probe) {
 		if p.ServedBy != "" || p.Outcome == probe.Error {
 			continue
 		}
-		serving := acceptance.PathFacts{}
-		if p.Serving.Name != "" {
-			serving = r.paths[p.Serving.Name]
-		} else if p.Via != "" {
-			serving = r.paths[p.Via]
+		// A behaviour probe names the node it is about; a remote NodePort
+		// probe its Via; the others the prober itself.
+		serving := p.Serving.Name
+		if serving == "" {
+			serving = p.Via
 		}
-		if p.Check == report.CheckNodePortRemote && p.Via != "" {
-			serving = r.paths[p.Via]
-		}
-		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(*p, r.paths[node], serving, false, nil)
+		p.ServedBy, p.ServedByReason = acceptance.ServedByProbe(*p, r.paths[node], r.paths[serving], false, nil)
 	}
 }
 

@@ -336,10 +336,8 @@ func probeCell(r report.ProbeResult) (string, string) {
 // HostPortBy says who serves hostPorts on the node: Cilium's KPR (its
 // HostPort frontends), the portmap CNI plugin's rules, or nobody kpr sees.
 func HostPortBy(n NodeFacts) string {
-	if s := n.Status; s != nil && s.CiliumAgent != nil {
-		if k := s.KubeProxyReplacement; k != nil && k.ReplacesKubeProxy == report.ReplacesFull && (k.HostPort == nil || *k.HostPort) {
-			return "cilium"
-		}
+	if n.Status.CiliumHostPort() {
+		return "cilium"
 	}
 	if n.HostPortByPortmap {
 		return "portmap"
@@ -362,11 +360,7 @@ func NodePortAddresses(n NodeFacts) (string, string) {
 	var served []string
 	switch {
 	case s.CiliumAgent != nil && s.KubeProxyReplacement != nil && s.KubeProxyReplacement.ReplacesKubeProxy != report.ReplacesNone:
-		cidrs := ""
-		if k, ok := s.NodeConfig.Get("nodeport-addresses"); ok {
-			cidrs = k.Value
-		}
-		served = report.NodePortAddrs(s.KubeProxyReplacement.Devices, s.InternalIP, cidrs)
+		served = s.CiliumNodePortAddrs("")
 	case s.ServicesBy == verdict.KubeProxyIPTables || s.ServicesBy == verdict.KubeProxyIPVS:
 		return "every local address", ""
 	case s.ServicesBy == verdict.KubeProxyNFTables:

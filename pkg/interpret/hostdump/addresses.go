@@ -64,3 +64,12 @@ func (d Dump) HasPortmap() bool {
 	}
 	return strings.Contains(d.Get(SecNFT).Stdout, "table ip cni_hostport")
 }
+
+// NodeIPs are NodeAddresses' IPs.
+func (d Dump) NodeIPs() []string {
+	var out []string
+	for _, a := range d.NodeAddresses() {
+		out = append(out, a.IP)
+	}
+	return out
+}

@@ -185,3 +185,28 @@ func NodePortAddrs(devices []KPRDevice, internalIP, nodePortCIDRs string) []stri
 	}
 	return out
 }
+
+// CiliumHostPort: the node's Cilium agent serves hostPorts itself (its
+// HostPort frontends): full KPR, unless it reports hostPort off (1.18.8
+// forces enable-host-port with KPR true; 1.20.2 follows KPR).
+func (s *NodeStatus) CiliumHostPort() bool {
+	if s == nil || s.CiliumAgent == nil {
+		return false
+	}
+	k := s.KubeProxyReplacement
+	return k != nil && k.ReplacesKubeProxy == ReplacesFull && (k.HostPort == nil || *k.HostPort)
+}
+
+// CiliumNodePortAddrs are the node agent's NodePort addresses
+// (NodePortAddrs over its KPR devices), with nodeport-addresses from the
+// node's own configuration, else clusterCIDRs (cilium-config's); nil
+// without an agent's KPR section.
+func (s *NodeStatus) CiliumNodePortAddrs(clusterCIDRs string) []string {
+	if s == nil || s.CiliumAgent == nil || s.KubeProxyReplacement == nil {
+		return nil
+	}
+	if k, ok := s.NodeConfig.Get("nodeport-addresses"); ok {
+		clusterCIDRs = k.Value
+	}
+	return NodePortAddrs(s.KubeProxyReplacement.Devices, s.InternalIP, clusterCIDRs)
+}
