@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -73,11 +74,7 @@ type Runner interface {
 // between them is that probe's connection (servedBy).
 const probeScript = `B="$1"; CT="$2"; MT="$3"; P="$4"; CNT="$5"; shift 5
 PATH="$PATH:/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
-C=curl
-if ! command -v curl >/dev/null 2>&1; then
-  if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
-fi
-D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-probe.$$; mkdir -p "$D"; }
+` + findCurl + `D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-probe.$$; mkdir -p "$D"; }
 H=""
 if [ "$CNT" = yes ]; then
   if [ -x /host/bin/sh ] && chroot /host /bin/sh -c true >/dev/null 2>&1; then H="chroot /host"
@@ -104,6 +101,17 @@ j=0
 while [ "$j" -lt "$i" ]; do echo "$B probe $j"; cat "$D/$j"; j=$((j+1)); done
 rm -rf "$D"
 `
+
+// findCurl sets $C to the image's curl, else the host's, else prints
+// "$B nocurl" (errNoCurl) and ends the script.
+const findCurl = `C=curl
+if ! command -v curl >/dev/null 2>&1; then
+  if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
+fi
+`
+
+// errNoCurl: neither the debug image nor the host has curl.
+var errNoCurl = errors.New("neither the debug image nor the host has curl: pass an --image that has it")
 
 // Command returns the exec command probing targets.
 func Command(boundary string, targets []Target, o Options) []string {
@@ -229,7 +237,7 @@ func parse(res collect.ExecResult, boundary string, targets []Target, http bool)
 			nat = -1
 			switch f[0] {
 			case "nocurl":
-				return nil, nil, fmt.Errorf("neither the debug image nor the host has curl: pass an --image that has it")
+				return nil, nil, errNoCurl
 			case "nat":
 				cur = -1
 				if len(f) > 1 {
@@ -358,11 +366,7 @@ func ms(s float64) float64 {
 // whose ClusterIP hangs, N timeouts would say nothing more than one.
 const repeatScript = `B="$1"; CT="$2"; MT="$3"; N="$4"; shift 4
 PATH="$PATH:/usr/local/bin:/usr/bin:/bin"
-C=curl
-if ! command -v curl >/dev/null 2>&1; then
-  if [ -x /host/usr/bin/curl ]; then C="chroot /host curl"; else echo "$B nocurl"; exit 0; fi
-fi
-D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-repeat.$$; mkdir -p "$D"; }
+` + findCurl + `D=$(mktemp -d 2>/dev/null) || { D=/tmp/kpr-repeat.$$; mkdir -p "$D"; }
 t=0
 for u in "$@"; do
   ( i=0
@@ -420,7 +424,7 @@ func ParseRepeat(res collect.ExecResult, boundary string, urls, n int) ([]Answer
 			continue
 		}
 		if rest == "nocurl" {
-			return nil, fmt.Errorf("neither the debug image nor the host has curl: pass an --image that has it")
+			return nil, errNoCurl
 		}
 		f := strings.SplitN(rest, " ", 5)
 		if len(f) < 4 || f[0] != "r" {
